@@ -2,6 +2,9 @@
 // does the work by calling library code.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import * as detect from './detect.js';
+import * as compare from './compare.js';
+import * as models from './models.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -10,6 +13,10 @@ export function buildProgram(): Command {
     .description('Securegate face-recognition gate agent')
     .version(pkg.version)
     .showHelpAfterError();
+  detect.register(program, 'detect');
+  detect.register(program, 'embed');
+  compare.register(program);
+  models.register(program);
   return program;
 }
 

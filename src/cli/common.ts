@@ -1,0 +1,60 @@
+// Options every subcommand accepts, and the context they resolve to.
+import { Option, type Command } from 'commander';
+import { resolve } from 'node:path';
+import { loadConfig, ConfigError } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import { PROJECT_MODELS_DIR } from '../models/manifest.js';
+
+export interface CommonOptions {
+  config?: string;
+  dataDir?: string;
+  modelsDir?: string;
+  json?: boolean;
+}
+
+export function withCommonOptions(cmd: Command, { json = true } = {}): Command {
+  cmd
+    .addOption(new Option('--config <file>', 'config file (YAML or JSON)').env('GATE_AGENT_CONFIG'))
+    .addOption(new Option('--data-dir <dir>', 'folder for the database and state').env('GATE_AGENT_DATA_DIR'))
+    .addOption(new Option('--models-dir <dir>', 'folder holding the model files').env('GATE_AGENT_MODELS_DIR'));
+  if (json) cmd.option('--json', 'print machine-readable JSON');
+  return cmd;
+}
+
+export interface Context {
+  config: Config;
+  configFile: string | null;
+  modelsDir: string;
+  dataDir: string;
+}
+
+/**
+ * Model folder, first found: --models-dir, GATE_AGENT_MODELS_DIR (both arrive in
+ * opts.modelsDir through commander), config models.dir, the project's models/.
+ */
+export function resolveContext(opts: CommonOptions): Context {
+  const configFile = opts.config ?? null;
+  const config = loadConfig({ file: configFile, overrides: { dataDir: opts.dataDir } });
+  const modelsDir = resolve(opts.modelsDir ?? config.models.dir ?? PROJECT_MODELS_DIR);
+  return { config, configFile, modelsDir, dataDir: resolve(config.dataDir) };
+}
+
+/** Print an error the way every command does and set a failing exit code. */
+export function fail(message: string, code = 1): void {
+  process.stderr.write(`gate-agent: ${message}\n`);
+  process.exitCode = code;
+}
+
+/** Run a command body; known errors become one clear line, not a stack trace. */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      if (err instanceof ConfigError) fail(err.message, 2);
+      else if (err instanceof Error && ['ModelFileError', 'ImageError', 'UsageError', 'StoreError'].includes(err.name)) fail(err.message);
+      else if (err instanceof Error && /unknown model id|is a .* not a/.test(err.message)) fail(err.message);
+      else throw err;
+    }
+  };
+}

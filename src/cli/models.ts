@@ -1,0 +1,50 @@
+// `gate-agent models verify|pull`.
+import type { Command } from 'commander';
+import { verifyModels } from '../models/verify.js';
+import { pullPack } from '../models/pull.js';
+import { action, fail, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
+
+export function register(program: Command): void {
+  const models = program.command('models').description('check and install the face models');
+
+  withCommonOptions(models.command('verify').description('check every model file\'s SHA-256 and run one inference on each')).action(
+    action(async (opts: CommonOptions) => {
+      const ctx = resolveContext(opts);
+      const required = [ctx.config.models.detector, ctx.config.models.embedder];
+      const checks = await verifyModels(ctx.modelsDir, required);
+      if (opts.json) process.stdout.write(JSON.stringify({ modelsDir: ctx.modelsDir, models: checks }) + '\n');
+      else {
+        process.stdout.write(`models in ${ctx.modelsDir}\n`);
+        for (const c of checks) {
+          const ms = c.inferenceMs !== undefined ? ` (${c.inferenceMs.toFixed(1)} ms)` : '';
+          process.stdout.write(`  ${c.status.padEnd(16)} ${c.id}${c.required ? ' [configured]' : ''}${ms}${c.detail ? ` - ${c.detail}` : ''}\n`);
+        }
+      }
+      const bad = checks.filter((c) => (c.required && c.status !== 'ok' && c.status !== 'unpinned') || c.status === 'hash_mismatch' || c.status === 'inference_failed');
+      if (bad.length) fail(`${bad.length} model(s) not usable: ${bad.map((c) => `${c.id} ${c.status}`).join(', ')}`);
+    }),
+  );
+
+  withCommonOptions(
+    models
+      .command('pull')
+      .description('download (or copy) a model pack, verify its hashes and install it')
+      .option('--pack <name>', 'pack to install (see models/manifest.json)', 'buffalo_sc')
+      .option('--from <url|dir>', 'http(s) URL of the pack zip, a zip file, or a folder of its files'),
+  ).action(
+    action(async (opts: CommonOptions & { pack: string; from?: string }) => {
+      const ctx = resolveContext(opts);
+      const pulled = await pullPack({
+        pack: opts.pack,
+        ...(opts.from ? { from: opts.from } : {}),
+        modelsDir: ctx.modelsDir,
+        onProgress: (m) => { if (!opts.json) process.stderr.write(`${m}\n`); },
+      });
+      if (opts.json) process.stdout.write(JSON.stringify({ pack: opts.pack, modelsDir: ctx.modelsDir, installed: pulled }) + '\n');
+      else {
+        for (const p of pulled) process.stdout.write(`${p.id}: ${p.file} sha256 ${p.sha256}${p.pinned ? ' (verified)' : ' (NOT pinned in the manifest: compare with a trusted copy)'}\n`);
+        process.stdout.write('InsightFace models are licensed for non-commercial research use only; see docs/models.md.\n');
+      }
+    }),
+  );
+}

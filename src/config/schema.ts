@@ -1,0 +1,64 @@
+// The config schema: every key with a description, type, default and example.
+// Numbers that matter carry their unit in the key name.
+export const CONFIG_VERSION = 1;
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export interface SchemaNode {
+  type?: string | string[];
+  description?: string;
+  default?: Json;
+  examples?: Json[];
+  enum?: Json[];
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  minLength?: number;
+  pattern?: string;
+  items?: SchemaNode;
+  properties?: Record<string, SchemaNode>;
+  additionalProperties?: boolean | SchemaNode;
+  required?: string[];
+}
+
+const obj = (description: string, properties: Record<string, SchemaNode>): SchemaNode => ({
+  type: 'object',
+  description,
+  properties,
+  additionalProperties: false,
+  default: {},
+});
+
+export const configSchema: SchemaNode = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    version: { type: 'integer', description: 'Config format version; older versions are migrated on load.', default: CONFIG_VERSION, minimum: 0, maximum: CONFIG_VERSION, examples: [CONFIG_VERSION] },
+    gateId: { type: 'string', description: 'This gate\'s id, unique within the site; used in MQTT topics and results.', default: 'gate-1', minLength: 1, pattern: '^[A-Za-z0-9_.-]+$', examples: ['north-entrance-1'] },
+    siteId: { type: 'string', description: 'The venue/site id; used in MQTT topics and results.', default: 'site-1', minLength: 1, pattern: '^[A-Za-z0-9_.-]+$', examples: ['arena-berlin'] },
+    dataDir: { type: 'string', description: 'Folder for the SQLite database and other state. Overridden by --data-dir or GATE_AGENT_DATA_DIR.', default: './data', minLength: 1, examples: ['/var/lib/gate-agent'] },
+    models: obj('Which face models to load and where from.', {
+      dir: { type: ['string', 'null'], description: 'Folder holding the model files. Overridden by --models-dir or GATE_AGENT_MODELS_DIR; null means the project\'s models/ folder.', default: null, examples: ['/var/lib/gate-agent/models'] },
+      detector: { type: 'string', description: 'Detector model id from models/manifest.json.', default: 'scrfd_500m_kps', enum: ['scrfd_500m_kps', 'scrfd_2.5g_kps'], examples: ['scrfd_500m_kps'] },
+      detectorInputPx: { type: 'integer', description: 'Square detector input size in pixels; smaller is faster, larger finds smaller faces.', default: 640, enum: [320, 480, 640], examples: [640] },
+      embedder: { type: 'string', description: 'Embedder model id from models/manifest.json; every stored embedding is tagged with it.', default: 'arcface_mbf_w600k_int8', enum: ['arcface_mbf_w600k_int8', 'arcface_mbf_w600k'], examples: ['arcface_mbf_w600k_int8'] },
+      threads: { type: 'integer', description: 'onnxruntime threads per inference.', default: 2, minimum: 1, maximum: 64, examples: [4] },
+      verifyHashes: { type: 'boolean', description: 'Check each model file\'s SHA-256 against the manifest when loading.', default: true, examples: [true] },
+    }),
+    vision: obj('Face detection and image decoding.', {
+      scoreThreshold: { type: 'number', description: 'Minimum detector score for a face.', default: 0.5, minimum: 0, maximum: 1, examples: [0.5] },
+      nmsIou: { type: 'number', description: 'Overlap (IoU) above which two detections are the same face.', default: 0.4, minimum: 0, maximum: 1, examples: [0.4] },
+      emptyRetryPadRatio: { type: 'number', description: 'When no face is found, look again inside a black border of this fraction of the image\'s longer side (finds faces that fill the whole frame); 0 disables.', default: 0.5, minimum: 0, maximum: 2, examples: [0.5] },
+      maxImagePixels: { type: 'integer', description: 'Largest image (width x height) accepted; larger ones are refused before decoding.', default: 40000000, minimum: 1, examples: [40000000] },
+      maxEmbedBatch: { type: 'integer', description: 'Faces embedded in one model run.', default: 8, minimum: 1, maximum: 64, examples: [8] },
+    }),
+    quality: obj('Capture quality a face must have to be matched or enrolled.', {
+      minInterEyePx: { type: 'number', description: 'Smallest distance between the eyes, in image pixels.', default: 24, minimum: 0, examples: [24] },
+      maxYawDeg: { type: 'number', description: 'Largest head turn estimated from the landmarks, degrees.', default: 40, minimum: 0, maximum: 90, examples: [40] },
+      minSharpness: { type: 'number', description: 'Smallest sharpness (variance of the Laplacian of the aligned face).', default: 15, minimum: 0, examples: [15] },
+    }),
+    match: obj('How a face is matched to an attendee.', {
+      threshold: { type: 'number', description: 'Cosine similarity above which a face can match an attendee.', default: 0.34, minimum: -1, maximum: 1, examples: [0.34] },
+      margin: { type: 'number', description: 'How far the best attendee must score above the best different attendee.', default: 0.05, minimum: 0, maximum: 2, examples: [0.05] },
+    }),
+  },
+};

@@ -1,0 +1,21 @@
+// onnxruntime sessions: created once per model and reused for every frame.
+import * as ort from 'onnxruntime-node';
+
+export interface SessionOptions {
+  /** Threads for one inference (intra-op). */
+  threads: number;
+}
+
+export async function createSession(path: string, opts: SessionOptions): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(path, {
+    intraOpNumThreads: opts.threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    // 3 = errors only. SCRFD-500M declares 640x640 output shapes, so every other input
+    // size, and ArcFace batches > 1 (declared [1,512]), log a shape warning per run.
+    logSeverityLevel: 3,
+  });
+}
+
+export { ort };
