@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { CONFIG_VERSION } from '../../src/config/schema.js';
+
+test('no file gives the embedded defaults', () => {
+  const c = loadConfig({ file: null, env: {} });
+  assert.equal(c.version, CONFIG_VERSION);
+  assert.equal(c.models.detector, 'scrfd_500m_kps');
+  assert.equal(c.match.threshold, 0.34);
+});
+
+test('YAML and JSON files load; env GATE_AGENT__a__b overrides; flags override last', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cfg-'));
+  try {
+    await writeFile(join(dir, 'c.yaml'), 'version: 1\ngateId: north-1\nmatch:\n  threshold: 0.5\n');
+    await writeFile(join(dir, 'c.json'), JSON.stringify({ gateId: 'south-2' }));
+    const y = loadConfig({ file: join(dir, 'c.yaml'), env: { GATE_AGENT__match__margin: '0.1' } });
+    assert.equal(y.gateId, 'north-1');
+    assert.equal(y.match.threshold, 0.5);
+    assert.equal(y.match.margin, 0.1);
+    const j = loadConfig({ file: join(dir, 'c.json'), env: {}, overrides: { dataDir: '/tmp/x' } });
+    assert.equal(j.gateId, 'south-2');
+    assert.equal(j.version, CONFIG_VERSION, 'a file without a version is migrated');
+    assert.equal(j.dataDir, '/tmp/x');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('every problem is listed at once as path: value: what is wrong, how to fix', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cfg-'));
+  try {
+    await writeFile(join(dir, 'bad.yaml'), 'gateId: "has spaces"\nmatch:\n  threshold: 3\n  treshold: 0.3\nmodels:\n  detectorInputPx: 500\n');
+    assert.throws(() => loadConfig({ file: join(dir, 'bad.yaml'), env: {} }), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      const p = e.problems.join('\n');
+      assert.equal(e.problems.length, 4, p);
+      assert.match(p, /^gateId: "has spaces": must match pattern .*this key is: .*\(example: "north-entrance-1"\)/m);
+      assert.match(p, /^match\.threshold: 3: must be <= 1/m);
+      assert.match(p, /^match\.treshold: unknown key; remove it or use one of: threshold, margin/m);
+      assert.match(p, /^models\.detectorInputPx: 500: must be one of \[320,480,640\]/m);
+      return true;
+    });
+    await writeFile(join(dir, 'broken.yaml'), 'a: [\n');
+    assert.throws(() => loadConfig({ file: join(dir, 'broken.yaml'), env: {} }), /not valid YAML/);
+    assert.throws(() => loadConfig({ file: join(dir, 'none.yaml'), env: {} }), /cannot read the file \(ENOENT\)/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
