@@ -1,0 +1,63 @@
+// npm run bench:pipeline: per-stage median and p90 (decode, detect, align, embed) over
+// the shared photos, at 1 and 2 threads, and images per second.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadConfig } from '../src/config/load.js';
+import { createPipeline } from '../src/vision/factory.js';
+import { decodeImage } from '../src/vision/image.js';
+import { identityPhotos } from '../test/fixtures.js';
+import { SHARED_FACES, SHARED_MODELS } from '../test/paths.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+}
+const fmt = (xs: number[]) => `median ${percentile(xs, 50).toFixed(2)} ms, p90 ${percentile(xs, 90).toFixed(2)} ms`;
+
+async function run(threads: number, inputPx: number): Promise<void> {
+  const config = loadConfig({ file: null, env: {}, overrides: { 'models.threads': threads, 'models.detectorInputPx': inputPx } });
+  const { pipeline } = await createPipeline(config, process.env.GATE_AGENT_MODELS_DIR ?? SHARED_MODELS);
+  await pipeline.start();
+  const photos = [...identityPhotos().map((p) => p.path), resolve(SHARED_FACES, 'people/groups/two_people.jpg')].map((p) => readFileSync(p));
+  const t = { decode: [] as number[], detect: [] as number[], align: [] as number[], embed: [] as number[], total: [] as number[] };
+  // Warm-up: onnxruntime allocates and tunes on the first runs.
+  for (const p of photos.slice(0, 3)) await pipeline.analyzeEncoded(p, { embed: true, maxEmbedFaces: 1 });
+  const start = performance.now();
+  let n = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const p of photos) {
+      const t0 = performance.now();
+      const res = await pipeline.analyzeEncoded(p, { embed: true, maxEmbedFaces: 1 });
+      t.total.push(performance.now() - t0);
+      t.decode.push(res.timings.decodeMs);
+      t.detect.push(res.timings.detectMs);
+      t.align.push(res.timings.alignMs);
+      if (res.faces.length) t.embed.push(res.timings.embedMs);
+      n++;
+    }
+  }
+  const secs = (performance.now() - start) / 1000;
+  // Detection alone on a fixed 640x480 frame, the camera's case (no second look needed).
+  const frame = await decodeImage(readFileSync(resolve(SHARED_FACES, 'people/obama/1.jpg')), { maxPixels: 1e8 });
+  const { default: sharp } = await import('sharp');
+  const small = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } }).resize(640, 480, { fit: 'fill' }).raw().toBuffer();
+  const cam = { data: new Uint8Array(small), width: 640, height: 480 };
+  const camDetect: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const t0 = performance.now();
+    await pipeline.detector.detect(cam);
+    camDetect.push(performance.now() - t0);
+  }
+  console.log(`threads=${threads} detector input=${inputPx}px, ${n} images (${photos.length} photos x ${ROUNDS})`);
+  console.log(`  decode  ${fmt(t.decode)}`);
+  console.log(`  detect  ${fmt(t.detect)}   (stills; tight crops take a second bordered look)`);
+  console.log(`  detect on a 640x480 frame  ${fmt(camDetect)}`);
+  console.log(`  align   ${fmt(t.align)}`);
+  console.log(`  embed   ${fmt(t.embed)}   (one face)`);
+  console.log(`  total   ${fmt(t.total)}; ${(n / secs).toFixed(1)} images/s`);
+  await pipeline.stop();
+}
+
+for (const inputPx of [640, 320]) for (const threads of [1, 2]) await run(threads, inputPx);
