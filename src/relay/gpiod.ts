@@ -4,6 +4,7 @@
 // the pulse end is timed by gpioset itself, so neither a stalled event loop
 // nor a killed agent can keep the door strike energised.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
@@ -26,13 +27,29 @@ const log = logger('relay');
 /** How long a killed owner group may take to release the line. */
 const RELEASE_TIMEOUT_MS = 1000;
 
-function groupAlive(pgid: number): boolean {
+/**
+ * Whether a process group still has a live member. Zombies do not count:
+ * the kernel has already released their line by then, and under an init
+ * that reaps slowly (containers) they would otherwise look alive for long.
+ */
+export function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch {
     return false;
   }
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // Fields after the ")" closing the command name: state ppid pgrp ...
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true;
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return false;
 }
 
 export class GpiodRelay extends BaseRelay {
