@@ -67,12 +67,18 @@ const cmd = (bin: string, args: string[]): string => [bin, ...args].map(shellQuo
 export function ownerScript(v: GpiodMajor, s: LineSpec, binDir: string, pulseMs: number | null): string {
   const gpioset = join(binDir, 'gpioset');
   return [
+    // stderr is a pipe to the agent: once the agent is dead a write there
+    // would kill the script by SIGPIPE before it drives the line inactive.
+    "trap '' PIPE",
     pulseMs === null ? '' : `${cmd(gpioset, timedArgs(v, s, pulseMs))} || exit 1`,
     `${cmd(gpioset, holdArgs(v, s, 0))} &`,
     'h=$!',
     'read _ || true',
     'kill "$h" 2>/dev/null',
     'wait "$h"',
+    // The holder may have been killed before it set the line (agent died
+    // right at the pulse end): leave the line inactive on the way out.
+    `${cmd(gpioset, setOnceArgs(v, s, 0))}`,
   ]
     .filter((l) => l !== '')
     .join('\n');
