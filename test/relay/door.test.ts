@@ -41,22 +41,22 @@ function monitor(granting = false) {
   return { m, t, events, state };
 }
 
-describe('DoorMonitor', () => {
-  it('reports a door opened without a grant as forced', () => {
+void describe('DoorMonitor', () => {
+  void it('reports a door opened without a grant as forced', () => {
     const { m, events } = monitor(false);
     m.contact(false);
     m.contact(true);
     assert.deepEqual(events, ['forced']);
   });
 
-  it('does not report a door opened during a grant', () => {
+  void it('does not report a door opened during a grant', () => {
     const { m, events } = monitor(true);
     m.contact(false);
     m.contact(true);
     assert.deepEqual(events, []);
   });
 
-  it('reports a door held open past heldOpenMs, once', () => {
+  void it('reports a door held open past heldOpenMs, once', () => {
     const { m, t, events, state } = monitor(true);
     m.contact(false);
     m.contact(true);
@@ -69,7 +69,7 @@ describe('DoorMonitor', () => {
     assert.equal(events.length, 1);
   });
 
-  it('a door closed in time is not held open', () => {
+  void it('a door closed in time is not held open', () => {
     const { m, t, events } = monitor(true);
     m.contact(false);
     m.contact(true);
@@ -79,14 +79,14 @@ describe('DoorMonitor', () => {
     assert.deepEqual(events, []);
   });
 
-  it('a door already open at start is supervised but not forced', () => {
+  void it('a door already open at start is supervised but not forced', () => {
     const { m, t, events } = monitor(false);
     m.contact(true);
     t.advance(1000);
     assert.deepEqual(events, ['held:1000']);
   });
 
-  it('an exit button press is one event per press', () => {
+  void it('an exit button press is one event per press', () => {
     const { m, events } = monitor();
     m.button(true);
     m.button(true);

@@ -19,14 +19,14 @@ import { CONTRACT_PULSE_MS, SLACK_MS, contractChecks, waitFor } from './contract
 
 const spec = { chip: 'gpiochip0', line: 17, activeLow: false };
 
-describe('gpiod command lines', () => {
-  it('detects the libgpiod major version from --version output', () => {
+void describe('gpiod command lines', () => {
+  void it('detects the libgpiod major version from --version output', () => {
     assert.equal(parseGpiodVersion('gpioset (libgpiod) v1.6.3\nCopyright'), 1);
     assert.equal(parseGpiodVersion('gpioset (libgpiod) v2.1.3'), 2);
     assert.equal(parseGpiodVersion('gpioset 0.9'), null);
   });
 
-  it('runs the installed gpioset and understands its version', () => {
+  void it('runs the installed gpioset and understands its version', () => {
     const v = detectGpiodVersion('/usr/bin');
     const help = spawnSync('/usr/bin/gpioset', ['--help'], { encoding: 'utf8' }).stdout;
     // The flags built for that version are the ones its help lists.
@@ -34,20 +34,20 @@ describe('gpiod command lines', () => {
     else for (const f of ['--toggle', '--chip', '--active-low']) assert.ok(help.includes(f), f);
   });
 
-  it('v1: splits the pulse into --sec and --usec below one second', () => {
+  void it('v1: splits the pulse into --sec and --usec below one second', () => {
     assert.deepEqual(timedArgs(1, spec, 2500), ['--mode=time', '--sec=2', '--usec=500000', 'gpiochip0', '17=1']);
     assert.deepEqual(timedArgs(1, { ...spec, activeLow: true }, 999), ['--mode=time', '--sec=0', '--usec=999000', '-l', 'gpiochip0', '17=1']);
     assert.deepEqual(holdArgs(1, spec, 0), ['--mode=signal', 'gpiochip0', '17=0']);
     assert.deepEqual(setOnceArgs(1, spec, 0), ['gpiochip0', '17=0']);
   });
 
-  it('v2: toggles back to inactive inside gpioset and exits', () => {
+  void it('v2: toggles back to inactive inside gpioset and exits', () => {
     assert.deepEqual(timedArgs(2, spec, 2500), ['-c', 'gpiochip0', '-t', '2500ms,0', '17=1']);
     assert.deepEqual(holdArgs(2, { ...spec, activeLow: true }, 0), ['-c', 'gpiochip0', '-l', '17=0']);
     assert.deepEqual(setOnceArgs(2, spec, 0), ['-c', 'gpiochip0', '-t0', '17=0']);
   });
 
-  it('the owner script is valid sh and quotes its arguments', () => {
+  void it('the owner script is valid sh and quotes its arguments', () => {
     const script = ownerScript(1, { ...spec, chip: "odd'chip" }, '/usr/bin', 100);
     assert.ok(script.includes(`'odd'\\''chip'`));
     for (const s of [script, ownerScript(2, spec, '/usr/bin', null), offScript(1, spec, '/usr/bin')]) {
@@ -56,14 +56,14 @@ describe('gpiod command lines', () => {
     }
   });
 
-  it('parses gpiomon edges of both versions', () => {
+  void it('parses gpiomon edges of both versions', () => {
     assert.deepEqual(['1', '0', 'x'].map((e) => parseEdge(1, e)), [1, 0, null]);
     assert.deepEqual(['1', '2', '0'].map((e) => parseEdge(2, e)), [1, 0, null]);
     assert.deepEqual(monitorArgs(2, 'gpiochip0', 22), ['-c', 'gpiochip0', '-F', '%e', '22']);
   });
 });
 
-describe('Relay contract: gpiod (driver processes real, gpioset v1 stand-in)', () => {
+void describe('Relay contract: gpiod (driver processes real, gpioset v1 stand-in)', () => {
   let bin = '';
   let state = '';
   before(() => {
@@ -78,7 +78,7 @@ describe('Relay contract: gpiod (driver processes real, gpioset v1 stand-in)', (
   };
 
   for (const [name, check] of Object.entries(contractChecks)) {
-    it(name, async () => {
+    void it(name, async () => {
       state = mkdtempSync(join(tmpdir(), 'gpiod-state-'));
       process.env.GPIOD_STUB_DIR = state;
       const relay = new GpiodRelay({ pin: 17, pulseMs: CONTRACT_PULSE_MS, gpiodBinDir: bin });
@@ -91,7 +91,7 @@ describe('Relay contract: gpiod (driver processes real, gpioset v1 stand-in)', (
     });
   }
 
-  it('a pulse still ends on time when the agent is SIGKILLed mid-pulse', async () => {
+  void it('a pulse still ends on time when the agent is SIGKILLed mid-pulse', async () => {
     state = mkdtempSync(join(tmpdir(), 'gpiod-state-'));
     const code = `import { GpiodRelay } from ${JSON.stringify(join(ROOT, 'dist', 'src', 'relay', 'index.js'))};
       const r = new GpiodRelay({ pin: 17, pulseMs: 300, gpiodBinDir: ${JSON.stringify(bin)} });
@@ -118,9 +118,9 @@ describe('Relay contract: gpiod (driver processes real, gpioset v1 stand-in)', (
   });
 });
 
-describe('gpiod relay on a real GPIO chip', () => {
+void describe('gpiod relay on a real GPIO chip', () => {
   const chips = existsSync('/dev') ? readdirSync('/dev').filter((n) => n.startsWith('gpiochip')) : [];
-  it('drives a real line', async (t) => {
+  void it('drives a real line', async (t) => {
     if (chips.length === 0) return t.skip('no /dev/gpiochip* here and gpio-sim cannot be loaded in this container');
     if (!process.env.GATE_AGENT_TEST_GPIO_LINE) return t.skip('set GATE_AGENT_TEST_GPIO_LINE=<chip>:<free line> to drive a real line');
     const [chip = '', line = ''] = process.env.GATE_AGENT_TEST_GPIO_LINE.split(':');

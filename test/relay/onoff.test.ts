@@ -32,14 +32,14 @@ function inNamespace(scenario: string): void {
   assert.equal(r.status, 0, `scenario ${scenario} failed:\n${r.stdout}\n${r.stderr}`);
 }
 
-describe('Relay contract: onoff on a fake sysfs tree', () => {
+void describe('Relay contract: onoff on a fake sysfs tree', () => {
   for (const name of Object.keys(contractChecks)) {
-    it(name, (t) => (noNamespace ? t.skip(noNamespace) : inNamespace(`contract:${name}`)));
+    void it(name, (t) => (noNamespace ? t.skip(noNamespace) : inNamespace(`contract:${name}`)));
   }
 });
 
-describe('onoff relay fail-secure', () => {
+void describe('onoff relay fail-secure', () => {
   for (const name of scenarioNames) {
-    it(name, (t) => (noNamespace ? t.skip(noNamespace) : inNamespace(name)));
+    void it(name, (t) => (noNamespace ? t.skip(noNamespace) : inNamespace(name)));
   }
 });

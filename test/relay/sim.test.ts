@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { SimRelay, createRelay, chooseDriver } from '../../src/relay/index.js';
 import { CONTRACT_PULSE_MS, contractChecks } from './contract.js';
 
-describe('Relay contract: sim', () => {
+void describe('Relay contract: sim', () => {
   for (const [name, check] of Object.entries(contractChecks)) {
-    it(name, async () => {
+    void it(name, async () => {
       const relay = new SimRelay({ pulseMs: CONTRACT_PULSE_MS });
       try {
         await check({ relay, isActive: () => relay.isActive(), pulseMs: CONTRACT_PULSE_MS });
@@ -16,8 +16,8 @@ describe('Relay contract: sim', () => {
   }
 });
 
-describe('sim relay', () => {
-  it('records each pulse with its time and length', async () => {
+void describe('sim relay', () => {
+  void it('records each pulse with its time and length', async () => {
     const relay = new SimRelay({ pulseMs: 50 });
     await relay.start();
     const before = Date.now();
@@ -28,7 +28,7 @@ describe('sim relay', () => {
     assert.ok(relay.pulses.every((p) => p.at >= before && p.at <= Date.now()));
   });
 
-  it('rejects a pulse length that is not a positive number', async () => {
+  void it('rejects a pulse length that is not a positive number', async () => {
     const relay = new SimRelay();
     await relay.start();
     await assert.rejects(relay.pulse(0), RangeError);
@@ -37,7 +37,7 @@ describe('sim relay', () => {
     await relay.stop();
   });
 
-  it('pulses when the exit button is pressed', async () => {
+  void it('pulses when the exit button is pressed', async () => {
     const relay = new SimRelay({ exitButtonPin: 27 });
     let pressed = 0;
     relay.on('exit-button', () => pressed++);
@@ -50,14 +50,14 @@ describe('sim relay', () => {
     await relay.stop();
   });
 
-  it('auto picks sim only when no GPIO interface exists', () => {
+  void it('auto picks sim only when no GPIO interface exists', () => {
     assert.equal(chooseDriver('auto', { sysfs: false, gpiod: false }), 'sim');
     assert.equal(chooseDriver('auto', { sysfs: true, gpiod: true }), 'onoff');
     assert.equal(chooseDriver('auto', { sysfs: false, gpiod: true }), 'gpiod');
     assert.equal(chooseDriver('gpiod', { sysfs: true, gpiod: false }), 'gpiod');
   });
 
-  it('createRelay gives the driver asked for', () => {
+  void it('createRelay gives the driver asked for', () => {
     assert.equal(createRelay({ driver: 'sim' }).driver, 'sim');
     assert.equal(createRelay({ driver: 'gpiod' }).driver, 'gpiod');
   });
