@@ -59,6 +59,13 @@ export const configSchema: SchemaNode = {
     match: obj('How a face is matched to an attendee.', {
       threshold: { type: 'number', description: 'Cosine similarity above which a face can match an attendee.', default: 0.34, minimum: -1, maximum: 1, examples: [0.34] },
       margin: { type: 'number', description: 'How far the best attendee must score above the best different attendee.', default: 0.05, minimum: 0, maximum: 2, examples: [0.05] },
+      rescoreTop: { type: 'integer', description: 'Embeddings re-scored exactly after the fast int8 gallery scan.', default: 32, minimum: 2, maximum: 1024, examples: [32] },
+      threads: { type: 'integer', description: 'Threads for the gallery scan.', default: 1, minimum: 1, maximum: 64, examples: [2] },
+    }),
+    store: obj('The local attendee cache (SQLite in dataDir).', {
+      keyFile: { type: ['string', 'null'], description: 'File holding the 256-bit key that encrypts embeddings, KYC data and kept photos (AES-256-GCM); GATE_AGENT_STORE_KEY overrides it. null: not encrypted.', default: null, examples: ['/etc/gate-agent/store.key'] },
+      keepEnrollmentPhotos: { type: 'boolean', description: 'Keep enrollment photos (encrypted when a key is set) so attendees can be re-embedded after a model change. Off by default: photos are biometric data.', default: false, examples: [false] },
+      purgeGraceHours: { type: 'number', description: 'Hours after an event ends before its attendees and embeddings are deleted.', default: 24, minimum: 0, examples: [24] },
     }),
   },
 };

@@ -20,5 +20,6 @@ export interface Config {
     maxEmbedBatch: number;
   };
   quality: { minInterEyePx: number; maxYawDeg: number; minSharpness: number };
-  match: { threshold: number; margin: number };
+  match: { threshold: number; margin: number; rescoreTop: number; threads: number };
+  store: { keyFile: string | null; keepEnrollmentPhotos: boolean; purgeGraceHours: number };
 }

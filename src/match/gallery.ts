@@ -1,0 +1,208 @@
+// The in-memory 1:N gallery of one event. Embeddings are held as int8 columns (one per
+// embedding, with a per-column scale) so onnxruntime's integer GEMM scans 100k of them
+// in a few milliseconds; the best candidates are then re-scored exactly in float from
+// the store, so every decision is made on exact cosine similarities.
+import { ort } from '../vision/ort.js';
+import { matMulIntegerModel } from './onnx-matmul.js';
+
+export interface Candidate {
+  userId: string;
+  similarity: number;
+  embeddingId: number;
+}
+
+export interface GalleryOptions {
+  dim: number;
+  /** Threads for the scan. */
+  threads: number;
+  /** Embeddings re-scored exactly after the int8 scan. */
+  rescoreTop: number;
+  /** Float vector of an embedding, for exact re-scoring (from the store). */
+  vectorOf: (embeddingId: number) => Float32Array | undefined;
+  initialCapacity?: number;
+}
+
+const Q_ZERO = 128;
+
+export class Gallery {
+  private cap: number;
+  private n = 0;
+  private mat: Int8Array;
+  private invScale: Float32Array;
+  private ids: number[] = [];
+  private users: string[] = [];
+  private colOf = new Map<number, number>();
+  private session: ort.InferenceSession | undefined;
+  private searching = false;
+  private deferred: (() => void)[] = [];
+
+  constructor(private readonly opts: GalleryOptions) {
+    this.cap = Math.max(16, opts.initialCapacity ?? 1024);
+    this.mat = new Int8Array(opts.dim * this.cap);
+    this.invScale = new Float32Array(this.cap);
+  }
+
+  async start(): Promise<void> {
+    this.session = await ort.InferenceSession.create(matMulIntegerModel(this.opts.dim), {
+      intraOpNumThreads: this.opts.threads,
+      interOpNumThreads: 1,
+      logSeverityLevel: 3,
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.session?.release();
+    this.session = undefined;
+  }
+
+  get size(): number {
+    return this.n;
+  }
+
+  get attendeeCount(): number {
+    return new Set(this.users.slice(0, this.n)).size;
+  }
+
+  /** Bytes held by the gallery's matrix and per-column arrays. */
+  get bytes(): number {
+    return this.mat.byteLength + this.invScale.byteLength;
+  }
+
+  private mutate(fn: () => void): void {
+    // A scan reads columns by index; moving them mid-scan would credit a score to
+    // the wrong attendee, so changes wait for the scan to finish.
+    if (this.searching) this.deferred.push(fn);
+    else fn();
+  }
+
+  add(embeddingId: number, userId: string, v: Float32Array): void {
+    this.mutate(() => {
+      if (this.colOf.has(embeddingId)) return;
+      if (v.length !== this.opts.dim) throw new Error(`embedding ${embeddingId} has ${v.length} values, the gallery holds ${this.opts.dim}`);
+      if (this.n === this.cap) this.grow(this.cap * 2);
+      const col = this.n++;
+      let max = 0;
+      for (let d = 0; d < v.length; d++) max = Math.max(max, Math.abs(v[d]!));
+      const s = max > 0 ? 127 / max : 1;
+      for (let d = 0; d < v.length; d++) this.mat[d * this.cap + col] = Math.round(v[d]! * s);
+      this.invScale[col] = 1 / s;
+      this.ids[col] = embeddingId;
+      this.users[col] = userId;
+      this.colOf.set(embeddingId, col);
+    });
+  }
+
+  /** Remove embeddings by id, or all of one attendee's. */
+  remove(pred: { embeddingId?: number; userId?: string }): void {
+    this.mutate(() => {
+      const cols: number[] = [];
+      if (pred.embeddingId !== undefined) {
+        const c = this.colOf.get(pred.embeddingId);
+        if (c !== undefined) cols.push(c);
+      } else if (pred.userId !== undefined) {
+        for (let c = 0; c < this.n; c++) if (this.users[c] === pred.userId) cols.push(c);
+      }
+      // highest first, so moving the last column into a hole never moves one still to delete
+      for (const c of cols.sort((a, b) => b - a)) this.removeColumn(c);
+    });
+  }
+
+  clear(): void {
+    this.mutate(() => {
+      this.n = 0;
+      this.ids = [];
+      this.users = [];
+      this.colOf.clear();
+      this.mat.fill(0);
+    });
+  }
+
+  private removeColumn(col: number): void {
+    const last = --this.n;
+    this.colOf.delete(this.ids[col]!);
+    if (col !== last) {
+      for (let d = 0; d < this.opts.dim; d++) this.mat[d * this.cap + col] = this.mat[d * this.cap + last]!;
+      this.invScale[col] = this.invScale[last]!;
+      this.ids[col] = this.ids[last]!;
+      this.users[col] = this.users[last]!;
+      this.colOf.set(this.ids[col]!, col);
+    }
+    for (let d = 0; d < this.opts.dim; d++) this.mat[d * this.cap + last] = 0;
+    this.ids.length = this.n;
+    this.users.length = this.n;
+  }
+
+  private grow(cap: number): void {
+    const next = new Int8Array(this.opts.dim * cap);
+    for (let d = 0; d < this.opts.dim; d++) next.set(this.mat.subarray(d * this.cap, d * this.cap + this.n), d * cap);
+    const scale = new Float32Array(cap);
+    scale.set(this.invScale.subarray(0, this.n));
+    this.mat = next;
+    this.invScale = scale;
+    this.cap = cap;
+  }
+
+  /**
+   * The best-scoring attendees for a unit query, best first, one entry per attendee
+   * (an attendee's score is the best of their embeddings), with exact similarities.
+   */
+  async search(q: Float32Array, maxAttendees = 2): Promise<Candidate[]> {
+    if (!this.session) throw new Error('gallery used before start()');
+    if (this.n === 0) return [];
+    let max = 0;
+    for (let d = 0; d < q.length; d++) max = Math.max(max, Math.abs(q[d]!));
+    const qs = max > 0 ? 127 / max : 1;
+    const qu = new Uint8Array(q.length);
+    for (let d = 0; d < q.length; d++) qu[d] = Math.round(q[d]! * qs) + Q_ZERO;
+    this.searching = true;
+    let approx: Int32Array;
+    const n = this.n;
+    try {
+      const out = await this.session.run({
+        Q: new ort.Tensor('uint8', qu, [1, q.length]),
+        G: new ort.Tensor('int8', this.mat, [this.opts.dim, this.cap]),
+        QZ: new ort.Tensor('uint8', new Uint8Array([Q_ZERO]), []),
+      });
+      approx = out.S!.data as Int32Array;
+      return this.rescore(q, approx, n, qs, maxAttendees);
+    } finally {
+      this.searching = false;
+      const pending = this.deferred;
+      this.deferred = [];
+      for (const fn of pending) fn();
+    }
+  }
+
+  private rescore(q: Float32Array, approx: Int32Array, n: number, qs: number, maxAttendees: number): Candidate[] {
+    const k = Math.min(n, Math.max(this.opts.rescoreTop, maxAttendees));
+    // top-k by approximate score: a small sorted buffer beats sorting n scores
+    const topCol = new Int32Array(k).fill(-1);
+    const topVal = new Float32Array(k).fill(-Infinity);
+    const invQ = 1 / qs;
+    for (let c = 0; c < n; c++) {
+      const v = approx[c]! * invQ * this.invScale[c]!;
+      if (v <= topVal[k - 1]!) continue;
+      let j = k - 1;
+      while (j > 0 && topVal[j - 1]! < v) {
+        topVal[j] = topVal[j - 1]!;
+        topCol[j] = topCol[j - 1]!;
+        j--;
+      }
+      topVal[j] = v;
+      topCol[j] = c;
+    }
+    const best = new Map<string, Candidate>();
+    for (const c of topCol) {
+      if (c < 0) continue;
+      const id = this.ids[c]!;
+      const vec = this.opts.vectorOf(id);
+      let s = 0;
+      if (vec) for (let d = 0; d < q.length; d++) s += q[d]! * vec[d]!;
+      else s = topVal[topCol.indexOf(c)]!;
+      const user = this.users[c]!;
+      const prev = best.get(user);
+      if (!prev || s > prev.similarity) best.set(user, { userId: user, similarity: s, embeddingId: id });
+    }
+    return [...best.values()].sort((a, b) => b.similarity - a.similarity).slice(0, maxAttendees);
+  }
+}

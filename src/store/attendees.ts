@@ -1,0 +1,308 @@
+// The attendee cache: events, attendees with their sessions, embeddings tagged with
+// the model that made them, sync state, and retention.
+import { EventEmitter } from 'node:events';
+import type { Database } from 'better-sqlite3';
+import { FieldCipher, StoreError } from './crypto.js';
+import type { AttendeeSession } from './session.js';
+
+export interface EventRow {
+  id: string;
+  name: string;
+  startsAt: number | null;
+  endsAt: number | null;
+  purgeAfter: number | null;
+}
+
+export interface AttendeeRow {
+  eventId: string;
+  userId: string;
+  name: string;
+  updatedAt: number;
+}
+
+export interface StoredEmbedding {
+  id: number;
+  userId: string;
+  vector: Float32Array;
+}
+
+export interface NewEmbedding {
+  vector: Float32Array;
+  modelId: string;
+  quality: number | null;
+  source: 'enroll' | 'sync' | 'reembed';
+  photo?: Buffer | null;
+}
+
+/** What changed, so galleries follow without a full rebuild. */
+export type StoreChange =
+  | { kind: 'embedding-added'; eventId: string; userId: string; modelId: string; id: number; vector: Float32Array }
+  /** modelId null: all of the attendee's embeddings (the attendee was removed). */
+  | { kind: 'embeddings-removed'; eventId: string; userId: string; modelId: string | null }
+  | { kind: 'event-removed'; eventId: string };
+
+export interface SyncState {
+  cursor: string | null;
+  modelId: string | null;
+  lastSuccessAt: number | null;
+  lastAttemptAt: number | null;
+  lastError: string | null;
+}
+
+export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
+  private pending: StoreChange[] = [];
+  private depth = 0;
+
+  constructor(
+    readonly db: Database,
+    public cipher: FieldCipher,
+    private readonly now: () => number = Date.now,
+  ) {
+    super();
+  }
+
+  /**
+   * Run fn in one transaction; change events are emitted only after it commits, so
+   * a gallery never holds what a rolled-back page wrote.
+   */
+  transaction<T>(fn: () => T): T {
+    this.depth++;
+    let ok = false;
+    try {
+      const r = this.db.transaction(fn)();
+      ok = true;
+      return r;
+    } finally {
+      this.depth--;
+      if (this.depth === 0) {
+        const changes = this.pending;
+        this.pending = [];
+        if (ok) for (const c of changes) this.emit('change', c);
+      }
+    }
+  }
+
+  private changed(c: StoreChange): void {
+    if (this.depth > 0) this.pending.push(c);
+    else this.emit('change', c);
+  }
+
+  // ---- events
+  upsertEvent(e: { id: string; name?: string; startsAt?: number | null; endsAt?: number | null; purgeAfter?: number | null }): void {
+    this.db
+      .prepare(
+        `INSERT INTO events (id, name, starts_at, ends_at, purge_after, created_at) VALUES (@id, @name, @startsAt, @endsAt, @purgeAfter, @now)
+         ON CONFLICT(id) DO UPDATE SET name = excluded.name, starts_at = excluded.starts_at, ends_at = excluded.ends_at, purge_after = excluded.purge_after`,
+      )
+      .run({ id: e.id, name: e.name ?? '', startsAt: e.startsAt ?? null, endsAt: e.endsAt ?? null, purgeAfter: e.purgeAfter ?? null, now: this.now() });
+  }
+
+  getEvent(id: string): EventRow | undefined {
+    const r = this.db.prepare('SELECT id, name, starts_at, ends_at, purge_after FROM events WHERE id = ?').get(id) as
+      | { id: string; name: string; starts_at: number | null; ends_at: number | null; purge_after: number | null }
+      | undefined;
+    return r && { id: r.id, name: r.name, startsAt: r.starts_at, endsAt: r.ends_at, purgeAfter: r.purge_after };
+  }
+
+  requireEvent(id: string): EventRow {
+    const e = this.getEvent(id);
+    if (!e) throw new StoreError(`event "${id}" is not in the local cache; add it with \`gate-agent events add ${id}\` or run \`gate-agent sync --event ${id}\``);
+    return e;
+  }
+
+  listEvents(): (EventRow & { attendees: number })[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT e.id, e.name, e.starts_at, e.ends_at, e.purge_after, (SELECT COUNT(*) FROM attendees a WHERE a.event_id = e.id) AS n
+           FROM events e ORDER BY e.starts_at IS NULL, e.starts_at, e.id`,
+        )
+        .all() as { id: string; name: string; starts_at: number | null; ends_at: number | null; purge_after: number | null; n: number }[]
+    ).map((r) => ({ id: r.id, name: r.name, startsAt: r.starts_at, endsAt: r.ends_at, purgeAfter: r.purge_after, attendees: r.n }));
+  }
+
+  removeEvent(id: string): boolean {
+    const n = this.transaction(() => this.db.prepare('DELETE FROM events WHERE id = ?').run(id).changes);
+    if (n) this.changed({ kind: 'event-removed', eventId: id });
+    return n > 0;
+  }
+
+  // ---- attendees
+  upsertAttendee(eventId: string, session: AttendeeSession): void {
+    const { kyc, ...rest } = session;
+    this.db
+      .prepare(
+        `INSERT INTO attendees (event_id, user_id, name, session, kyc, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(event_id, user_id) DO UPDATE SET name = excluded.name, session = excluded.session, kyc = excluded.kyc, updated_at = excluded.updated_at`,
+      )
+      .run(eventId, session.userInfo.userId, session.userInfo.name, JSON.stringify(rest), this.cipher.sealJson(kyc), this.now());
+  }
+
+  hasAttendee(eventId: string, userId: string): boolean {
+    return this.db.prepare('SELECT 1 FROM attendees WHERE event_id = ? AND user_id = ?').get(eventId, userId) !== undefined;
+  }
+
+  getSession(eventId: string, userId: string): AttendeeSession | undefined {
+    const r = this.db.prepare('SELECT session, kyc FROM attendees WHERE event_id = ? AND user_id = ?').get(eventId, userId) as
+      | { session: string; kyc: Buffer }
+      | undefined;
+    if (!r) return undefined;
+    const rest = JSON.parse(r.session) as Omit<AttendeeSession, 'kyc'>;
+    return { ...rest, kyc: this.cipher.openJson<AttendeeSession['kyc']>(r.kyc) };
+  }
+
+  listAttendees(eventId: string, modelId?: string): (AttendeeRow & { embeddings: number; usable: number })[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT a.event_id, a.user_id, a.name, a.updated_at,
+             (SELECT COUNT(*) FROM embeddings m WHERE m.event_id = a.event_id AND m.user_id = a.user_id) AS n,
+             (SELECT COUNT(*) FROM embeddings m WHERE m.event_id = a.event_id AND m.user_id = a.user_id AND m.model_id = ?) AS u
+           FROM attendees a WHERE a.event_id = ? ORDER BY a.user_id`,
+        )
+        .all(modelId ?? '', eventId) as { event_id: string; user_id: string; name: string; updated_at: number; n: number; u: number }[]
+    ).map((r) => ({ eventId: r.event_id, userId: r.user_id, name: r.name, updatedAt: r.updated_at, embeddings: r.n, usable: r.u }));
+  }
+
+  removeAttendee(eventId: string, userId: string): boolean {
+    const n = this.db.prepare('DELETE FROM attendees WHERE event_id = ? AND user_id = ?').run(eventId, userId).changes;
+    if (n) this.changed({ kind: 'embeddings-removed', eventId, userId, modelId: null });
+    return n > 0;
+  }
+
+  // ---- embeddings
+  addEmbedding(eventId: string, userId: string, e: NewEmbedding): number {
+    let photoId: number | null = null;
+    if (e.photo) {
+      photoId = Number(
+        this.db.prepare('INSERT INTO photos (event_id, user_id, image, created_at) VALUES (?, ?, ?, ?)').run(eventId, userId, this.cipher.seal(e.photo), this.now())
+          .lastInsertRowid,
+      );
+    }
+    const id = Number(
+      this.db
+        .prepare('INSERT INTO embeddings (event_id, user_id, model_id, vector, quality, source, photo_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(eventId, userId, e.modelId, this.cipher.sealVector(e.vector), e.quality, e.source, photoId, this.now()).lastInsertRowid,
+    );
+    this.changed({ kind: 'embedding-added', eventId, userId, modelId: e.modelId, id, vector: e.vector });
+    return id;
+  }
+
+  /** Replace all of an attendee's embeddings of one model (sync sends the full set). */
+  replaceEmbeddings(eventId: string, userId: string, modelId: string, list: NewEmbedding[]): void {
+    const had = this.db.prepare('DELETE FROM embeddings WHERE event_id = ? AND user_id = ? AND model_id = ?').run(eventId, userId, modelId).changes;
+    if (had) this.changed({ kind: 'embeddings-removed', eventId, userId, modelId });
+    for (const e of list) this.addEmbedding(eventId, userId, e);
+  }
+
+  /** Every embedding of one event made by one model: what a gallery loads. */
+  *iterateEmbeddings(eventId: string, modelId: string): Generator<StoredEmbedding> {
+    const stmt = this.db.prepare('SELECT id, user_id, vector FROM embeddings WHERE event_id = ? AND model_id = ? ORDER BY id');
+    for (const r of stmt.iterate(eventId, modelId) as Iterable<{ id: number; user_id: string; vector: Buffer }>) {
+      yield { id: r.id, userId: r.user_id, vector: this.cipher.openVector(r.vector) };
+    }
+  }
+
+  getVector(id: number): Float32Array | undefined {
+    const r = this.db.prepare('SELECT vector FROM embeddings WHERE id = ?').get(id) as { vector: Buffer } | undefined;
+    return r && this.cipher.openVector(r.vector);
+  }
+
+  countEmbeddings(eventId: string, modelId: string): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM embeddings WHERE event_id = ? AND model_id = ?').get(eventId, modelId) as { n: number }).n;
+  }
+
+  /** Attendees with no embedding of this model: not matchable until re-embedded or re-synced. */
+  attendeesWithoutModel(eventId: string, modelId: string): string[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT user_id FROM attendees a WHERE event_id = ? AND NOT EXISTS
+             (SELECT 1 FROM embeddings m WHERE m.event_id = a.event_id AND m.user_id = a.user_id AND m.model_id = ?) ORDER BY user_id`,
+        )
+        .all(eventId, modelId) as { user_id: string }[]
+    ).map((r) => r.user_id);
+  }
+
+  /** Kept enrollment photos of attendees lacking this model's embeddings (for re-embedding). */
+  photosToReembed(eventId: string, modelId: string): { photoId: number; userId: string; image: Buffer }[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT p.id, p.user_id, p.image FROM photos p WHERE p.event_id = ? AND NOT EXISTS
+             (SELECT 1 FROM embeddings m WHERE m.photo_id = p.id AND m.model_id = ?) ORDER BY p.id`,
+        )
+        .all(eventId, modelId) as { id: number; user_id: string; image: Buffer }[]
+    ).map((r) => ({ photoId: r.id, userId: r.user_id, image: this.cipher.open(r.image) }));
+  }
+
+  addEmbeddingForPhoto(eventId: string, userId: string, photoId: number, e: Omit<NewEmbedding, 'photo'>): void {
+    const id = Number(
+      this.db
+        .prepare('INSERT INTO embeddings (event_id, user_id, model_id, vector, quality, source, photo_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(eventId, userId, e.modelId, this.cipher.sealVector(e.vector), e.quality, e.source, photoId, this.now()).lastInsertRowid,
+    );
+    this.changed({ kind: 'embedding-added', eventId, userId, modelId: e.modelId, id, vector: e.vector });
+  }
+
+  // ---- sync state
+  getSyncState(eventId: string): SyncState {
+    const r = this.db.prepare('SELECT cursor, model_id, last_success_at, last_attempt_at, last_error FROM sync_state WHERE event_id = ?').get(eventId) as
+      | { cursor: string | null; model_id: string | null; last_success_at: number | null; last_attempt_at: number | null; last_error: string | null }
+      | undefined;
+    return { cursor: r?.cursor ?? null, modelId: r?.model_id ?? null, lastSuccessAt: r?.last_success_at ?? null, lastAttemptAt: r?.last_attempt_at ?? null, lastError: r?.last_error ?? null };
+  }
+
+  setSyncState(eventId: string, s: Partial<SyncState>): void {
+    const cur = this.getSyncState(eventId);
+    const n = { ...cur, ...s };
+    this.db
+      .prepare(
+        `INSERT INTO sync_state (event_id, cursor, model_id, last_success_at, last_attempt_at, last_error) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(event_id) DO UPDATE SET cursor = excluded.cursor, model_id = excluded.model_id, last_success_at = excluded.last_success_at,
+           last_attempt_at = excluded.last_attempt_at, last_error = excluded.last_error`,
+      )
+      .run(eventId, n.cursor, n.modelId, n.lastSuccessAt, n.lastAttemptAt, n.lastError);
+  }
+
+  // ---- keys
+  /** Re-seal every sensitive value with another key (or none), in one transaction. */
+  rekey(next: FieldCipher): { values: number } {
+    let values = 0;
+    this.transaction(() => {
+      const redo = (table: string, col: string, key: string) => {
+        const rows = this.db.prepare(`SELECT ${key} AS k, ${col} AS v FROM ${table}`).all() as { k: unknown; v: Buffer }[];
+        const upd = this.db.prepare(`UPDATE ${table} SET ${col} = ? WHERE ${key} = ?`);
+        for (const r of rows) {
+          upd.run(next.seal(this.cipher.open(r.v)), r.k);
+          values++;
+        }
+      };
+      redo('attendees', 'kyc', 'rowid');
+      redo('embeddings', 'vector', 'id');
+      redo('photos', 'image', 'id');
+    });
+    this.cipher = next;
+    return { values };
+  }
+
+  // ---- retention
+  /** Delete every event whose purge time has passed (attendees, embeddings, photos cascade). */
+  purgeExpired(): string[] {
+    const ids = (this.db.prepare('SELECT id FROM events WHERE purge_after IS NOT NULL AND purge_after <= ?').all(this.now()) as { id: string }[]).map((r) => r.id);
+    for (const id of ids) this.purgeEvent(id);
+    return ids;
+  }
+
+  /** Delete an event's attendees and biometric data now, keeping the event row. */
+  purgeEvent(eventId: string): number {
+    const n = this.transaction(() => {
+      const users = (this.db.prepare('SELECT user_id FROM attendees WHERE event_id = ?').all(eventId) as { user_id: string }[]).length;
+      this.db.prepare('DELETE FROM attendees WHERE event_id = ?').run(eventId);
+      this.db.prepare('UPDATE sync_state SET cursor = NULL WHERE event_id = ?').run(eventId);
+      return users;
+    });
+    this.changed({ kind: 'event-removed', eventId });
+    return n;
+  }
+}

@@ -1,0 +1,94 @@
+// Versioned schema migrations, tracked in PRAGMA user_version. Each runs in one
+// transaction; a database is moved from whatever version it has to the latest.
+import type { Database } from 'better-sqlite3';
+
+export interface Migration {
+  version: number;
+  description: string;
+  up(db: Database): void;
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    description: 'events, attendees, embeddings, sync state',
+    up(db) {
+      db.exec(`
+        CREATE TABLE events (
+          id TEXT PRIMARY KEY,
+          name TEXT NOT NULL DEFAULT '',
+          starts_at INTEGER,            -- ms since epoch, NULL = open start
+          ends_at INTEGER,              -- ms since epoch, NULL = open end
+          purge_after INTEGER,          -- ms since epoch; attendees deleted after this
+          created_at INTEGER NOT NULL
+        );
+        CREATE TABLE attendees (
+          event_id TEXT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+          user_id TEXT NOT NULL,
+          name TEXT NOT NULL DEFAULT '',
+          session TEXT NOT NULL,        -- the contract's session object, without kyc
+          kyc BLOB NOT NULL,            -- kyc array, sealed (encrypted when a key is set)
+          updated_at INTEGER NOT NULL,
+          PRIMARY KEY (event_id, user_id)
+        );
+        CREATE TABLE embeddings (
+          id INTEGER PRIMARY KEY,
+          event_id TEXT NOT NULL,
+          user_id TEXT NOT NULL,
+          model_id TEXT NOT NULL,
+          vector BLOB NOT NULL,         -- float32 x dim, sealed
+          quality REAL,
+          source TEXT NOT NULL,         -- enroll | sync | reembed
+          photo_id INTEGER REFERENCES photos(id) ON DELETE SET NULL,
+          created_at INTEGER NOT NULL,
+          FOREIGN KEY (event_id, user_id) REFERENCES attendees(event_id, user_id) ON DELETE CASCADE
+        );
+        CREATE INDEX embeddings_by_event_model ON embeddings(event_id, model_id);
+        CREATE INDEX embeddings_by_attendee ON embeddings(event_id, user_id);
+        -- Enrollment photos, only when store.keepEnrollmentPhotos is on (to re-embed
+        -- after a model change). Sealed like the other sensitive columns.
+        CREATE TABLE photos (
+          id INTEGER PRIMARY KEY,
+          event_id TEXT NOT NULL,
+          user_id TEXT NOT NULL,
+          image BLOB NOT NULL,
+          created_at INTEGER NOT NULL,
+          FOREIGN KEY (event_id, user_id) REFERENCES attendees(event_id, user_id) ON DELETE CASCADE
+        );
+        CREATE TABLE sync_state (
+          event_id TEXT PRIMARY KEY REFERENCES events(id) ON DELETE CASCADE,
+          cursor TEXT,                  -- last applied page's cursor
+          model_id TEXT,                -- embedder the cursor was fetched for
+          last_success_at INTEGER,
+          last_attempt_at INTEGER,
+          last_error TEXT
+        );
+      `);
+    },
+  },
+];
+
+export const LATEST_VERSION = (): number => migrations[migrations.length - 1]!.version;
+
+/** Register a migration from another module (outbox, audit, API keys), keeping version order. */
+export function addMigration(m: Migration): void {
+  if (migrations.some((x) => x.version === m.version)) return;
+  migrations.push(m);
+  migrations.sort((a, b) => a.version - b.version);
+}
+
+export function migrate(db: Database, target = LATEST_VERSION()): number {
+  let current = db.pragma('user_version', { simple: true }) as number;
+  if (current > LATEST_VERSION()) {
+    throw new Error(`database schema version ${current} is newer than this gate-agent knows (${LATEST_VERSION()}); upgrade gate-agent`);
+  }
+  for (const m of migrations) {
+    if (m.version <= current || m.version > target) continue;
+    db.transaction(() => {
+      m.up(db);
+      db.pragma(`user_version = ${m.version}`);
+    })();
+    current = m.version;
+  }
+  return current;
+}

@@ -1,0 +1,12 @@
+// Opening the attendee store the way every command and the daemon do.
+import type { Config } from '../config/types.js';
+import { AttendeeStore } from './attendees.js';
+import { FieldCipher, loadKey } from './crypto.js';
+import { openDatabase } from './db.js';
+
+export function openStore(config: Config, dataDir: string, env: NodeJS.ProcessEnv = process.env): AttendeeStore {
+  const key = loadKey(config.store.keyFile, env.GATE_AGENT_STORE_KEY);
+  const store = new AttendeeStore(openDatabase(dataDir), new FieldCipher(key));
+  store.purgeExpired();
+  return store;
+}

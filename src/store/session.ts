@@ -1,0 +1,55 @@
+// The attendee's verification session, in the identity contract's shape
+// (shared/spec/identity-api.txt). Stored as the central server sent it.
+export interface UserInfo {
+  email: string;
+  userId: string;
+  name: string;
+  phone: string;
+  countryCode: string;
+}
+
+export interface Activity {
+  type: string;
+  userName: string;
+  id: string;
+  metadata: Record<string, unknown>;
+}
+
+export interface AttendeeSession {
+  userInfo: UserInfo;
+  authentication: Record<string, unknown>[];
+  kyc: Record<string, unknown>[];
+  status: string;
+  qrId: string;
+  activities: Activity[];
+  metadata: Record<string, unknown>;
+  visitedOrder: string[];
+}
+
+/** A session for an attendee enrolled at the gate, with nothing the central server knows. */
+export function localSession(userId: string, info: { name?: string; email?: string; phone?: string; countryCode?: string }): AttendeeSession {
+  return {
+    userInfo: { email: info.email ?? '', userId, name: info.name ?? '', phone: info.phone ?? '', countryCode: info.countryCode ?? '' },
+    authentication: [],
+    kyc: [],
+    status: 'completed',
+    qrId: '',
+    activities: [],
+    metadata: {},
+    visitedOrder: [],
+  };
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** What is wrong with a session object from outside, or [] when it has the contract's shape. */
+export function sessionProblems(s: unknown): string[] {
+  if (!isObj(s)) return ['session must be an object'];
+  const p: string[] = [];
+  if (!isObj(s.userInfo)) p.push('userInfo must be an object');
+  else for (const k of ['email', 'userId', 'name', 'phone', 'countryCode']) if (typeof s.userInfo[k] !== 'string') p.push(`userInfo.${k} must be a string`);
+  for (const k of ['authentication', 'kyc', 'activities', 'visitedOrder']) if (!Array.isArray(s[k])) p.push(`${k} must be an array`);
+  for (const k of ['status', 'qrId']) if (typeof s[k] !== 'string') p.push(`${k} must be a string`);
+  if (!isObj(s.metadata)) p.push('metadata must be an object');
+  return p;
+}
