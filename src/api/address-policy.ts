@@ -122,6 +122,11 @@ function embeddedV4(a: Uint8Array): Uint8Array | null {
 }
 
 /** The class of an address literal, or null when `ip` is not one. */
+/** "a private", "an unspecified": for details read by people. */
+export function describeClass(cls: AddressClass): string {
+  return `${/^[aeiou]/.test(cls) ? 'an' : 'a'} ${cls} address`;
+}
+
 export function classifyAddress(ip: string): AddressClass | null {
   const bytes = parseIp(ip);
   if (!bytes) return null;
@@ -130,6 +135,8 @@ export function classifyAddress(ip: string): AddressClass | null {
 
 function classifyBytes(bytes: Uint8Array): AddressClass {
   if (bytes.length === 16) {
+    // :: and ::1 look like IPv4-compatible 0.0.0.0 / 0.0.0.1; they are not.
+    if (bytes.slice(0, 15).every((b) => b === 0) && (bytes[15] ?? 0) <= 1) return bytes[15] === 1 ? 'loopback' : 'unspecified';
     const v4 = embeddedV4(bytes);
     if (v4) return classifyBytes(v4);
   }

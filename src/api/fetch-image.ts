@@ -10,7 +10,7 @@ import https from 'node:https';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
 import { ApiError } from './errors.js';
-import { allowListed, classifyAddress, NEVER_ALLOWED, type AllowEntry } from './address-policy.js';
+import { allowListed, classifyAddress, describeClass, NEVER_ALLOWED, type AllowEntry } from './address-policy.js';
 import { notAnImageDetail, sniffImage, SNIFF_BYTES } from './image-sniff.js';
 
 export interface ResolvedAddress {
@@ -117,20 +117,20 @@ async function checkedTarget(url: URL, what: string, opts: RemoteFetchOptions, s
       addresses = await abortable((opts.resolve ?? systemResolver)(hostname), signal);
     } catch (err) {
       if (signal.aborted) throw err;
-      throw new ApiError(400, `${what} ${hostname} does not resolve; check the host name in image_url`);
+      throw new ApiError(400, `${what} does not resolve; check the host name in image_url`);
     }
   }
-  if (addresses.length === 0) throw new ApiError(400, `${what} ${hostname} does not resolve; check the host name in image_url`);
+  if (addresses.length === 0) throw new ApiError(400, `${what} does not resolve; check the host name in image_url`);
   // Every address must pass, not just the first: which one the OS would pick
   // is not ours to guess, and we connect to the first below.
   for (const { address } of addresses) {
     const cls = classifyAddress(address) ?? 'reserved';
     if (cls === 'public') continue;
     if (NEVER_ALLOWED.has(cls)) {
-      throw new ApiError(400, `${what} resolves to ${address}, a ${cls} address, which the gate never fetches from (not even with the allow-list); serve the image from another host`);
+      throw new ApiError(400, `${what} resolves to ${address}, ${describeClass(cls)}, which the gate never fetches from (not even with the allow-list); serve the image from another host`);
     }
     if (!allowListed(opts.allowList, hostname, address, port)) {
-      throw new ApiError(400, `${what} resolves to ${address}:${port}, a ${cls} address, which the gate does not fetch from; serve the image from a public host, or add this trusted device to the API image allow-list`);
+      throw new ApiError(400, `${what} resolves to ${address}:${port}, ${describeClass(cls)}, which the gate does not fetch from; serve the image from a public host, or add this trusted device to the API image allow-list`);
     }
   }
   const first = addresses[0] as ResolvedAddress;
