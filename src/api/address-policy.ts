@@ -170,12 +170,12 @@ export function parseAllowList(entries: readonly string[]): { entries: AllowEntr
 }
 
 function parseAllowEntry(s: string): AllowEntry | string {
-  const hint = 'use host, host:port, an IP address, [IPv6]:port or a CIDR block like 10.1.2.0/24';
+  const hint = 'use host, host:port, an IP address, [IPv6]:port or a CIDR block like 10.1.2.0/24 (optionally :port)';
   if (s === '') return `empty entry; ${hint}`;
   let hostPart = s;
   let port: number | undefined;
   const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
-  const hostPort = /^([^:/]+):(\d+)$/.exec(s);
+  const hostPort = /^([^:]+):(\d+)$/.exec(s);
   if (bracket) {
     hostPart = bracket[1] ?? '';
     if (bracket[2] !== undefined) port = Number(bracket[2]);

@@ -54,12 +54,12 @@ function typeDiff(expected: unknown, actual: unknown, path = '$'): string[] {
   return [];
 }
 
-test('the session fixture is the spec example verbatim', (t) => {
+void test('the session fixture is the spec example verbatim', (t) => {
   if (!existsSync(SPEC)) return t.skip(`spec not found at ${SPEC}`);
   assert.deepStrictEqual(specSession, specExample());
 });
 
-test('the type-by-type walker notices a changed type, a missing and an extra field', () => {
+void test('the type-by-type walker notices a changed type, a missing and an extra field', () => {
   const changed = structuredClone(specSession) as unknown as Record<string, unknown>;
   changed.qrId = 42;
   delete changed.visitedOrder;
@@ -67,7 +67,7 @@ test('the type-by-type walker notices a changed type, a missing and an extra fie
   assert.deepStrictEqual(typeDiff(specSession, changed).sort(), ['$.extra: unexpected', '$.qrId: expected string, got integer', '$.visitedOrder: missing']);
 });
 
-test('POST /identity on a match answers 200 with the spec example session, field by field and type by type', async (t) => {
+void test('POST /identity on a match answers 200 with the spec example session, field by field and type by type', async (t) => {
   const api = await startApi(t);
   const png = await testImage('png');
   const r = await api.identify({ event_id: EVENT, image_url: dataUrl(png) });
@@ -83,7 +83,7 @@ test('POST /identity on a match answers 200 with the spec example session, field
   assert.deepStrictEqual(body.kyc[0]?.data.kyc.basicInfo.sex, { value: 'male', data: 'Male' });
 });
 
-test('the service gets the event, the exact image bytes and the calling key name', async (t) => {
+void test('the service gets the event, the exact image bytes and the calling key name', async (t) => {
   const api = await startApi(t);
   const jpeg = await testImage('jpeg');
   const r = await api.identify({ event_id: EVENT, image_url: dataUrl(jpeg, 'image/jpeg') });
@@ -95,7 +95,7 @@ test('the service gets the event, the exact image bytes and the calling key name
   assert.deepStrictEqual(call?.ctx, { source: 'api', apiKeyName: 'test-client' });
 });
 
-test('fields the service adds (e.g. this verification appended to activities) are passed through', async (t) => {
+void test('fields the service adds (e.g. this verification appended to activities) are passed through', async (t) => {
   const api = await startApi(t);
   const session = structuredClone(specSession);
   session.activities.push({
@@ -110,7 +110,7 @@ test('fields the service adds (e.g. this verification appended to activities) ar
   assert.deepStrictEqual(r.json, session);
 });
 
-test('the OpenAPI session schema accepts the spec example and the response, and rejects a wrong type', async (t) => {
+void test('the OpenAPI session schema accepts the spec example and the response, and rejects a wrong type', async (t) => {
   const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: true });
   const validate = ajv.compile(sessionSchema);
   assert.ok(validate(specSession), ajv.errorsText(validate.errors));

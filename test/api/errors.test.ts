@@ -10,7 +10,7 @@ import { closedPort, dataUrl, detailOf, EVENT, imageServer, startApi, testImage 
 
 const png = () => testImage('png');
 
-test('401: missing, unknown and revoked API keys', async (t) => {
+void test('401: missing, unknown and revoked API keys', async (t) => {
   const api = await startApi(t);
   const params = { event_id: EVENT, image_url: dataUrl(await png()) };
   const missing = await api.identify(params, { 'x-api-key': '' });
@@ -27,7 +27,7 @@ test('401: missing, unknown and revoked API keys', async (t) => {
   assert.equal(api.identity.calls.length, 1, 'the service is not reached without a valid key');
 });
 
-test('422: missing, repeated and malformed parameters', async (t) => {
+void test('422: missing, repeated and malformed parameters', async (t) => {
   const api = await startApi(t);
   const img = dataUrl(await png());
   const post = (qs: string) => api.req(`/identity?${qs}`, { method: 'POST', headers: { 'x-api-key': api.key } });
@@ -53,7 +53,7 @@ test('422: missing, repeated and malformed parameters', async (t) => {
   assert.equal(api.identity.calls.length, 0);
 });
 
-test('404: unknown event, and a face that matches no attendee', async (t) => {
+void test('404: unknown event, and a face that matches no attendee', async (t) => {
   const api = await startApi(t);
   const img = dataUrl(await png());
   const noEvent = await api.identify({ event_id: 'evt_other', image_url: img });
@@ -66,7 +66,7 @@ test('404: unknown event, and a face that matches no attendee', async (t) => {
   assert.match(detailOf(stranger), /matches no registered attendee of event "evt_spring_gala" \(best similarity 0\.31 below 0\.45\).*manual check-in/);
 });
 
-test('422 no face; 415 undecodable image; 503 service failure', async (t) => {
+void test('422 no face; 415 undecodable image; 503 service failure', async (t) => {
   const api = await startApi(t);
   const img = dataUrl(await png());
   api.identity.outcome = async () => ({ kind: 'no_face' });
@@ -86,7 +86,7 @@ test('422 no face; 415 undecodable image; 503 service failure', async (t) => {
   assert.match(detailOf(failed), /recognition failed on the gate; retry/);
 });
 
-test('400: image not reachable (refused connection, HTTP error, timeout, missing file)', async (t) => {
+void test('400: image not reachable (refused connection, HTTP error, timeout, missing file)', async (t) => {
   const port = await closedPort();
   const notFound = await imageServer(t, (_req, res) => res.writeHead(404).end('nope'));
   const stall = await imageServer(t, () => undefined);
@@ -116,7 +116,7 @@ test('400: image not reachable (refused connection, HTTP error, timeout, missing
   );
 });
 
-test('413: image too large, announced, streamed without a length, or as data: URL', async (t) => {
+void test('413: image too large, announced, streamed without a length, or as data: URL', async (t) => {
   const big = Buffer.concat([await png(), Buffer.alloc(5000)]);
   const announced = await imageServer(t, (_req, res) => res.writeHead(200, { 'content-length': big.length }).end(big));
   const chunked = await imageServer(t, (_req, res) => {
@@ -135,7 +135,7 @@ test('413: image too large, announced, streamed without a length, or as data: UR
   }
 });
 
-test('415: not an image, whatever the Content-Type says', async (t) => {
+void test('415: not an image, whatever the Content-Type says', async (t) => {
   const liar = await imageServer(t, (_req, res) => res.writeHead(200, { 'content-type': 'image/jpeg' }).end('<html>login page</html>'));
   const empty = await imageServer(t, (_req, res) => res.writeHead(200, { 'content-type': 'image/png' }).end());
   const api = await startApi(t, { config: { imageAllowList: ['127.0.0.1'] } });
@@ -150,7 +150,7 @@ test('415: not an image, whatever the Content-Type says', async (t) => {
   assert.equal(api.identity.calls.length, 0);
 });
 
-test('429: per-key and per-address token buckets, refilled by the (injected) clock', async (t) => {
+void test('429: per-key and per-address token buckets, refilled by the (injected) clock', async (t) => {
   let nowMs = 1_000_000;
   const api = await startApi(t, {
     now: () => nowMs,
@@ -176,7 +176,7 @@ test('429: per-key and per-address token buckets, refilled by the (injected) clo
   assert.match(detailOf(r), /too many requests from this client address/);
 });
 
-test('file: URLs only inside the snapshot directory', async (t) => {
+void test('file: URLs only inside the snapshot directory', async (t) => {
   const api = await startApi(t);
   const snaps = join(api.dir, 'snapshots');
   const outside = join(api.dir, 'outside');
@@ -213,7 +213,7 @@ test('file: URLs only inside the snapshot directory', async (t) => {
   assert.equal(withDir.identity.calls.length, 1);
 });
 
-test("fastify's own errors are {\"detail\"} too, never 5xx", async (t) => {
+void test("fastify's own errors are {\"detail\"} too, never 5xx", async (t) => {
   const api = await startApi(t, { config: { bodyLimitBytes: 1024 } });
   const qs = `/identity?${new URLSearchParams({ event_id: EVENT, image_url: dataUrl(await png()) }).toString()}`;
   const headers = { 'x-api-key': api.key };

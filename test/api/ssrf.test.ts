@@ -11,7 +11,7 @@ function redirectTo(location: string) {
   return (_req: unknown, res: import('node:http').ServerResponse) => res.writeHead(302, { location }).end();
 }
 
-test('without an allow-list, loopback, private, link-local and metadata hosts are refused before connecting', async (t) => {
+void test('without an allow-list, loopback, private, link-local and metadata hosts are refused before connecting', async (t) => {
   const img = await imageServer(t);
   const resolved: string[] = [];
   const api = await startApi(t, {
@@ -59,7 +59,7 @@ test('without an allow-list, loopback, private, link-local and metadata hosts ar
   assert.equal(api.identity.calls.length, 0);
 });
 
-test('the allow-listed loopback image server is fetched, at exactly the checked address', async (t) => {
+void test('the allow-listed loopback image server is fetched, at exactly the checked address', async (t) => {
   const img = await imageServer(t);
   const api = await startApi(t, { config: { imageAllowList: [`127.0.0.1:${img.port}`] } });
   const r = await api.identify({ event_id: EVENT, image_url: img.url() });
@@ -73,7 +73,7 @@ test('the allow-listed loopback image server is fetched, at exactly the checked 
   assert.equal(other.connections, 0);
 });
 
-test('a rebinding name is resolved once and the socket goes to that answer (no second lookup)', async (t) => {
+void test('a rebinding name is resolved once and the socket goes to that answer (no second lookup)', async (t) => {
   const img = await imageServer(t);
   let lookups = 0;
   const api = await startApi(t, {
@@ -89,7 +89,7 @@ test('a rebinding name is resolved once and the socket goes to that answer (no s
   assert.equal(img.requests[0]?.host, `rebind.test:${img.port}`, 'the Host header keeps the name');
 });
 
-test('redirects are checked hop by hop: an allow-listed server cannot bounce the gate elsewhere', async (t) => {
+void test('redirects are checked hop by hop: an allow-listed server cannot bounce the gate elsewhere', async (t) => {
   const hidden = await imageServer(t);
   const bouncer = await imageServer(t, (req, res) => {
     const to: Record<string, string> = {
@@ -121,7 +121,7 @@ test('redirects are checked hop by hop: an allow-listed server cannot bounce the
   assert.equal(api.connects.length, 5 + 4, 'one hop each, and 1 + 3 hops for the loop');
 });
 
-test('a redirect within the allow-list is followed', async (t) => {
+void test('a redirect within the allow-list is followed', async (t) => {
   const target = await imageServer(t);
   const bouncer = await imageServer(t, redirectTo(target.url()));
   const api = await startApi(t, { config: { imageAllowList: [`127.0.0.1:${bouncer.port}`, `127.0.0.1:${target.port}`] } });
@@ -133,7 +133,7 @@ test('a redirect within the allow-list is followed', async (t) => {
   );
 });
 
-test('the allow-list never opens metadata, unspecified or multicast addresses', async (t) => {
+void test('the allow-list never opens metadata, unspecified or multicast addresses', async (t) => {
   const api = await startApi(t, {
     config: { imageAllowList: ['169.254.169.254', '0.0.0.0/8', '224.0.0.0/4', 'metadata.test'] },
     resolve: async () => [{ address: '169.254.169.254', family: 4 }],
@@ -146,7 +146,7 @@ test('the allow-list never opens metadata, unspecified or multicast addresses', 
   assert.deepStrictEqual(api.connects, []);
 });
 
-test('a CIDR allow-list entry opens a LAN range by resolved address, including through a name', async (t) => {
+void test('a CIDR allow-list entry opens a LAN range by resolved address, including through a name', async (t) => {
   const img = await imageServer(t);
   const api = await startApi(t, {
     config: { imageAllowList: ['127.0.0.0/30'] },
@@ -161,7 +161,7 @@ test('a CIDR allow-list entry opens a LAN range by resolved address, including t
   );
 });
 
-test('an invalid allow-list is rejected at start with every bad entry named', (t) => {
+void test('an invalid allow-list is rejected at start with every bad entry named', (t) => {
   return assert.rejects(
     startApi(t, { config: { imageAllowList: ['ok.lan', '10.0.0.0/99', 'bad host', 'x:70000'] } }),
     (err: Error) => /10\.0\.0\.0\/99.*not a valid CIDR/s.test(err.message) && /bad host.*not a host name/s.test(err.message) && /x:70000.*port/s.test(err.message),
