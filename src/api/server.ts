@@ -157,6 +157,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     bodyLimit: config.bodyLimitBytes,
     // On close, also drop stalled clients instead of waiting them out.
     forceCloseConnections: true,
+    // Fastify's own shutdown 503 has its own body shape; ours (onRequest below) says {"detail"}.
+    return503OnClosing: false,
     clientErrorHandler: clientErrorHandler(config),
     frameworkErrors: (err, _req, reply) => {
       const e = toApiError(err);
@@ -169,6 +171,13 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   // ignored whatever its type, so a bad JSON body cannot cause an error.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, undefined));
+
+  let closing = false;
+  app.addHook('onRequest', async (_req, reply) => {
+    if (closing) {
+      return reply.code(503).header('connection', 'close').send({ detail: 'the gate API is shutting down; retry in a moment or at another gate' });
+    }
+  });
 
   const audits = new WeakMap<FastifyRequest, IdentityAudit>();
   app.addHook('onResponse', async (req, reply) => {
@@ -229,6 +238,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       return { host: addr.address, port: addr.port };
     },
     async close() {
+      closing = true;
       await app.close();
     },
   };
