@@ -4,8 +4,13 @@
 // the socket is opened, and the fetcher connects only through it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { systemResolver, type ResolvedAddress } from '../../src/api/fetch-image.js';
-import { detailOf, EVENT, imageServer, startApi } from './helpers.js';
+import { detailOf, EVENT, imageServer, startApi, tempDir } from './helpers.js';
 
 function redirectTo(location: string) {
   return (_req: unknown, res: import('node:http').ServerResponse) => res.writeHead(302, { location }).end();
@@ -166,4 +171,26 @@ void test('an invalid allow-list is rejected at start with every bad entry named
     startApi(t, { config: { imageAllowList: ['ok.lan', '10.0.0.0/99', 'bad host', 'x:70000'] } }),
     (err: Error) => /10\.0\.0\.0\/99.*not a valid CIDR/s.test(err.message) && /bad host.*not a host name/s.test(err.message) && /x:70000.*port/s.test(err.message),
   );
+});
+
+void test('https goes through the same pinned address and verifies the certificate', async (t) => {
+  const dir = await tempDir(t);
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=images.test', '-addext', 'subjectAltName=DNS:images.test',
+    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { encoding: 'utf8' });
+  if (made.error || made.status !== 0) return t.skip('openssl not available to make a test certificate');
+  let served = 0;
+  const server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => {
+    served++;
+    res.end('x');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const port = (server.address() as AddressInfo).port;
+  const api = await startApi(t, { config: { imageAllowList: [`127.0.0.1:${port}`] }, resolve: async () => [{ address: '127.0.0.1', family: 4 }] });
+  const r = await api.identify({ event_id: EVENT, image_url: `https://images.test:${port}/face.png` });
+  assert.equal(r.status, 400);
+  // A self-signed certificate is not trusted: TLS verification is on for pinned connections.
+  assert.match(detailOf(r), /could not be fetched \((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)\)/);
+  assert.deepStrictEqual(api.connects, [{ hostname: 'images.test', address: '127.0.0.1', port }]);
+  assert.equal(served, 0);
 });
