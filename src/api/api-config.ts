@@ -1,0 +1,85 @@
+// The API's tunables, with units in their names. The agent's config schema
+// (src/config) should carry these under `api:` with the same names and
+// defaults; createApiServer takes a partial and fills in the rest from here.
+import { parseAllowList } from './address-policy.js';
+
+export interface ApiConfig {
+  /** Time a client has to send its request headers (slow-loris guard). */
+  headersTimeoutMs: number;
+  /** Time a client has to send its whole request; must be >= headersTimeoutMs. */
+  requestTimeoutMs: number;
+  /** Idle time before a keep-alive connection is closed. */
+  keepAliveTimeoutMs: number;
+  /** How often node checks connections against the two timeouts above. */
+  connectionsCheckIntervalMs: number;
+  /** Largest request head (request line + headers). A data: image_url counts against it. */
+  maxHeaderBytes: number;
+  /** Largest request body; /identity takes no body, so this is small. */
+  bodyLimitBytes: number;
+  /** Largest image accepted from any image_url. */
+  imageMaxBytes: number;
+  /** Time to fetch a remote image, all redirects included. */
+  imageFetchTimeoutMs: number;
+  imageMaxRedirects: number;
+  /** LAN hosts image_url may reach despite the SSRF policy: host, host:port, IP, [IPv6]:port or CIDR. */
+  imageAllowList: string[];
+  /** Directory file: image URLs may read from; null disables file: URLs. */
+  snapshotDir: string | null;
+  rateLimitPerKeyPerSec: number;
+  rateLimitPerKeyBurst: number;
+  rateLimitPerIpPerSec: number;
+  rateLimitPerIpBurst: number;
+  /** Longest a readiness probe may take before /healthz reports it not ready. */
+  probeTimeoutMs: number;
+}
+
+export const DEFAULT_API_CONFIG: Readonly<ApiConfig> = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  connectionsCheckIntervalMs: 1_000,
+  maxHeaderBytes: 256 * 1024,
+  bodyLimitBytes: 64 * 1024,
+  imageMaxBytes: 10 * 1024 * 1024,
+  imageFetchTimeoutMs: 5_000,
+  imageMaxRedirects: 3,
+  imageAllowList: [],
+  snapshotDir: null,
+  rateLimitPerKeyPerSec: 10,
+  rateLimitPerKeyBurst: 20,
+  rateLimitPerIpPerSec: 20,
+  rateLimitPerIpBurst: 40,
+  probeTimeoutMs: 1_000,
+};
+
+/** Every problem with `c` as `key: value: what is wrong, how to fix`; empty when valid. */
+export function validateApiConfig(c: ApiConfig): string[] {
+  const errors: string[] = [];
+  const positive: (keyof ApiConfig)[] = [
+    'headersTimeoutMs',
+    'requestTimeoutMs',
+    'keepAliveTimeoutMs',
+    'connectionsCheckIntervalMs',
+    'maxHeaderBytes',
+    'bodyLimitBytes',
+    'imageMaxBytes',
+    'imageFetchTimeoutMs',
+    'rateLimitPerKeyPerSec',
+    'rateLimitPerKeyBurst',
+    'rateLimitPerIpPerSec',
+    'rateLimitPerIpBurst',
+    'probeTimeoutMs',
+  ];
+  for (const k of positive) {
+    const v = c[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) errors.push(`api.${k}: ${String(v)}: must be a positive number`);
+  }
+  if (!Number.isInteger(c.imageMaxRedirects) || c.imageMaxRedirects < 0) {
+    errors.push(`api.imageMaxRedirects: ${c.imageMaxRedirects}: must be a whole number >= 0`);
+  }
+  if (c.requestTimeoutMs < c.headersTimeoutMs) {
+    errors.push(`api.requestTimeoutMs: ${c.requestTimeoutMs}: must be >= api.headersTimeoutMs (${c.headersTimeoutMs})`);
+  }
+  for (const e of parseAllowList(c.imageAllowList).errors) errors.push(`api.imageAllowList: ${e}`);
+  return errors;
+}

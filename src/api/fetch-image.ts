@@ -1,0 +1,220 @@
+// Fetch an http(s) image_url without letting the caller aim the gate at its
+// own network (SSRF). For every hop, redirects included, the host name is
+// resolved once, every resolved address is checked against the address
+// policy, and the socket is opened to exactly the checked address through a
+// pinned `lookup`, so a DNS answer that changes between check and connect
+// (rebinding) cannot slip in. node:http rather than global fetch because
+// undici's redirect and connection pooling would hide both hops and sockets.
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { isIP, type LookupFunction } from 'node:net';
+import { ApiError } from './errors.js';
+import { allowListed, classifyAddress, describeClass, NEVER_ALLOWED, type AllowEntry } from './address-policy.js';
+import { notAnImageDetail, sniffImage, SNIFF_BYTES } from './image-sniff.js';
+
+export interface ResolvedAddress {
+  address: string;
+  family: 4 | 6;
+}
+
+/** Host name to addresses; injected in tests to simulate rebinding names. */
+export type Resolver = (hostname: string) => Promise<ResolvedAddress[]>;
+
+export interface ConnectTarget {
+  hostname: string;
+  address: string;
+  port: number;
+}
+
+export interface RemoteFetchOptions {
+  maxBytes: number;
+  timeoutMs: number;
+  maxRedirects: number;
+  allowList: readonly AllowEntry[];
+  resolve?: Resolver;
+  /** Called just before a socket is opened; tests use it to prove none was for refused hosts. */
+  onConnect?: (target: ConnectTarget) => void;
+}
+
+export const systemResolver: Resolver = async (hostname) => {
+  const all = await dnsLookup(hostname, { all: true, verbatim: true });
+  return all.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
+};
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+export async function fetchRemoteImage(url: URL, opts: RemoteFetchOptions): Promise<Buffer> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), opts.timeoutMs);
+  let current = url;
+  try {
+    for (let hop = 0; ; hop++) {
+      const what = hop === 0 ? `image_url host ${current.host}` : `image_url redirected to ${current.origin}, whose host`;
+      const target = await checkedTarget(current, what, opts, controller.signal);
+      opts.onConnect?.(target);
+      const res = await get(current, target, controller.signal);
+      const location = res.headers.location;
+      if (REDIRECTS.has(res.statusCode ?? 0) && location !== undefined) {
+        res.destroy();
+        if (hop >= opts.maxRedirects) {
+          throw new ApiError(400, `image_url redirected more than ${opts.maxRedirects} times; give the final image address directly`);
+        }
+        current = nextHop(current, location);
+        continue;
+      }
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status > 299) {
+        res.destroy();
+        throw new ApiError(400, `the image server ${current.origin} answered HTTP ${status}; check that image_url points at an existing image the gate may read`);
+      }
+      return await readCapped(res, opts.maxBytes, current.origin);
+    }
+  } catch (err) {
+    if (controller.signal.aborted) {
+      throw new ApiError(400, `the image at ${current.origin} did not arrive within ${opts.timeoutMs} ms; check that the image server is up and reachable from the gate`);
+    }
+    if (err instanceof ApiError) throw err;
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new ApiError(400, `the image at ${current.origin} could not be fetched (${code}); check that image_url is reachable from the gate`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function nextHop(from: URL, location: string): URL {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    throw new ApiError(400, `the image server ${from.origin} redirected to an invalid address; give the final image address directly`);
+  }
+  if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+    throw new ApiError(400, `the image server ${from.origin} redirected to a ${next.protocol} URL; only http and https redirects are followed`);
+  }
+  return next;
+}
+
+function portOf(url: URL): number {
+  if (url.port !== '') return Number(url.port);
+  return url.protocol === 'https:' ? 443 : 80;
+}
+
+function bareHost(url: URL): string {
+  const h = url.hostname;
+  return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
+}
+
+async function checkedTarget(url: URL, what: string, opts: RemoteFetchOptions, signal: AbortSignal): Promise<ConnectTarget> {
+  const hostname = bareHost(url);
+  const port = portOf(url);
+  const family = isIP(hostname);
+  let addresses: ResolvedAddress[];
+  if (family !== 0) {
+    addresses = [{ address: hostname, family: family === 6 ? 6 : 4 }];
+  } else {
+    try {
+      addresses = await abortable((opts.resolve ?? systemResolver)(hostname), signal);
+    } catch (err) {
+      if (signal.aborted) throw err;
+      throw new ApiError(400, `${what} does not resolve; check the host name in image_url`);
+    }
+  }
+  if (addresses.length === 0) throw new ApiError(400, `${what} does not resolve; check the host name in image_url`);
+  // Every address must pass, not just the first: which one the OS would pick
+  // is not ours to guess, and we connect to the first below.
+  for (const { address } of addresses) {
+    const cls = classifyAddress(address) ?? 'reserved';
+    if (cls === 'public') continue;
+    if (NEVER_ALLOWED.has(cls)) {
+      throw new ApiError(400, `${what} resolves to ${address}, ${describeClass(cls)}, which the gate never fetches from (not even with the allow-list); serve the image from another host`);
+    }
+    if (!allowListed(opts.allowList, hostname, address, port)) {
+      throw new ApiError(400, `${what} resolves to ${address}:${port}, ${describeClass(cls)}, which the gate does not fetch from; serve the image from a public host, or add this trusted device to the API image allow-list`);
+    }
+  }
+  const first = addresses[0] as ResolvedAddress;
+  return { hostname, address: first.address, port };
+}
+
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new Error('aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** A `lookup` that answers with the already-checked address whatever it is asked. */
+function pinnedLookup(address: string, family: 4 | 6): LookupFunction {
+  return (_hostname, options, callback) => {
+    // With autoSelectFamily (default on in Node 20) net asks for `all`.
+    if (options.all) callback(null, [{ address, family }]);
+    else callback(null, address, family);
+  };
+}
+
+function get(url: URL, target: ConnectTarget, signal: AbortSignal): Promise<IncomingMessage> {
+  const family = isIP(target.address) === 6 ? 6 : 4;
+  const secure = url.protocol === 'https:';
+  return new Promise((resolve, reject) => {
+    const req = (secure ? https : http).request(
+      {
+        protocol: url.protocol,
+        hostname: target.hostname,
+        port: target.port,
+        path: `${url.pathname}${url.search}`,
+        method: 'GET',
+        headers: { accept: 'image/jpeg, image/png, image/webp', 'user-agent': 'securegate-gate-agent' },
+        // No pooling: a pooled socket could belong to an earlier, different address.
+        agent: false,
+        signal,
+        lookup: pinnedLookup(target.address, family),
+        ...(secure && isIP(target.hostname) === 0 ? { servername: target.hostname } : {}),
+      },
+      resolve,
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function readCapped(res: IncomingMessage, maxBytes: number, where: string): Promise<Buffer> {
+  const tooLarge = (): ApiError =>
+    new ApiError(413, `the image at ${where} is larger than ${maxBytes} bytes; send a smaller image (a face crop or a downscaled frame)`);
+  const declared = Number(res.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    res.destroy();
+    return Promise.reject(tooLarge());
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let sniffed = false;
+    const fail = (err: Error): void => {
+      res.destroy();
+      reject(err);
+    };
+    res.on('data', (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > maxBytes) return fail(tooLarge());
+      chunks.push(chunk);
+      // Check the magic bytes as soon as they are in, so a large non-image is
+      // not downloaded to the cap first.
+      if (!sniffed && total >= SNIFF_BYTES) {
+        sniffed = true;
+        const head = Buffer.concat(chunks);
+        if (!sniffImage(head)) fail(new ApiError(415, notAnImageDetail(head, where)));
+      }
+    });
+    res.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (!sniffImage(body)) reject(new ApiError(415, notAnImageDetail(body, where)));
+      else resolve(body);
+    });
+    res.on('error', reject);
+    res.on('close', () => {
+      if (!res.complete) reject(new Error('ECONNRESET'));
+    });
+  });
+}
