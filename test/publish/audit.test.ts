@@ -13,7 +13,7 @@ function filled(n: number) {
   return { ...t, outbox };
 }
 
-test('chain of decisions verifies, and links each record to the previous', (t) => {
+void test('chain of decisions verifies, and links each record to the previous', (t) => {
   const f = filled(5);
   t.after(() => f.cleanup());
   const r = verifyAuditChain(f.db);
@@ -26,7 +26,7 @@ test('chain of decisions verifies, and links each record to the previous', (t) =
   assert.match(auditVerifyReport(f.db).text, /ok: 5 records/);
 });
 
-test('altering a payload with SQL is reported at that seq', (t) => {
+void test('altering a payload with SQL is reported at that seq', (t) => {
   const f = filled(6);
   t.after(() => f.cleanup());
   f.db.prepare(`UPDATE audit SET payload = json_set(payload, '$.decision', 'denied') WHERE seq = 4`).run();
@@ -37,7 +37,7 @@ test('altering a payload with SQL is reported at that seq', (t) => {
   assert.match(rep.text, /BROKEN at seq 4/);
 });
 
-test('a rewritten hash, or a deleted record, is reported at the first seq that no longer fits', (t) => {
+void test('a rewritten hash, or a deleted record, is reported at the first seq that no longer fits', (t) => {
   const f = filled(6);
   t.after(() => f.cleanup());
   f.db.prepare(`UPDATE audit SET hash = ? WHERE seq = 2`).run('f'.repeat(64));
@@ -51,7 +51,7 @@ test('a rewritten hash, or a deleted record, is reported at the first seq that n
   assert.match(r2.ok ? '' : r2.problem, /5\.\.5 are missing/);
 });
 
-test('an empty table verifies; an extra record appended by hand without the chain does not', (t) => {
+void test('an empty table verifies; an extra record appended by hand without the chain does not', (t) => {
   const f = filled(0);
   t.after(() => f.cleanup());
   assert.match(auditVerifyReport(f.db).text, /no records yet/);

@@ -10,7 +10,7 @@ import { decision, identity, sampleSession } from './helpers.js';
 
 const ctx = { ...identity, messageId: '3f2c8a4e-0000-4000-8000-000000000001', audit: { seq: 7, hash: 'h7', prevHash: 'h6' } };
 
-test('a match carries exactly the contract keys plus gate, and no biometrics anywhere', () => {
+void test('a match carries exactly the contract keys plus gate, and no biometrics anywhere', () => {
   const vector = Array.from({ length: 512 }, (_, i) => i / 512);
   const dirty = {
     ...sampleSession(),
@@ -46,20 +46,20 @@ test('a match carries exactly the contract keys plus gate, and no biometrics any
   });
 });
 
-test('an unknown face is the gate block alone', () => {
+void test('an unknown face is the gate block alone', () => {
   const msg = buildSessionMessage(decision(2, 'unknown'), null, ctx);
   assert.deepEqual(Object.keys(msg), ['gate']);
   assert.equal(msg.gate.decision, 'unknown');
   assert.equal(msg.gate.similarity, null);
 });
 
-test('stripBiometrics keeps short number arrays and plain values', () => {
+void test('stripBiometrics keeps short number arrays and plain values', () => {
   assert.deepEqual(stripBiometrics({ geo: [37.7, -122.4], n: 1, s: 'x', z: null }), { geo: [37.7, -122.4], n: 1, s: 'x', z: null });
   assert.equal(stripBiometrics(Buffer.from('x')), undefined);
   assert.deepEqual(stripBiometrics({ a: [{ embeddingVector: [1] }] }), { a: [{}] });
 });
 
-test('command requests: malformed payloads are reported with what to send', () => {
+void test('command requests: malformed payloads are reported with what to send', () => {
   assert.deepEqual(parseCommandRequest('{"id":"r1","params":{"pulseMs":500}}'), { ok: true, id: 'r1', params: { pulseMs: 500 } });
   assert.deepEqual(parseCommandRequest('{"id":7}'), { ok: true, id: '7', params: {} });
   const notJson = parseCommandRequest('open please');
@@ -71,7 +71,7 @@ test('command requests: malformed payloads are reported with what to send', () =
   assert.deepEqual(badParams.ok ? null : [badParams.id, /params/.test(badParams.error)], ['r2', true]);
 });
 
-test('topics: base defaults to securegate/<site>/<gate>; command names are one level', () => {
+void test('topics: base defaults to securegate/<site>/<gate>; command names are one level', () => {
   assert.equal(baseTopicOf({ baseTopic: '' }, identity), 'securegate/s1/g1');
   assert.equal(baseTopicOf({ baseTopic: 'x/y/' }, identity), 'x/y');
   assert.equal(commandNameOf('b', 'b/cmd/open'), 'open');
@@ -79,12 +79,12 @@ test('topics: base defaults to securegate/<site>/<gate>; command names are one l
   assert.equal(commandNameOf('b', 'b/sessions'), null);
 });
 
-test('backoff doubles from min and stops at max; jitter only shortens', () => {
+void test('backoff doubles from min and stops at max; jitter only shortens', () => {
   assert.deepEqual([1, 2, 3, 4, 5, 6].map((a) => backoffMs(a, 1000, 10_000)), [1000, 2000, 4000, 8000, 10_000, 10_000]);
   assert.ok(backoffMs(3, 1000, 10_000, 0.99) < 4000 && backoffMs(3, 1000, 10_000, 0.99) >= 3000);
   assert.equal(backoffMs(1000, 1000, 60_000), 60_000);
 });
 
-test('canonical JSON sorts keys at every level', () => {
+void test('canonical JSON sorts keys at every level', () => {
   assert.equal(canonicalJson({ b: 1, a: { d: [2, { z: 1, y: 2 }], c: null } }), '{"a":{"c":null,"d":[2,{"y":2,"z":1}]},"b":1}');
 });

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { Outbox, migrateOutbox } from '../../src/publish/outbox.js';
 import { decision, identity, sampleSession, tempDb } from './helpers.js';
 
-test('a decision and its message commit or roll back with the caller transaction', (t) => {
+void test('a decision and its message commit or roll back with the caller transaction', (t) => {
   const f = tempDb();
   t.after(() => f.cleanup());
   const outbox = new Outbox(f.db, { identity, maxMessages: 100 });
@@ -25,7 +25,7 @@ test('a decision and its message commit or roll back with the caller transaction
   assert.equal((JSON.parse(row?.payload ?? '{}') as { gate: { audit: { seq: number } } }).gate.audit.seq, 1);
 });
 
-test('peek returns oldest first after a cursor; ack removes only what was acknowledged', (t) => {
+void test('peek returns oldest first after a cursor; ack removes only what was acknowledged', (t) => {
   const f = tempDb();
   t.after(() => f.cleanup());
   const outbox = new Outbox(f.db, { identity, maxMessages: 100 });
@@ -36,7 +36,7 @@ test('peek returns oldest first after a cursor; ack removes only what was acknow
   assert.deepEqual(outbox.peek(0, 10).map((r) => r.seq), [seqs[1], seqs[3], seqs[4]]);
 });
 
-test('bounded: the oldest are dropped first, counted once, and turned into one event', (t) => {
+void test('bounded: the oldest are dropped first, counted once, and turned into one event', (t) => {
   const f = tempDb();
   t.after(() => f.cleanup());
   const outbox = new Outbox(f.db, { identity, maxMessages: 10 });
@@ -52,7 +52,7 @@ test('bounded: the oldest are dropped first, counted once, and turned into one e
   assert.deepEqual([ev.type, ev.detail.count, ev.detail.firstAuditSeq, ev.detail.lastAuditSeq], ['outbox_dropped', 3, 1, 3]);
 });
 
-test('the outbox survives closing and reopening the database file', (t) => {
+void test('the outbox survives closing and reopening the database file', (t) => {
   const f = tempDb();
   t.after(() => f.cleanup());
   const ids = [1, 2, 3].map((i) => new Outbox(f.db, { identity, maxMessages: 10 }).recordDecision(decision(i), null).messageId);
