@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { logger } from '../log.js';
 import { CommandRouter, type CommandHandler } from './commands.js';
 import { buildStatus } from './message.js';
-import { backoffMs, baseTopicOf, clientIdOf, readTlsFiles, type GateIdentity, type PublishOptions } from './options.js';
+import { backoffMs, baseTopicOf, clientIdOf, readTlsFiles, type GateIdentity, type PublishOptions, type TlsMaterial } from './options.js';
 import type { Outbox } from './outbox.js';
 import { commandNameOf, topicFor, type CommandName, type StatusPayload } from './topics.js';
 
@@ -98,6 +98,7 @@ export class MqttPublisher implements Publisher {
   private readonly inflight = new Set<number>();
   private acked: number[] = [];
   private pumpScheduled = false;
+  private tls: TlsMaterial = {};
 
   constructor(
     private readonly opts: PublishOptions,
@@ -117,8 +118,11 @@ export class MqttPublisher implements Publisher {
     this.router.register(name, handler);
   }
 
+  /** Throws on a config error (unreadable TLS file); connection problems never throw, they are retried. */
   start(): void {
     if (this.state !== 'stopped') return;
+    // Read once: a file vanishing later must not crash a reconnect timer.
+    this.tls = readTlsFiles(this.opts);
     this.stopping = false;
     this.deps.outbox.onEnqueue(() => this.schedulePump());
     this.connectOnce();
@@ -131,7 +135,7 @@ export class MqttPublisher implements Publisher {
   private connectOnce(): void {
     const gen = ++this.generation;
     this.state = 'connecting';
-    const tls = readTlsFiles(this.opts);
+    const tls = this.tls;
     const options: IClientOptions = {
       clientId: clientIdOf(this.opts, this.deps.identity),
       clean: true,
@@ -165,6 +169,7 @@ export class MqttPublisher implements Publisher {
     client.publish(topicFor(this.baseTopic, 'status'), this.statusPayload('online'), { qos: 1, retain: true });
     client.subscribe(`${this.baseTopic}/cmd/+`, { qos: 1 }, (err) => {
       if (err) this.log.error({ err: err.message }, 'cannot subscribe to commands');
+      else this.log.debug({ topic: `${this.baseTopic}/cmd/+` }, 'command topics subscribed');
     });
     const dropped = this.deps.outbox.takeDropReport();
     if (dropped > 0) this.log.warn({ dropped }, 'reporting messages dropped while offline');

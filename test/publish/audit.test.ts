@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { appendAudit, auditVerifyReport, verifyAuditChain, GENESIS_HASH } from '../../src/publish/audit.js';
 import { Outbox } from '../../src/publish/outbox.js';
-import { decision, identity, sampleSession, tempDb } from './helpers.js';
+import { decision, identity, sampleSession, tempDb, defer } from './helpers.js';
 
 function filled(n: number) {
   const t = tempDb();
@@ -15,7 +15,7 @@ function filled(n: number) {
 
 void test('chain of decisions verifies, and links each record to the previous', (t) => {
   const f = filled(5);
-  t.after(() => f.cleanup());
+  defer(t, () => f.cleanup());
   const r = verifyAuditChain(f.db);
   assert.equal(r.ok, true);
   assert.equal(r.records, 5);
@@ -28,7 +28,7 @@ void test('chain of decisions verifies, and links each record to the previous', 
 
 void test('altering a payload with SQL is reported at that seq', (t) => {
   const f = filled(6);
-  t.after(() => f.cleanup());
+  defer(t, () => f.cleanup());
   f.db.prepare(`UPDATE audit SET payload = json_set(payload, '$.decision', 'denied') WHERE seq = 4`).run();
   const r = verifyAuditChain(f.db);
   assert.deepEqual(r.ok ? null : [r.seq, r.records], [4, 3]);
@@ -39,12 +39,12 @@ void test('altering a payload with SQL is reported at that seq', (t) => {
 
 void test('a rewritten hash, or a deleted record, is reported at the first seq that no longer fits', (t) => {
   const f = filled(6);
-  t.after(() => f.cleanup());
+  defer(t, () => f.cleanup());
   f.db.prepare(`UPDATE audit SET hash = ? WHERE seq = 2`).run('f'.repeat(64));
   const r1 = verifyAuditChain(f.db);
   assert.equal(r1.ok ? 0 : r1.seq, 2);
   const g = filled(6);
-  t.after(() => g.cleanup());
+  defer(t, () => g.cleanup());
   g.db.prepare('DELETE FROM audit WHERE seq = 5').run();
   const r2 = verifyAuditChain(g.db);
   assert.equal(r2.ok ? 0 : r2.seq, 6);
@@ -53,7 +53,7 @@ void test('a rewritten hash, or a deleted record, is reported at the first seq t
 
 void test('an empty table verifies; an extra record appended by hand without the chain does not', (t) => {
   const f = filled(0);
-  t.after(() => f.cleanup());
+  defer(t, () => f.cleanup());
   assert.match(auditVerifyReport(f.db).text, /no records yet/);
   appendAudit(f.db, 'remote_open', { requestId: 'r1' }, 1);
   f.db.prepare(`INSERT INTO audit (seq, ts, kind, payload, prev_hash, hash) VALUES (2, 2, 'decision', '{}', ?, ?)`).run(GENESIS_HASH, 'x');

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
+import type { TestContext } from 'node:test';
 import { migrateOutbox } from '../../src/publish/outbox.js';
 import type { DecisionInput } from '../../src/publish/message.js';
 import type { GateIdentity, PublishOptions } from '../../src/publish/options.js';
@@ -159,4 +160,32 @@ export function uniqueInOrder(payloads: string[]): string[] {
     }
   }
   return order;
+}
+
+const stacks = new WeakMap<TestContext, (() => unknown)[]>();
+
+/**
+ * Registers cleanup to run after the test, last registered first (node's
+ * t.after runs hooks in registration order, which would close a database
+ * before the publisher using it is stopped). Every step runs; the first error is rethrown.
+ */
+export function defer(t: TestContext, fn: () => unknown): void {
+  let stack = stacks.get(t);
+  if (stack === undefined) {
+    const s: (() => unknown)[] = [];
+    stack = s;
+    stacks.set(t, s);
+    t.after(async () => {
+      let first: unknown = null;
+      for (const step of s.reverse()) {
+        try {
+          await step();
+        } catch (e) {
+          first ??= e;
+        }
+      }
+      if (first !== null) throw first;
+    });
+  }
+  stack.push(fn);
 }

@@ -24,7 +24,7 @@ export interface BrokerOptions {
   /** username -> password; when given, anonymous access is refused. */
   users?: Record<string, string>;
   /** Adds an mqtts listener on its own port with these PEM files. */
-  tls?: { cafile: string; certfile: string; keyfile: string };
+  tls?: { cafile: string; certfile: string; keyfile: string; requireCertificate?: boolean };
   /** Keep sessions and queued messages across a restart (saved on SIGTERM). */
   persistence?: boolean;
 }
@@ -72,6 +72,7 @@ export class Mosquitto {
     ];
     if (tlsPort !== null && opts.tls) {
       lines.push(`listener ${tlsPort} 127.0.0.1`, `cafile ${opts.tls.cafile}`, `certfile ${opts.tls.certfile}`, `keyfile ${opts.tls.keyfile}`);
+      if (opts.tls.requireCertificate === true) lines.push('require_certificate true');
     }
     if (opts.users) {
       const pw = join(dir, 'passwd');

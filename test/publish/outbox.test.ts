@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { Outbox, migrateOutbox } from '../../src/publish/outbox.js';
-import { decision, identity, sampleSession, tempDb } from './helpers.js';
+import { decision, identity, sampleSession, tempDb, defer } from './helpers.js';
 
 void test('a decision and its message commit or roll back with the caller transaction', (t) => {
   const f = tempDb();
-  t.after(() => f.cleanup());
+  defer(t, () => f.cleanup());
   const outbox = new Outbox(f.db, { identity, maxMessages: 100 });
   f.db.exec('CREATE TABLE decisions (id INTEGER PRIMARY KEY, message_id TEXT)');
   const save = f.db.transaction((i: number, fail: boolean) => {
@@ -27,7 +27,7 @@ void test('a decision and its message commit or roll back with the caller transa
 
 void test('peek returns oldest first after a cursor; ack removes only what was acknowledged', (t) => {
   const f = tempDb();
-  t.after(() => f.cleanup());
+  defer(t, () => f.cleanup());
   const outbox = new Outbox(f.db, { identity, maxMessages: 100 });
   const seqs = [1, 2, 3, 4, 5].map((i) => outbox.recordDecision(decision(i), null).outboxSeq);
   assert.deepEqual(outbox.peek(0, 3).map((r) => r.seq), seqs.slice(0, 3));
@@ -38,7 +38,7 @@ void test('peek returns oldest first after a cursor; ack removes only what was a
 
 void test('bounded: the oldest are dropped first, counted once, and turned into one event', (t) => {
   const f = tempDb();
-  t.after(() => f.cleanup());
+  defer(t, () => f.cleanup());
   const outbox = new Outbox(f.db, { identity, maxMessages: 10 });
   const recs = Array.from({ length: 13 }, (_, i) => outbox.recordDecision(decision(i), null));
   assert.equal(outbox.depth(), 10);
@@ -54,11 +54,11 @@ void test('bounded: the oldest are dropped first, counted once, and turned into 
 
 void test('the outbox survives closing and reopening the database file', (t) => {
   const f = tempDb();
-  t.after(() => f.cleanup());
+  defer(t, () => f.cleanup());
   const ids = [1, 2, 3].map((i) => new Outbox(f.db, { identity, maxMessages: 10 }).recordDecision(decision(i), null).messageId);
   f.db.close();
   const again = tempDbAt(f.path);
-  t.after(() => again.close());
+  defer(t, () => again.close());
   assert.deepEqual(new Outbox(again, { identity, maxMessages: 10 }).peek(0, 10).map((r) => r.messageId), ids);
 });
 
