@@ -3,7 +3,7 @@
 // and hashes, so the central server can tell a dropped result (a seq gap) or
 // an altered one (a hash that does not recompute) from the messages alone.
 import { createHash } from 'node:crypto';
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import type { AuditRef } from './topics.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -40,17 +40,29 @@ export function auditHash(prevHash: string, rec: { seq: number; ts: number; kind
   return createHash('sha256').update(prevHash).update(body).digest('hex');
 }
 
+// Prepared once per connection: appendAudit runs for every decision.
+const statements = new WeakMap<Database, { last: Statement; insert: Statement }>();
+function stmts(db: Database): { last: Statement; insert: Statement } {
+  let s = statements.get(db);
+  if (s === undefined) {
+    s = {
+      last: db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1'),
+      insert: db.prepare('INSERT INTO audit (seq, ts, kind, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)'),
+    };
+    statements.set(db, s);
+  }
+  return s;
+}
+
 /** Append one record. Call inside the transaction that also writes what the record vouches for. */
 export function appendAudit(db: Database, kind: string, payload: unknown, atMs: number): AuditRef {
-  const last = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as
-    | { seq: number; hash: string }
-    | undefined;
+  const last = stmts(db).last.get() as { seq: number; hash: string } | undefined;
   const seq = (last?.seq ?? 0) + 1;
   const prevHash = last?.hash ?? GENESIS_HASH;
   // Stored as canonical JSON so what is hashed is byte-for-byte what is kept.
   const body = canonicalJson(payload);
   const hash = auditHash(prevHash, { seq, ts: atMs, kind, payload: JSON.parse(body) as unknown });
-  db.prepare('INSERT INTO audit (seq, ts, kind, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)').run(
+  stmts(db).insert.run(
     seq,
     atMs,
     kind,

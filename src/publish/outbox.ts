@@ -5,13 +5,11 @@
 // has acknowledged it (PUBACK).
 import { randomUUID } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
-import { logger } from '../log.js';
+import { logger, type Logger } from '../log.js';
 import { appendAudit, migrateAudit } from './audit.js';
 import { auditPayloadOfDecision, buildEvent, buildSessionMessage, type DecisionInput } from './message.js';
 import type { GateIdentity } from './options.js';
 import type { AuditRef, GateEventDetails, GateEventType, IdentitySession, OutboxTopic } from './topics.js';
-
-const log = logger('publish');
 
 /**
  * Creates the outbox and audit tables. Idempotent and independent of
@@ -50,6 +48,7 @@ export interface OutboxOptions {
   maxMessages: number;
   now?: () => number;
   newId?: () => string;
+  log?: Logger;
 }
 
 export interface RecordedMessage {
@@ -64,6 +63,7 @@ export class Outbox {
   private readonly now: () => number;
   private readonly newId: () => string;
   private readonly listeners: (() => void)[] = [];
+  private readonly log: Logger;
   private readonly stmts: {
     insert: Statement<[string, string, string, number | null, number]>;
     minSeq: Statement<[]>;
@@ -83,6 +83,7 @@ export class Outbox {
     this.maxMessages = opts.maxMessages;
     this.now = opts.now ?? Date.now;
     this.newId = opts.newId ?? randomUUID;
+    this.log = opts.log ?? logger('publish');
     // Prepared once; better-sqlite3 statements are cheap to keep.
     this.stmts = {
       insert: db.prepare('INSERT INTO outbox (message_id, topic, payload, audit_seq, created_ms) VALUES (?, ?, ?, ?, ?)'),
@@ -137,8 +138,8 @@ export class Outbox {
       )
       .run(dropped.count, dropped.first, dropped.last, dropped.since, dropped.until);
     // One warning per episode: a gate offline for hours would otherwise log once per face.
-    if (prev === undefined) log.warn({ dropped: dropped.count, max: this.maxMessages }, 'outbox full: dropping oldest messages');
-    else log.debug({ dropped: dropped.count, total: prev.count + dropped.count }, 'outbox full: dropped more');
+    if (prev === undefined) this.log.warn({ dropped: dropped.count, max: this.maxMessages }, 'outbox full: dropping oldest messages');
+    else this.log.debug({ dropped: dropped.count, total: prev.count + dropped.count }, 'outbox full: dropped more');
   }
 
   /**
