@@ -2,7 +2,7 @@
 // record that was altered or removed.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { appendAudit, auditVerifyReport, verifyAuditChain, GENESIS_HASH } from '../../src/publish/audit.js';
+import { appendAudit, auditHash, auditVerifyReport, verifyAuditChain, GENESIS_HASH } from '../../src/publish/audit.js';
 import { Outbox } from '../../src/publish/outbox.js';
 import { decision, identity, sampleSession, tempDb, defer } from './helpers.js';
 
@@ -59,4 +59,20 @@ void test('an empty table verifies; an extra record appended by hand without the
   f.db.prepare(`INSERT INTO audit (seq, ts, kind, payload, prev_hash, hash) VALUES (2, 2, 'decision', '{}', ?, ?)`).run(GENESIS_HASH, 'x');
   const r = verifyAuditChain(f.db);
   assert.equal(r.ok ? 0 : r.seq, 2);
+});
+
+void test('the server can recompute a decision hash from the sessions message alone', (t) => {
+  const f = filled(0);
+  defer(t, () => f.cleanup());
+  f.outbox.recordDecision(decision(1, 'unknown'), null);
+  f.outbox.recordDecision(decision(2), sampleSession('usr_77'));
+  const msgs = f.outbox.peek(0, 10).map((r) => JSON.parse(r.payload) as { userInfo?: { userId: string }; gate: Record<string, unknown> & { timestamp: string; audit: { seq: number; hash: string; prevHash: string } } });
+  let prev = GENESIS_HASH;
+  for (const m of msgs) {
+    const { audit, ...gate } = m.gate;
+    assert.equal(audit.prevHash, prev);
+    const payload = { ...gate, userId: m.userInfo?.userId ?? null };
+    assert.equal(auditHash(audit.prevHash, { seq: audit.seq, ts: Date.parse(gate.timestamp), kind: 'decision', payload }), audit.hash);
+    prev = audit.hash;
+  }
 });
