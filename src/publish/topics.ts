@@ -1,0 +1,169 @@
+// Every MQTT topic the gate agent uses and the payload carried on it, in one
+// place, so the daemon, the tests and docs/mqtt.md cannot drift apart (cf.
+// zigbee2mqtt lib/types/api.ts). Topics are relative to the base topic
+// `securegate/<siteId>/<gateId>` unless the config overrides it.
+
+/** The attendee session object, exactly as the identity API returns it (spec/identity-api.txt). */
+export interface IdentitySession {
+  userInfo: {
+    email?: string;
+    userId: string;
+    name?: string;
+    phone?: string;
+    countryCode?: string;
+    [key: string]: unknown;
+  };
+  authentication: unknown[];
+  kyc: unknown[];
+  status: string;
+  qrId: string;
+  activities: unknown[];
+  metadata: Record<string, unknown>;
+  visitedOrder: string[];
+}
+
+/** The top-level keys of the identity contract, in the contract's order. */
+export const IDENTITY_SESSION_KEYS = [
+  'userInfo',
+  'authentication',
+  'kyc',
+  'status',
+  'qrId',
+  'activities',
+  'metadata',
+  'visitedOrder',
+] as const satisfies readonly (keyof IdentitySession)[];
+
+export type Decision = 'granted' | 'denied' | 'unknown';
+
+/** Where this result sits in the local audit hash chain (see audit.ts). */
+export interface AuditRef {
+  seq: number;
+  hash: string;
+  prevHash: string;
+}
+
+/** The gate's own account of one decision; present on every sessions message. */
+export interface GateBlock {
+  messageId: string;
+  gateId: string;
+  siteId: string;
+  eventId: string;
+  decision: Decision;
+  reason: string;
+  /** Cosine similarity of the best gallery match, null when nothing was compared. */
+  similarity: number | null;
+  /** Milliseconds spent in each pipeline stage (detect, align, embed, match, decide, ...). */
+  timingsMs: Record<string, number>;
+  /** ISO 8601 time of the decision. */
+  timestamp: string;
+  modelId: string;
+  audit: AuditRef;
+}
+
+/** `sessions`: a match carries the identity session plus `gate`; an unknown face only `gate`. */
+export type SessionMessage = (IdentitySession & { gate: GateBlock }) | { gate: GateBlock };
+
+/** `status` (retained): availability of the gate. */
+export interface StatusPayload {
+  state: 'online' | 'offline';
+  gateId: string;
+  siteId: string;
+  eventId: string;
+  modelId: string;
+  version: string;
+  /** ISO 8601 time the state was entered (for the will: when the connection it guards was made). */
+  timestamp: string;
+  /** Why the gate is offline: `stopped` (clean stop) or `connection lost` (last will). */
+  reason?: 'stopped' | 'connection lost';
+}
+
+/** Detail carried by each kind of gate event. */
+export interface GateEventDetails {
+  door_held: { openMs: number };
+  door_forced: Record<string, never>;
+  camera_lost: { source: string; error?: string };
+  camera_restored: { source: string; downMs: number };
+  sync_done: { attendees: number; durationMs: number };
+  sync_failed: { error: string };
+  relay_fault: { error: string };
+  /** Oldest outbox messages discarded because the outbox was full while the broker was unreachable. */
+  outbox_dropped: { count: number; firstAuditSeq: number | null; lastAuditSeq: number | null; since: string; until: string };
+  /** A remote `open` command; its audit record keeps the hash chain seen by the server unbroken. */
+  remote_open: { requestId: string | null; audit: AuditRef };
+}
+export type GateEventType = keyof GateEventDetails;
+export const GATE_EVENT_TYPES = [
+  'door_held',
+  'door_forced',
+  'camera_lost',
+  'camera_restored',
+  'sync_done',
+  'sync_failed',
+  'relay_fault',
+  'outbox_dropped',
+  'remote_open',
+] as const satisfies readonly GateEventType[];
+
+/** `events`: one message per operational event. */
+export type GateEvent = {
+  [T in GateEventType]: {
+    messageId: string;
+    type: T;
+    gateId: string;
+    siteId: string;
+    eventId: string;
+    timestamp: string;
+    detail: GateEventDetails[T];
+  };
+}[GateEventType];
+
+/** Remote commands: parameters in, result out. */
+export interface Commands {
+  /** Pulse the relay as if a match had been granted. */
+  open: { params: { pulseMs?: number; reason?: string }; result: { opened: boolean } };
+  /** Pull the attendee list from the central server now. */
+  sync: { params: Record<string, never>; result: { attendees: number } };
+  /** Re-read the config file and apply what can be applied live. */
+  reload: { params: Record<string, never>; result: { changed: string[] } };
+}
+export type CommandName = keyof Commands;
+export const COMMAND_NAMES = ['open', 'sync', 'reload'] as const satisfies readonly CommandName[];
+/** Commands that change the physical world and therefore write an audit record. */
+export const AUDITED_COMMANDS: ReadonlySet<string> = new Set<CommandName>(['open']);
+
+/** `cmd/<name>`: a request. `id` is echoed in the response; `params` may be omitted. */
+export interface CommandRequest<N extends CommandName = CommandName> {
+  id: string;
+  params?: Commands[N]['params'];
+}
+
+/** `cmd/<name>/response`: exactly one per request received, malformed or not. */
+export type CommandResponse<N extends CommandName = CommandName> =
+  | { id: string | null; ok: true; result: Commands[N]['result'] }
+  | { id: string | null; ok: false; error: string };
+
+/** The typed map from relative topic to payload. */
+export type TopicPayloads = {
+  status: StatusPayload;
+  sessions: SessionMessage;
+  events: GateEvent;
+} & { [N in CommandName as `cmd/${N}`]: CommandRequest<N> } & {
+  [N in CommandName as `cmd/${N}/response`]: CommandResponse<N>;
+};
+export type Topic = keyof TopicPayloads;
+
+/** Topics whose messages go through the durable outbox. */
+export type OutboxTopic = 'sessions' | 'events';
+
+export function topicFor(base: string, topic: Topic | `cmd/${string}` | `cmd/${string}/response`): string {
+  return `${base}/${topic}`;
+}
+
+/** The command name in `<base>/cmd/<name>`, or null for any other topic. */
+export function commandNameOf(base: string, fullTopic: string): string | null {
+  const prefix = `${base}/cmd/`;
+  if (!fullTopic.startsWith(prefix)) return null;
+  const name = fullTopic.slice(prefix.length);
+  return name.length > 0 && !name.includes('/') ? name : null;
+}
