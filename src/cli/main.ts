@@ -5,6 +5,9 @@ import { readFileSync } from 'node:fs';
 import * as detect from './detect.js';
 import * as compare from './compare.js';
 import * as models from './models.js';
+import * as events from './events.js';
+import * as attendees from './attendees.js';
+import * as enroll from './enroll.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -17,6 +20,9 @@ export function buildProgram(): Command {
   detect.register(program, 'embed');
   compare.register(program);
   models.register(program);
+  events.register(program);
+  attendees.register(program);
+  enroll.register(program);
   return program;
 }
 

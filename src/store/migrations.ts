@@ -1,6 +1,8 @@
 // Versioned schema migrations, tracked in PRAGMA user_version. Each runs in one
 // transaction; a database is moved from whatever version it has to the latest.
 import type { Database } from 'better-sqlite3';
+import { migrateOutbox } from '../publish/outbox.js';
+import { migrateApiKeys } from '../api/keys.js';
 
 export interface Migration {
   version: number;
@@ -65,6 +67,16 @@ export const migrations: Migration[] = [
         );
       `);
     },
+  },
+  {
+    version: 2,
+    description: 'outbox of results to publish, hash-chained audit log',
+    up: (db) => migrateOutbox(db),
+  },
+  {
+    version: 3,
+    description: 'API keys for the local identity endpoint',
+    up: (db) => migrateApiKeys(db),
   },
 ];
 

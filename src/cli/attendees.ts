@@ -1,0 +1,166 @@
+// `gate-agent attendees list|show|remove|purge|import|reembed`.
+import type { Command } from 'commander';
+import { Presets, SingleBar } from 'cli-progress';
+import { dirname, resolve } from 'node:path';
+import { startRecognition } from '../app/recognition.js';
+import { enrollAttendee, EnrollError } from '../enroll/enroll.js';
+import { readRoster } from '../enroll/roster.js';
+import { openStore } from '../store/open.js';
+import { readImageFile, ImageError } from '../vision/image.js';
+import { action, fail, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
+import { printRows } from './format.js';
+
+type EventOpts = CommonOptions & { event: string };
+
+export function register(program: Command): void {
+  const att = program.command('attendees').description('the locally cached attendees of an event');
+
+  withCommonOptions(att.command('list').description('list attendees').requiredOption('--event <id>', 'event id')).action(
+    action(async (opts: EventOpts) => {
+      const ctx = resolveContext(opts);
+      const store = openStore(ctx.config, ctx.dataDir);
+      try {
+        store.requireEvent(opts.event);
+        const rows = store.listAttendees(opts.event, ctx.config.models.embedder);
+        printRows(opts.json, rows, (r) => `${r.userId}\t${r.name}\t${r.embeddings} embedding(s)${r.usable ? '' : `, none for ${ctx.config.models.embedder}: not usable yet`}`);
+        const notUsable = rows.filter((r) => r.usable === 0).length;
+        if (!opts.json && notUsable) process.stderr.write(`${notUsable} attendee(s) not yet usable with ${ctx.config.models.embedder}; run \`gate-agent attendees reembed --event ${opts.event}\` or \`gate-agent sync\`\n`);
+      } finally {
+        store.db.close();
+      }
+    }),
+  );
+
+  withCommonOptions(att.command('show').description('show one attendee (KYC data is not printed)').requiredOption('--event <id>', 'event id').requiredOption('--user <id>', 'user id')).action(
+    action(async (opts: EventOpts & { user: string }) => {
+      const ctx = resolveContext(opts);
+      const store = openStore(ctx.config, ctx.dataDir);
+      try {
+        const s = store.getSession(opts.event, opts.user);
+        if (!s) return fail(`attendee ${opts.user} is not enrolled in ${opts.event}`);
+        const row = store.listAttendees(opts.event, ctx.config.models.embedder).find((r) => r.userId === opts.user)!;
+        const out = { userInfo: s.userInfo, status: s.status, qrId: s.qrId, kycSteps: s.kyc.length, embeddings: row.embeddings, usableEmbeddings: row.usable };
+        process.stdout.write(opts.json ? JSON.stringify(out) + '\n' : `${Object.entries(out).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n')}\n`);
+      } finally {
+        store.db.close();
+      }
+    }),
+  );
+
+  withCommonOptions(att.command('remove').description('remove an attendee and their embeddings').requiredOption('--event <id>', 'event id').requiredOption('--user <id>', 'user id')).action(
+    action(async (opts: EventOpts & { user: string }) => {
+      const ctx = resolveContext(opts);
+      const store = openStore(ctx.config, ctx.dataDir);
+      try {
+        if (!store.removeAttendee(opts.event, opts.user)) return fail(`attendee ${opts.user} is not enrolled in ${opts.event}`);
+        process.stdout.write(opts.json ? JSON.stringify({ removed: opts.user }) + '\n' : `removed ${opts.user}\n`);
+      } finally {
+        store.db.close();
+      }
+    }),
+  );
+
+  withCommonOptions(att.command('purge').description('delete all attendees and biometric data of an event now').requiredOption('--event <id>', 'event id')).action(
+    action(async (opts: EventOpts) => {
+      const ctx = resolveContext(opts);
+      const store = openStore(ctx.config, ctx.dataDir);
+      try {
+        store.requireEvent(opts.event);
+        const n = store.purgeEvent(opts.event);
+        process.stdout.write(opts.json ? JSON.stringify({ purged: n }) + '\n' : `deleted ${n} attendee(s) of ${opts.event} with their embeddings\n`);
+      } finally {
+        store.db.close();
+      }
+    }),
+  );
+
+  withCommonOptions(
+    att
+      .command('import <roster>')
+      .description('bulk-enroll attendees from a CSV (userId,name,email,phone,photos) or JSON roster')
+      .requiredOption('--event <id>', 'event id')
+      .option('--photos <dir>', 'folder the roster\'s photo names are relative to (default: the roster\'s folder)'),
+  ).action(
+    action(async (roster: string, opts: EventOpts & { photos?: string }) => {
+      const ctx = resolveContext(opts);
+      const rows = await readRoster(roster);
+      const photoDir = resolve(opts.photos ?? dirname(roster));
+      const rec = await startRecognition(ctx.config, ctx.modelsDir, ctx.dataDir);
+      const bar = process.stderr.isTTY && !opts.json ? new SingleBar({ format: 'importing [{bar}] {value}/{total} {userId}' }, Presets.shades_classic) : null;
+      const report: { row: number; userId: string; ok: boolean; embeddings?: number; problems?: string[]; warnings?: string[] }[] = [];
+      try {
+        rec.store.requireEvent(opts.event);
+        bar?.start(rows.length, 0, { userId: '' });
+        for (const r of rows) {
+          bar?.increment(0, { userId: r.userId });
+          try {
+            if (!r.userId) throw new EnrollError('(empty)', ['userId is empty']);
+            if (!r.photos.length) throw new EnrollError(r.userId, ['no photos listed']);
+            const photos = [];
+            for (const p of r.photos) {
+              const path = resolve(photoDir, p);
+              try {
+                photos.push({ label: p, data: await readImageFile(path) });
+              } catch (err) {
+                if (err instanceof ImageError) throw new EnrollError(r.userId, [`${p}: ${err.message}`]);
+                throw err;
+              }
+            }
+            const { photos: _p, row: _r, ...who } = r;
+            const res = await enrollAttendee(
+              { pipeline: rec.pipeline, store: rec.store, galleries: rec.galleries, config: ctx.config, embedderId: rec.embedderId },
+              { eventId: opts.event, ...who, photos },
+            );
+            report.push({ row: r.row, userId: r.userId, ok: true, embeddings: res.embeddings, warnings: res.warnings });
+          } catch (err) {
+            if (!(err instanceof EnrollError)) throw err;
+            report.push({ row: r.row, userId: r.userId, ok: false, problems: err.problems });
+          }
+          bar?.increment(1);
+        }
+      } finally {
+        bar?.stop();
+        await rec.stop();
+      }
+      const failed = report.filter((r) => !r.ok);
+      if (opts.json) process.stdout.write(JSON.stringify({ imported: report.length - failed.length, failed: failed.length, rows: report }) + '\n');
+      else {
+        for (const r of report) {
+          if (!r.ok) process.stdout.write(`row ${r.row} ${r.userId}: FAILED: ${r.problems!.join('; ')}\n`);
+          for (const w of r.warnings ?? []) process.stdout.write(`row ${r.row} ${r.userId}: warning: ${w}\n`);
+        }
+        process.stdout.write(`imported ${report.length - failed.length} of ${report.length} attendee(s); ${failed.length} failed\n`);
+      }
+      if (failed.length) process.exitCode = 1;
+    }),
+  );
+
+  withCommonOptions(
+    att.command('reembed').description('compute embeddings for the configured model from kept enrollment photos').requiredOption('--event <id>', 'event id'),
+  ).action(
+    action(async (opts: EventOpts) => {
+      const ctx = resolveContext(opts);
+      const rec = await startRecognition(ctx.config, ctx.modelsDir, ctx.dataDir);
+      try {
+        rec.store.requireEvent(opts.event);
+        let done = 0;
+        for (const p of rec.store.photosToReembed(opts.event, rec.embedderId)) {
+          const res = await rec.pipeline.analyzeEncoded(p.image, { embed: true, maxEmbedFaces: 1 });
+          const f = res.faces[0];
+          if (!f?.embedding) continue;
+          rec.store.addEmbeddingForPhoto(opts.event, p.userId, p.photoId, { vector: f.embedding, modelId: rec.embedderId, quality: f.score, source: 'reembed' });
+          done++;
+        }
+        const left = rec.store.attendeesWithoutModel(opts.event, rec.embedderId);
+        const out = { reembedded: done, notUsable: left.length };
+        process.stdout.write(
+          opts.json
+            ? JSON.stringify(out) + '\n'
+            : `re-embedded ${done} photo(s) with ${rec.embedderId}; ${left.length} attendee(s) not yet usable${left.length ? ' (no kept photo: run `gate-agent sync` to fetch them from the central server)' : ''}\n`,
+        );
+      } finally {
+        await rec.stop();
+      }
+    }),
+  );
+}

@@ -1,0 +1,111 @@
+// Enrolling an attendee from photos: every photo must hold exactly one usable face;
+// all photos are checked before anything is written, so a failure leaves nothing.
+import type { Config } from '../config/types.js';
+import type { Galleries } from '../match/galleries.js';
+import { qualityProblem } from '../match/quality-gate.js';
+import type { AttendeeStore } from '../store/attendees.js';
+import { localSession, type AttendeeSession } from '../store/session.js';
+import { ImageError } from '../vision/image.js';
+import type { FacePipeline } from '../vision/pipeline.js';
+
+export class EnrollError extends Error {
+  override name = 'UsageError';
+  constructor(
+    readonly userId: string,
+    readonly problems: string[],
+  ) {
+    super(`attendee ${userId} not enrolled: ${problems.join('; ')}`);
+  }
+}
+
+export interface EnrollPhoto {
+  /** What to call the photo in messages (its path). */
+  label: string;
+  data: Buffer;
+}
+
+export interface EnrollRequest {
+  eventId: string;
+  userId: string;
+  name?: string;
+  email?: string;
+  phone?: string;
+  photos: EnrollPhoto[];
+}
+
+export interface EnrollResult {
+  userId: string;
+  embeddings: number;
+  warnings: string[];
+}
+
+export interface EnrollDeps {
+  pipeline: FacePipeline;
+  store: AttendeeStore;
+  galleries: Galleries;
+  config: Pick<Config, 'quality' | 'match' | 'store'>;
+  embedderId: string;
+}
+
+export async function enrollAttendee(deps: EnrollDeps, req: EnrollRequest): Promise<EnrollResult> {
+  const { pipeline, store, galleries, config } = deps;
+  store.requireEvent(req.eventId);
+  if (!req.userId.trim()) throw new EnrollError(req.userId, ['user id is empty']);
+  if (req.photos.length === 0) throw new EnrollError(req.userId, ['no photo given; pass at least one photo file']);
+  const problems: string[] = [];
+  const good: { vector: Float32Array; quality: number; photo: Buffer }[] = [];
+  for (const p of req.photos) {
+    try {
+      const res = await pipeline.analyzeEncoded(p.data, { embed: true, maxEmbedFaces: 1 });
+      // A face too small to use (a bystander far behind) does not make the photo ambiguous.
+      const sized = res.faces.filter((f) => f.interEyePx >= config.quality.minInterEyePx);
+      if (res.faces.length === 0) problems.push(`${p.label}: no face found; use a photo where the face is clearly visible`);
+      else if (sized.length > 1) problems.push(`${p.label}: ${sized.length} faces; use a photo showing only this attendee`);
+      else {
+        const f = res.faces[0]!;
+        const q = qualityProblem(f, config.quality);
+        if (q) problems.push(`${p.label}: ${q}`);
+        else good.push({ vector: f.embedding!, quality: f.score, photo: p.data });
+      }
+    } catch (err) {
+      if (err instanceof ImageError) problems.push(`${p.label}: ${err.message}`);
+      else throw err;
+    }
+  }
+  if (problems.length) throw new EnrollError(req.userId, problems);
+
+  const warnings: string[] = [];
+  const gallery = await galleries.get(req.eventId);
+  for (const g of good) {
+    for (const c of await gallery.search(g.vector, 3)) {
+      if (c.userId !== req.userId && c.similarity >= config.match.threshold) {
+        const w = `already looks like attendee ${c.userId} (similarity ${c.similarity.toFixed(2)}); check this is not a duplicate enrollment`;
+        if (!warnings.includes(w)) warnings.push(w);
+      }
+    }
+  }
+
+  store.transaction(() => {
+    const existing = store.getSession(req.eventId, req.userId);
+    const session: AttendeeSession = existing ?? localSession(req.userId, req);
+    if (existing) {
+      session.userInfo = {
+        ...existing.userInfo,
+        ...(req.name !== undefined ? { name: req.name } : {}),
+        ...(req.email !== undefined ? { email: req.email } : {}),
+        ...(req.phone !== undefined ? { phone: req.phone } : {}),
+      };
+    }
+    store.upsertAttendee(req.eventId, session);
+    for (const g of good) {
+      store.addEmbedding(req.eventId, req.userId, {
+        vector: g.vector,
+        modelId: deps.embedderId,
+        quality: g.quality,
+        source: 'enroll',
+        photo: config.store.keepEnrollmentPhotos ? g.photo : null,
+      });
+    }
+  });
+  return { userId: req.userId, embeddings: good.length, warnings };
+}

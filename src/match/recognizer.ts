@@ -1,0 +1,67 @@
+// Who is this? Image -> largest usable face -> event gallery -> match decision.
+// Shared by `gate-agent identify`, the identity endpoint and the gate.
+import type { Config } from '../config/types.js';
+import type { AttendeeStore } from '../store/attendees.js';
+import type { FacePipeline, StageTimings } from '../vision/pipeline.js';
+import type { Face, RgbImage } from '../vision/types.js';
+import { decideMatch, type MatchReason } from './decide.js';
+import type { Galleries } from './galleries.js';
+import { qualityProblem } from './quality-gate.js';
+
+export interface NamedCandidate {
+  userId: string;
+  name: string;
+  similarity: number;
+}
+
+export interface IdentifyResult {
+  faces: number;
+  decision: 'match' | 'unknown' | 'no_face';
+  reason: MatchReason | 'no_face' | 'low_quality';
+  /** What was wrong with the face when reason is low_quality. */
+  detail?: string;
+  match: NamedCandidate | null;
+  secondBest: NamedCandidate | null;
+  face: Face | null;
+  timings: StageTimings & { matchMs: number };
+}
+
+export class Recognizer {
+  constructor(
+    private readonly pipeline: FacePipeline,
+    private readonly galleries: Galleries,
+    private readonly store: AttendeeStore,
+    private readonly config: Pick<Config, 'match' | 'quality'>,
+  ) {}
+
+  private named(c: { userId: string; similarity: number } | null, eventId: string): NamedCandidate | null {
+    if (!c) return null;
+    const name = this.store.getSession(eventId, c.userId)?.userInfo.name ?? '';
+    return { userId: c.userId, name, similarity: Math.round(c.similarity * 1e4) / 1e4 };
+  }
+
+  async identify(eventId: string, image: Buffer | RgbImage): Promise<IdentifyResult> {
+    this.store.requireEvent(eventId);
+    const res = Buffer.isBuffer(image)
+      ? await this.pipeline.analyzeEncoded(image, { embed: true, maxEmbedFaces: 1 })
+      : await this.pipeline.analyze(image, { embed: true, maxEmbedFaces: 1 });
+    const base = { faces: res.faces.length, secondBest: null, match: null };
+    const face = res.faces[0] ?? null;
+    if (!face?.embedding) return { ...base, decision: 'no_face', reason: 'no_face', face: null, timings: { ...res.timings, matchMs: 0 } };
+    const problem = qualityProblem(face, this.config.quality);
+    if (problem) return { ...base, decision: 'unknown', reason: 'low_quality', detail: problem, face, timings: { ...res.timings, matchMs: 0 } };
+    const t0 = performance.now();
+    const gallery = await this.galleries.get(eventId);
+    const m = decideMatch(await gallery.search(face.embedding, 2), this.config.match);
+    const matchMs = performance.now() - t0;
+    return {
+      faces: res.faces.length,
+      decision: m.decision,
+      reason: m.reason,
+      match: this.named(m.match, eventId),
+      secondBest: this.named(m.secondBest, eventId),
+      face,
+      timings: { ...res.timings, matchMs },
+    };
+  }
+}
