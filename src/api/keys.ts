@@ -40,7 +40,9 @@ function hashKey(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();
 }
 
-export class ApiKeyError extends Error {}
+export class ApiKeyError extends Error {
+  override name = 'UsageError';
+}
 
 /**
  * Create a key labelled `name` (unique among live keys, so `keys revoke

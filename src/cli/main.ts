@@ -8,6 +8,7 @@ import * as models from './models.js';
 import * as events from './events.js';
 import * as attendees from './attendees.js';
 import * as enroll from './enroll.js';
+import * as admin from './admin.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   events.register(program);
   attendees.register(program);
   enroll.register(program);
+  admin.register(program);
   return program;
 }
 

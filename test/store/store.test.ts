@@ -1,0 +1,164 @@
+// The attendee store on real SQLite files: migrations, encryption, retention, keys.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import BetterSqlite3 from 'better-sqlite3';
+import { AttendeeStore } from '../../src/store/attendees.js';
+import { FieldCipher, parseKey, StoreError } from '../../src/store/crypto.js';
+import { DB_FILE, openDatabase } from '../../src/store/db.js';
+import { LATEST_VERSION, migrate, migrations } from '../../src/store/migrations.js';
+import { localSession } from '../../src/store/session.js';
+import { Galleries } from '../../src/match/galleries.js';
+import { unitVectors } from '../vectors.js';
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'store-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function fill(store: AttendeeStore, n: number, vs: Float32Array[]): void {
+  store.upsertEvent({ id: 'ev', name: 'Event' });
+  store.transaction(() => {
+    for (let i = 0; i < n; i++) {
+      const s = localSession(`u${i}`, { name: `User ${i}` });
+      s.kyc = [{ stepId: 'kyc', data: { kyc: { document: { idNumber: { value: `SECRET-ID-${i}`, verified: true } } } } }];
+      store.upsertAttendee('ev', s);
+      store.addEmbedding('ev', `u${i}`, { vector: vs[i]!, modelId: 'm1', quality: 0.9, source: 'sync' });
+    }
+  });
+}
+
+test('migrations run from empty to the latest version, WAL and foreign keys on', async () => {
+  await withDir(async (dir) => {
+    const db = openDatabase(dir);
+    assert.equal(db.pragma('user_version', { simple: true }), LATEST_VERSION());
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name);
+    for (const t of ['events', 'attendees', 'embeddings', 'photos', 'sync_state', 'outbox', 'audit', 'api_keys']) assert.ok(tables.includes(t), t);
+    db.close();
+  });
+});
+
+test('a database at each earlier version migrates to the latest with its data intact', async () => {
+  for (const m of migrations.slice(0, -1)) {
+    await withDir(async (dir) => {
+      const old = openDatabase(dir, { migrateTo: m.version });
+      assert.equal(old.pragma('user_version', { simple: true }), m.version);
+      const store = new AttendeeStore(old, new FieldCipher(null));
+      fill(store, 3, unitVectors(3, 512, 9));
+      old.close();
+      const db = openDatabase(dir);
+      assert.equal(db.pragma('user_version', { simple: true }), LATEST_VERSION());
+      const s2 = new AttendeeStore(db, new FieldCipher(null));
+      assert.equal(s2.listAttendees('ev').length, 3, `from version ${m.version}`);
+      assert.equal(s2.getSession('ev', 'u1')?.userInfo.name, 'User 1');
+      db.close();
+    });
+  }
+});
+
+test('a database from a newer gate-agent is refused with what to do', async () => {
+  await withDir(async (dir) => {
+    const raw = new BetterSqlite3(join(dir, DB_FILE));
+    raw.pragma('user_version = 99');
+    raw.close();
+    assert.throws(() => openDatabase(dir), /schema version 99 is newer .* upgrade gate-agent/);
+    const db = new BetterSqlite3(':memory:');
+    migrate(db);
+    db.close();
+  });
+});
+
+test('encryption on and off give the same search results; sealed columns hold no plaintext', async () => {
+  const vs = unitVectors(300, 512, 5);
+  const results: string[][] = [];
+  for (const key of [null, randomBytes(32)]) {
+    await withDir(async (dir) => {
+      const db = openDatabase(dir);
+      const store = new AttendeeStore(db, new FieldCipher(key));
+      fill(store, 300, vs);
+      const galleries = new Galleries(store, { modelId: 'm1', dim: 512, threads: 1, rescoreTop: 16 });
+      galleries.start();
+      const g = await galleries.get('ev');
+      const out: string[] = [];
+      for (const q of vs.slice(0, 50)) out.push(...(await g.search(q, 2)).map((c) => `${c.userId}:${c.similarity.toFixed(6)}`));
+      results.push(out);
+      assert.equal(store.getSession('ev', 'u7')!.kyc.length, 1);
+      await galleries.stop();
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      db.close();
+      const file = await readFile(join(dir, DB_FILE));
+      const secretVisible = file.includes(Buffer.from('SECRET-ID-7'));
+      const vectorVisible = file.includes(Buffer.from(vs[7]!.buffer));
+      assert.equal(secretVisible, key === null, 'KYC plaintext on disk only without a key');
+      assert.equal(vectorVisible, key === null, 'raw embedding on disk only without a key');
+    });
+  }
+  assert.deepEqual(results[0], results[1]);
+});
+
+test('a wrong or missing key is reported as such; rotation re-seals everything', async () => {
+  await withDir(async (dir) => {
+    const k1 = randomBytes(32), k2 = randomBytes(32);
+    const db = openDatabase(dir);
+    const store = new AttendeeStore(db, new FieldCipher(k1));
+    fill(store, 5, unitVectors(5, 512, 6));
+    assert.throws(() => new AttendeeStore(db, new FieldCipher(k2)).getSession('ev', 'u1'), /encrypted with a different key/);
+    assert.throws(() => new AttendeeStore(db, new FieldCipher(null)).getVector(1), /no key is configured; set store.keyFile or GATE_AGENT_STORE_KEY/);
+    const { values } = store.rekey(new FieldCipher(k2));
+    assert.equal(values, 10);
+    assert.throws(() => new AttendeeStore(db, new FieldCipher(k1)).getSession('ev', 'u1'), /different key/);
+    const s2 = new AttendeeStore(db, new FieldCipher(k2));
+    assert.equal(s2.getSession('ev', 'u1')!.kyc.length, 1);
+    assert.equal(s2.getVector(1)!.length, 512);
+    db.prepare('UPDATE attendees SET kyc = ? WHERE user_id = ?').run(Buffer.concat([Buffer.from([1]), randomBytes(60)]), 'u2');
+    assert.throws(() => s2.getSession('ev', 'u2'), StoreError);
+    db.close();
+  });
+  assert.equal(parseKey('a'.repeat(64), 'x').length, 32);
+  assert.throws(() => parseKey('short', 'key file k'), /key file k: not a 256-bit key; make one with `openssl rand -hex 32/);
+});
+
+test('retention: an event past its purge time loses its attendees and embeddings', async () => {
+  await withDir(async (dir) => {
+    let now = 1_000_000;
+    const db = openDatabase(dir);
+    const store = new AttendeeStore(db, new FieldCipher(null), () => now);
+    fill(store, 4, unitVectors(4, 512, 7));
+    store.upsertEvent({ id: 'ev', name: 'Event', endsAt: now + 10, purgeAfter: now + 1000 });
+    assert.deepEqual(store.purgeExpired(), []);
+    now += 1000;
+    assert.deepEqual(store.purgeExpired(), ['ev']);
+    assert.equal(store.listAttendees('ev').length, 0);
+    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM embeddings').get() as { n: number }).n, 0);
+    db.close();
+  });
+});
+
+test('change events are emitted only after a transaction commits', async () => {
+  await withDir(async (dir) => {
+    const db = openDatabase(dir);
+    const store = new AttendeeStore(db, new FieldCipher(null));
+    store.upsertEvent({ id: 'ev' });
+    const seen: string[] = [];
+    store.on('change', (c) => seen.push(c.kind));
+    assert.throws(() =>
+      store.transaction(() => {
+        store.upsertAttendee('ev', localSession('x', {}));
+        store.addEmbedding('ev', 'x', { vector: unitVectors(1, 512, 8)[0]!, modelId: 'm1', quality: null, source: 'enroll' });
+        throw new Error('page failed');
+      }),
+    );
+    assert.deepEqual(seen, []);
+    assert.equal(store.hasAttendee('ev', 'x'), false);
+    db.close();
+  });
+});
