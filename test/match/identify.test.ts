@@ -57,7 +57,7 @@ test('enroll one photo per identity; every other photo is identified correctly; 
 });
 
 test('with several photos, an attendee scores the best of them; the gallery follows enrollments and removals', async () => {
-  await rec.store.upsertEvent({ id: 'multi' });
+  rec.store.upsertEvent({ id: 'multi' });
   const deps = { pipeline: rec.pipeline, store: rec.store, galleries: rec.galleries, config: rec.config, embedderId: rec.embedderId };
   const p = identityPhotos().filter((x) => x.identity === 'obama');
   const probe = readPhoto(p[5]!.path);
@@ -76,7 +76,7 @@ test('with several photos, an attendee scores the best of them; the gallery foll
 });
 
 test('enrollment refuses unusable photos with the reason and writes nothing', async () => {
-  await rec.store.upsertEvent({ id: 'bad' });
+  rec.store.upsertEvent({ id: 'bad' });
   const deps = { pipeline: rec.pipeline, store: rec.store, galleries: rec.galleries, config: rec.config, embedderId: rec.embedderId };
   const good = readPhoto(identityPhotos()[0]!.path);
   const { SHARED_FACES } = await import('../paths.js');
@@ -107,7 +107,7 @@ test('enrollment refuses unusable photos with the reason and writes nothing', as
 });
 
 test('enrolling the same face under a second user id warns of a duplicate', async () => {
-  await rec.store.upsertEvent({ id: 'dup' });
+  rec.store.upsertEvent({ id: 'dup' });
   const deps = { pipeline: rec.pipeline, store: rec.store, galleries: rec.galleries, config: rec.config, embedderId: rec.embedderId };
   const p = identityPhotos().filter((x) => x.identity === 'biden');
   await enrollAttendee(deps, { eventId: 'dup', userId: 'biden', photos: [{ label: '1', data: readPhoto(p[0]!.path) }] });
