@@ -7,13 +7,10 @@ import { createPipeline } from '../src/vision/factory.js';
 import { decodeImage } from '../src/vision/image.js';
 import { identityPhotos } from '../test/fixtures.js';
 import { SHARED_FACES, SHARED_MODELS } from '../test/paths.js';
+import { percentile } from './stats.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-export function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-}
 const fmt = (xs: number[]) => `median ${percentile(xs, 50).toFixed(2)} ms, p90 ${percentile(xs, 90).toFixed(2)} ms`;
 
 async function run(threads: number, inputPx: number): Promise<void> {
