@@ -25,12 +25,19 @@ export interface JpegSplitterStats {
 }
 
 export class JpegSplitter {
-  private buf: Buffer = Buffer.alloc(0);
+  /**
+   * Bytes not yet emitted: store[0..len). Grown by doubling, so feeding a frame in tiny
+   * chunks stays linear (re-concatenating per chunk would be quadratic).
+   */
+  private store: Buffer = Buffer.alloc(0);
+  private len = 0;
   /** Parse position inside buf; buf[0] is the frame's SOI once phase != 'seek'. */
   private pos = 0;
   private phase: Phase = 'seek';
   private discarded = 0;
   private corrupt = 0;
+  /** The current frame outgrew maxFrameBytes: keep parsing to its EOI, but keep no bytes. */
+  private skipping = false;
 
   /** maxFrameBytes bounds memory when the stream is garbage without an EOI. */
   constructor(private readonly maxFrameBytes = 16 * 1024 * 1024) {}
@@ -41,25 +48,50 @@ export class JpegSplitter {
 
   /** Feeds a chunk; returns the frames it completed, in order (each a private copy). */
   push(chunk: Buffer): Buffer[] {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.append(chunk);
     const out: Buffer[] = [];
     for (;;) {
       const progress = this.step(out);
       if (!progress) break;
     }
     if (this.phase !== 'seek' && this.buf.length > this.maxFrameBytes) {
-      this.corrupt++;
-      this.resync(1);
+      // Resyncing on the next FFD8 would find the frame's own Exif thumbnail; following
+      // its structure to the EOI, with the parsed bytes dropped, keeps memory bounded.
+      this.discarded += this.pos;
+      this.consume(this.pos);
+      this.pos = 0;
+      this.skipping = true;
     }
     return out;
   }
 
   /** Drops a partial frame, e.g. when the producing process was restarted. */
   reset(): void {
-    this.discarded += this.buf.length;
-    this.buf = Buffer.alloc(0);
+    this.discarded += this.len;
+    this.len = 0;
     this.pos = 0;
     this.phase = 'seek';
+    this.skipping = false;
+  }
+
+  private get buf(): Buffer {
+    return this.store.subarray(0, this.len);
+  }
+
+  private append(chunk: Buffer): void {
+    if (this.len + chunk.length > this.store.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.store.length * 2, this.len + chunk.length, 64 * 1024));
+      this.store.copy(grown, 0, 0, this.len);
+      this.store = grown;
+    }
+    chunk.copy(this.store, this.len);
+    this.len += chunk.length;
+  }
+
+  /** Drops the first n bytes; what follows is usually a fraction of one pipe chunk. */
+  private consume(n: number): void {
+    this.store.copyWithin(0, n, this.len);
+    this.len -= n;
   }
 
   /** Advances the state machine once; false when more input is needed. */
@@ -70,19 +102,19 @@ export class JpegSplitter {
       while (i !== -1 && i + 1 < b.length && b[i + 1] !== SOI) i = b.indexOf(0xff, i + 1);
       if (i === -1) {
         this.discarded += b.length;
-        this.buf = Buffer.alloc(0);
+        this.len = 0;
         this.pos = 0;
         return false;
       }
       if (i + 1 >= b.length) {
         // A lone trailing FF may be the first half of an SOI: keep it.
         this.discarded += i;
-        this.buf = b.subarray(i);
+        this.consume(i);
         this.pos = 0;
         return false;
       }
       this.discarded += i;
-      this.buf = b.subarray(i);
+      this.consume(i);
       this.pos = 2;
       this.phase = 'segments';
       return true;
@@ -107,8 +139,14 @@ export class JpegSplitter {
       }
       if (marker === EOI) {
         const end = p + 1;
-        out.push(Buffer.from(b.subarray(0, end)));
-        this.buf = b.subarray(end);
+        if (this.skipping) {
+          this.corrupt++;
+          this.discarded += end;
+          this.skipping = false;
+        } else {
+          out.push(Buffer.from(b.subarray(0, end)));
+        }
+        this.consume(end);
         this.pos = 0;
         this.phase = 'seek';
         return true;
@@ -154,9 +192,10 @@ export class JpegSplitter {
   /** Abandons the current frame and looks for the next SOI from offset `from`. */
   private resync(from: number): void {
     this.discarded += from;
-    this.buf = this.buf.subarray(from);
+    this.consume(from);
     this.pos = 0;
     this.phase = 'seek';
+    this.skipping = false;
   }
 }
 

@@ -56,6 +56,9 @@ export abstract class SupervisedSource extends EventEmitter<FrameSourceEvents> i
   private sessionStartedAtMs = 0;
   /** Bumped by stop(): callbacks from an older generation are ignored. */
   private generation = 0;
+  /** Which launch may deliver frames; 0 once its session is detached (stall, end, stop). */
+  private activeLaunch = 0;
+  private launchSeq = 0;
   private restartTimer: unknown = null;
   private stallTimer: unknown = null;
   private launching: Promise<void> | null = null;
@@ -92,6 +95,7 @@ export abstract class SupervisedSource extends EventEmitter<FrameSourceEvents> i
     if (this.state === 'idle' || this.state === 'stopped') return;
     this.state = 'stopped';
     this.generation++;
+    this.activeLaunch = 0;
     this.clearTimers();
     this.slot.close(new FrameSourceClosedError(this.id, 'stopped'));
     const session = this.session;
@@ -129,7 +133,9 @@ export abstract class SupervisedSource extends EventEmitter<FrameSourceEvents> i
 
   private launch(): void {
     const gen = this.generation;
-    const sink: SessionSink = { frame: (data) => this.onFrame(gen, data) };
+    const token = ++this.launchSeq;
+    this.activeLaunch = token;
+    const sink: SessionSink = { frame: (data) => this.onFrame(token, data) };
     this.launching = (async () => {
       let session: CaptureSession;
       try {
@@ -154,8 +160,8 @@ export abstract class SupervisedSource extends EventEmitter<FrameSourceEvents> i
     });
   }
 
-  private onFrame(gen: number, data: Buffer): void {
-    if (gen !== this.generation || this.state === 'stopped') return;
+  private onFrame(token: number, data: Buffer): void {
+    if (token !== this.activeLaunch || this.state === 'stopped') return;
     const now = this.clock.now();
     this.received++;
     this.lastFrameAtMs = now;
@@ -186,6 +192,7 @@ export abstract class SupervisedSource extends EventEmitter<FrameSourceEvents> i
         return;
       }
       this.session = null;
+      this.activeLaunch = 0; // frames still in the pipe of a stalled session are stale
       const gen = this.generation;
       void session
         .close()
@@ -203,6 +210,7 @@ export abstract class SupervisedSource extends EventEmitter<FrameSourceEvents> i
       this.session = null;
     }
     if (this.state === 'stopped') return;
+    this.activeLaunch = 0;
     if (this.stallTimer !== null) this.clock.clearTimeout(this.stallTimer);
     this.stallTimer = null;
     if (end.kind === 'ended') {
