@@ -129,10 +129,10 @@ void test('an error with no listener does not throw; stop rejects a waiting next
   src.last.end({ kind: 'failed', reason: 'boom again' });
   await flush();
   assert.match(errors[0]?.message ?? '', /boom again/);
-  const waiting = src.next();
+  const waiting = assert.rejects(src.next(), (e: unknown) => e instanceof FrameSourceClosedError && e.reason === 'stopped');
   await src.stop();
   await src.stop();
-  await assert.rejects(waiting, (e: unknown) => e instanceof FrameSourceClosedError && e.reason === 'stopped');
+  await waiting;
   assert.equal(src.status().state, 'stopped');
   assert.deepEqual(clock.pending(), [], 'no timer outlives stop()');
 });
