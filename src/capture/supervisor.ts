@@ -152,8 +152,8 @@ export abstract class SupervisedSource extends EventEmitter<FrameSourceEvents> i
       this.sessionStartedAtMs = this.clock.now();
       this.armStall(this.stallTimeoutMs());
       session.done.then(
-        (end) => this.onSessionEnd(session, end),
-        (err: unknown) => this.onSessionEnd(session, { kind: 'failed', reason: errorText(err) }),
+        (end) => this.closeEnded(session, end),
+        (err: unknown) => this.closeEnded(session, { kind: 'failed', reason: errorText(err) }),
       );
     })().finally(() => {
       this.launching = null;
@@ -201,6 +201,17 @@ export abstract class SupervisedSource extends EventEmitter<FrameSourceEvents> i
           if (gen === this.generation) this.onSessionEnd(null, { kind: 'failed', reason: `no frame for ${Math.round(quietMs)} ms` });
         });
     }, ms);
+  }
+
+  /**
+   * A session that ended by itself still holds resources (the webcam's scratch directory,
+   * a process being reaped): every opened session is closed before the source moves on.
+   */
+  private closeEnded(session: CaptureSession, end: SessionEnd): void {
+    void session
+      .close()
+      .catch((err: unknown) => this.log.error({ err: errorText(err) }, 'closing an ended session failed'))
+      .then(() => this.onSessionEnd(session, end));
   }
 
   /** `session` null: the caller already detached it (stall, failed open). */

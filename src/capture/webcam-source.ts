@@ -46,8 +46,8 @@ export class WebcamSource extends SupervisedSource {
 
   protected async open(sink: SessionSink): Promise<CaptureSession> {
     const base = this.opts.scratchDir ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
-    const dir = await mkdtemp(join(base, 'gate-webcam-')); // mode 0700
     const nodeWebcam = require('node-webcam') as NodeWebcamModule;
+    const dir = await mkdtemp(join(base, 'gate-webcam-')); // mode 0700
     const cam = nodeWebcam.create({
       device: this.opts.device,
       width: this.opts.widthPx ?? defaults.widthPx,

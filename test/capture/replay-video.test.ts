@@ -37,7 +37,7 @@ async function using(src: FrameSource, fn: (src: FrameSource) => Promise<void>):
   }
 }
 
-void test('a video replays as whole JPEG frames of the clip size, then ends', async () => {
+void test('a video replays as whole JPEG frames of the clip size, then ends', { timeout: 15_000 }, async () => {
   const src = createFrameSource({ kind: 'replay', path: clip, realtime: false });
   let ended = false;
   src.on('ended', () => (ended = true));
@@ -61,7 +61,7 @@ void test('a video replays as whole JPEG frames of the clip size, then ends', as
   });
 });
 
-void test('the newest frame wins: a slow consumer sees increasing seq with gaps, and nothing queues', async () => {
+void test('the newest frame wins: a slow consumer sees increasing seq with gaps, and nothing queues', { timeout: 15_000 }, async () => {
   const src = createFrameSource({ kind: 'replay', path: clip, loop: true, realtime: true });
   await using(src, async () => {
     const seqs: number[] = [];
@@ -78,7 +78,7 @@ void test('the newest frame wins: a slow consumer sees increasing seq with gaps,
   });
 });
 
-void test('ffmpeg killed mid-run is restarted: lost, then restored, and frames resume', async () => {
+void test('ffmpeg killed mid-run is restarted: lost, then restored, and frames resume', { timeout: 15_000 }, async () => {
   const src = createFrameSource({ kind: 'replay', path: clip, loop: true, restartBackoffMinMs: 100 });
   const lost: LostEvent[] = [];
   const restored: RestoredEvent[] = [];
@@ -105,7 +105,7 @@ void test('ffmpeg killed mid-run is restarted: lost, then restored, and frames r
   assert.deepEqual(await livePidsMentioning(clip), [], 'stop() left no ffmpeg');
 });
 
-void test('a frozen ffmpeg (SIGSTOP) is noticed by the stall watchdog, killed and restarted', async () => {
+void test('a frozen ffmpeg (SIGSTOP) is noticed by the stall watchdog, killed and restarted', { timeout: 15_000 }, async () => {
   const src = createFrameSource({ kind: 'replay', path: clip, loop: true, stallTimeoutMs: 600, killGraceMs: 200, restartBackoffMinMs: 100 });
   const lost: LostEvent[] = [];
   let restored = 0;
@@ -123,7 +123,7 @@ void test('a frozen ffmpeg (SIGSTOP) is noticed by the stall watchdog, killed an
   });
 });
 
-void test('stop() kills ffmpeg, rejects a waiting consumer, and start() works again', async () => {
+void test('stop() kills ffmpeg, rejects a waiting consumer, and start() works again', { timeout: 15_000 }, async () => {
   const src = createFrameSource({ kind: 'replay', path: clip, loop: true });
   await src.start();
   await src.next();
