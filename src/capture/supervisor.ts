@@ -244,6 +244,7 @@ export abstract class SupervisedSource extends EventEmitter<FrameSourceEvents> i
     // Only when someone listens: EventEmitter throws an unhandled 'error', and a camera
     // fault must never take the daemon down.
     if (this.listenerCount('error') > 0) this.emit('error', new Error(`capture ${this.id}: ${end.reason}`));
+    if (this.state !== 'lost') return; // a listener stopped the source
     this.restartTimer = this.clock.setTimeout(() => {
       this.restartTimer = null;
       if (this.state !== 'lost') return;
