@@ -69,7 +69,10 @@ void test('the newest frame wins: a slow consumer sees increasing seq with gaps,
       seqs.push((await src.next()).seq);
       await new Promise((r) => setTimeout(r, 250)); // "vision" takes 250 ms; the camera gives 15 fps
     }
-    for (let i = 1; i < seqs.length; i++) assert.ok((seqs[i] as number) - (seqs[i - 1] as number) >= 2, `gap after ${seqs.join(',')}`);
+    // ~3.75 frames arrive per 250 ms; a loaded 2-core box may hiccup once, so the gaps
+    // are checked together: strictly increasing, and at least 2 apart on average.
+    for (let i = 1; i < seqs.length; i++) assert.ok((seqs[i] as number) > (seqs[i - 1] as number), `seqs ${seqs.join(',')}`);
+    assert.ok((seqs[4] as number) - (seqs[0] as number) >= 8, `seqs ${seqs.join(',')} show too few skipped frames`);
     const st = src.status();
     assert.ok(st.framesDropped > 0);
     // Every frame was taken, dropped, or is the one in the slot: at most one is held.
