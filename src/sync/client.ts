@@ -156,6 +156,7 @@ function statusError(status: number, body: Buffer, where: string, eventId: strin
     return new SyncError(`${where} refused the API key (HTTP ${status}${detail}); check GATE_AGENT_SYNC_API_KEY / sync.apiKeyFile`, false, status);
   }
   if (status === 404) return new SyncError(`${where} does not know event "${eventId}" (HTTP 404${detail}); check the event id`, false, status);
+  if (status === 410) return new SyncError(`${where} no longer knows the stored cursor of event "${eventId}" (HTTP 410${detail}); syncing the event again from the start`, false, status);
   if (status === 429 || status >= 500) return new SyncError(`${where} answered HTTP ${status}${detail}; the server or a proxy in front of it has a problem`, true, status);
   return new SyncError(`${where} refused the request (HTTP ${status}${detail})`, false, status);
 }

@@ -36,6 +36,8 @@ export interface SyncResult {
   removedStale: number;
   /** The run started from scratch because the stored cursor was for another model. */
   restartedForModel: boolean;
+  /** The run started from scratch because the server no longer knew the stored cursor (HTTP 410). */
+  restartedExpired: boolean;
   /** Attendees with no embedding of the current model: not matchable yet. */
   notUsable: number;
   attendees: number;
@@ -105,15 +107,27 @@ export async function syncEvent(opts: SyncOptions & { eventId: string }): Promis
   store.setSyncState(eventId, { lastAttemptAt: now() });
   // A run that starts without a cursor receives a full snapshot; attendees it
   // never mentions were deleted while no tombstone could reach us.
-  const snapshot = cursor === null;
+  let snapshot = cursor === null;
   const seen = new Set<string>();
   try {
     for (;;) {
       if (opts.signal?.aborted) throw new SyncError('sync was stopped', false);
-      const got = await withRetries(opts, async () => {
-        const page = await opts.client.fetchPage({ eventId, cursor, limit: opts.pageSize ?? 200, modelId, ...(opts.signal && { signal: opts.signal }) });
-        return page && { page, photos: await preparePhotos(opts, eventId, page) };
-      });
+      let got;
+      try {
+        got = await withRetries(opts, async () => {
+          const page = await opts.client.fetchPage({ eventId, cursor, limit: opts.pageSize ?? 200, modelId, ...(opts.signal && { signal: opts.signal }) });
+          return page && { page, photos: await preparePhotos(opts, eventId, page) };
+        });
+      } catch (err) {
+        // 410: the server dropped the tombstones after our cursor; only a full
+        // snapshot (with the sweep at its end) brings the cache up to date.
+        if (!(err instanceof SyncError && err.status === 410 && cursor !== null && !snapshot)) throw err;
+        log.info({ eventId }, err.message);
+        cursor = null;
+        snapshot = true;
+        r.restartedExpired = true;
+        continue;
+      }
       if (!got) break; // 304: nothing new since the cursor
       const { page, photos } = got;
       for (const it of page.items) seen.add(it.userId);
@@ -268,6 +282,6 @@ export async function syncAll(opts: SyncAllOptions): Promise<SyncResult[]> {
 function emptyResult(eventId: string): SyncResult {
   return {
     eventId, pages: 0, upserts: 0, deletions: 0, embeddedFromPhoto: 0, photoProblems: 0, removedStale: 0,
-    restartedForModel: false, notUsable: 0, attendees: 0, cursor: null, skipped: null, error: null,
+    restartedForModel: false, restartedExpired: false, notUsable: 0, attendees: 0, cursor: null, skipped: null, error: null,
   };
 }
