@@ -33,7 +33,7 @@ export interface HttpClientOptions {
 
 export class HttpCentralClient implements CentralClient {
   readonly baseUrl: URL;
-  /** ETag per exact request URL, kept for this process only: a 304 saves the daemon's idle polls. */
+  /** ETag of an empty page per exact request URL, kept for this process only: a 304 saves the daemon's idle polls. */
   private readonly etags = new Map<string, string>();
 
   constructor(private readonly opts: HttpClientOptions) {
@@ -63,7 +63,11 @@ export class HttpCentralClient implements CentralClient {
       throw new SyncError(`${where} sent a page for event "${req.eventId}" that is not valid JSON (${(err as Error).message}); the page was not applied`, false);
     }
     const page = parsePage(json, { eventId: req.eventId, modelId: req.modelId, baseUrl: this.baseUrl, ...(this.opts.embedders && { embedders: this.opts.embedders }) });
-    if (res.etag) this.etags.set(url.href, res.etag);
+    // Only an empty page's ETag is kept: the same URL is asked again either at
+    // the head (idle polling, where 304 saves the work) or after a page failed
+    // to apply, where a 304 would skip that page for good.
+    if (res.etag && page.items.length === 0) this.etags.set(url.href, res.etag);
+    else this.etags.delete(url.href);
     return page;
   }
 

@@ -93,6 +93,9 @@ export class CentralServer {
   /** Cursors before this sequence number have expired (their tombstones are gone). */
   private horizon = 0;
   readonly photos = new Map<string, Buffer>();
+  /** When set, every photo request is answered with this HTTP status. */
+  photoStatus: number | null = null;
+  readonly photoRequests: string[] = [];
   readonly requests: RequestLog[] = [];
   /** Every page answered with 200: its cursor, nextCursor and the userIds it carried. */
   readonly served: { cursor: string | null; nextCursor: string; userIds: string[] }[] = [];
@@ -178,6 +181,8 @@ export class CentralServer {
     const url = new URL(req.url ?? '/', this.baseUrl);
     const photo = /^\/photos\/([^/]+)$/.exec(url.pathname);
     if (photo) {
+      this.photoRequests.push(decodeURIComponent(photo[1]!));
+      if (this.photoStatus) return json(res, this.photoStatus, { detail: 'injected photo failure' });
       const body = this.photos.get(decodeURIComponent(photo[1]!));
       if (!body) return json(res, 404, { detail: 'no such photo' });
       res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': body.length });
