@@ -9,6 +9,8 @@ import * as events from './events.js';
 import * as attendees from './attendees.js';
 import * as enroll from './enroll.js';
 import * as admin from './admin.js';
+import * as run from './run.js';
+import * as sync from './sync.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   attendees.register(program);
   enroll.register(program);
   admin.register(program);
+  run.register(program);
+  sync.register(program);
   return program;
 }
 

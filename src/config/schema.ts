@@ -1,5 +1,8 @@
 // The config schema: every key with a description, type, default and example.
 // Numbers that matter carry their unit in the key name.
+import { apiSection, cameraSection, mqttSection, relaySection } from './components.js';
+import { syncSchema } from '../sync/config.js';
+import { gatePolicySchema } from '../gate/policy.js';
 export const CONFIG_VERSION = 1;
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -36,6 +39,20 @@ export const configSchema: SchemaNode = {
     gateId: { type: 'string', description: 'This gate\'s id, unique within the site; used in MQTT topics and results.', default: 'gate-1', minLength: 1, pattern: '^[A-Za-z0-9_.-]+$', examples: ['north-entrance-1'] },
     siteId: { type: 'string', description: 'The venue/site id; used in MQTT topics and results.', default: 'site-1', minLength: 1, pattern: '^[A-Za-z0-9_.-]+$', examples: ['arena-berlin'] },
     dataDir: { type: 'string', description: 'Folder for the SQLite database and other state. Overridden by --data-dir or GATE_AGENT_DATA_DIR.', default: './data', minLength: 1, examples: ['/var/lib/gate-agent'] },
+    event: obj('Which event\'s attendees this gate admits.', {
+      id: { type: ['string', 'null'], description: 'Event id; null picks the current event by schedule (the cached event whose time window, with gate.earlyOpenMinutes, contains now).', default: null, examples: ['gala-2026'] },
+    }),
+    camera: cameraSection,
+    relay: relaySection,
+    mqtt: mqttSection,
+    api: apiSection,
+    sync: syncSchema,
+    gate: gatePolicySchema,
+    daemon: obj('The daemon\'s own timings.', {
+      shutdownDeadlineMs: { type: 'integer', description: 'A graceful stop taking longer than this is cut short (the relay is made safe first either way).', default: 10000, minimum: 100, examples: [10000] },
+      purgeIntervalMs: { type: 'integer', description: 'How often expired events are purged and the current event re-checked, in ms.', default: 60000, minimum: 1000, examples: [60000] },
+      maxFacesPerFrame: { type: 'integer', description: 'Faces embedded and matched per frame, largest first.', default: 2, minimum: 1, maximum: 16, examples: [2] },
+    }),
     models: obj('Which face models to load and where from.', {
       dir: { type: ['string', 'null'], description: 'Folder holding the model files. Overridden by --models-dir or GATE_AGENT_MODELS_DIR; null means the project\'s models/ folder.', default: null, examples: ['/var/lib/gate-agent/models'] },
       detector: { type: 'string', description: 'Detector model id from models/manifest.json.', default: 'scrfd_500m_kps', enum: ['scrfd_500m_kps', 'scrfd_2.5g_kps'], examples: ['scrfd_500m_kps'] },

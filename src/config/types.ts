@@ -1,5 +1,34 @@
 // The validated config, as the rest of the program sees it (mirrors schema.ts).
+import type { RelayOptions } from '../relay/types.js';
+import type { PublishOptions } from '../publish/options.js';
+import type { ApiConfig } from '../api/api-config.js';
+import type { SyncConfig } from '../sync/config.js';
+import type { GatePolicyOptions } from '../gate/policy.js';
+
+export interface CameraConfig {
+  kind: 'auto' | 'v4l2' | 'rtsp' | 'webcam' | 'replay';
+  device: string;
+  url: string | null;
+  path: string | null;
+  loop: boolean;
+  realtime: boolean;
+  fps: number;
+  widthPx: number;
+  heightPx: number;
+  stallTimeoutMs: number;
+  restartBackoffMinMs: number;
+  restartBackoffMaxMs: number;
+}
+
 export interface Config {
+  event: { id: string | null };
+  camera: CameraConfig;
+  relay: RelayOptions;
+  mqtt: Omit<PublishOptions, 'brokerUrl'> & { brokerUrl: string | null };
+  api: ApiConfig & { enabled: boolean; host: string; port: number };
+  sync: SyncConfig;
+  gate: GatePolicyOptions;
+  daemon: { shutdownDeadlineMs: number; purgeIntervalMs: number; maxFacesPerFrame: number };
   version: number;
   gateId: string;
   siteId: string;

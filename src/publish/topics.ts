@@ -1,26 +1,12 @@
+import type { AttendeeSession } from '../store/session.js';
 // Every MQTT topic the gate agent uses and the payload carried on it, in one
 // place, so the daemon, the tests and docs/mqtt.md cannot drift apart (cf.
 // zigbee2mqtt lib/types/api.ts). Topics are relative to the base topic
 // `securegate/<siteId>/<gateId>` unless the config overrides it.
 
 /** The attendee session object, exactly as the identity API returns it (spec/identity-api.txt). */
-export interface IdentitySession {
-  userInfo: {
-    email?: string;
-    userId: string;
-    name?: string;
-    phone?: string;
-    countryCode?: string;
-    [key: string]: unknown;
-  };
-  authentication: unknown[];
-  kyc: unknown[];
-  status: string;
-  qrId: string;
-  activities: unknown[];
-  metadata: Record<string, unknown>;
-  visitedOrder: string[];
-}
+/** The attendee's session in the identity contract's shape; one definition, in the store. */
+export type IdentitySession = AttendeeSession;
 
 /** The top-level keys of the identity contract, in the contract's order. */
 export const IDENTITY_SESSION_KEYS = [

@@ -68,6 +68,14 @@ export class ArcfaceEmbedder implements FaceEmbedder {
     return embeddings.map((embedding, i) => ({ embedding, sharpness: sharpness[i]! }));
   }
 
+  /** The crops at `indices` of a crop tensor, contiguous, in that order. */
+  select(tensor: Float32Array, indices: readonly number[]): Float32Array {
+    if (indices.every((x, k) => x === k)) return tensor.subarray(0, indices.length * PER_FACE);
+    const out = new Float32Array(indices.length * PER_FACE);
+    indices.forEach((x, k) => out.set(tensor.subarray(x * PER_FACE, (x + 1) * PER_FACE), k * PER_FACE));
+    return out;
+  }
+
   /** Run aligned crops (N x 3 x 112 x 112, normalised) through the model in batches. */
   async embedTensor(tensor: Float32Array, n: number): Promise<Float32Array[]> {
     const session = this.session;

@@ -18,6 +18,8 @@ export interface AnalyzeOptions {
   embed: boolean;
   /** Embed at most this many faces, largest first (the rest keep quality only). */
   maxEmbedFaces?: number;
+  /** Embed only faces at least this far between the eyes (smaller ones are bystanders). */
+  minEmbedInterEyePx?: number;
 }
 
 export interface AnalyzeResult extends AnalyzedImage {
@@ -54,17 +56,20 @@ export class FacePipeline {
     const t0 = performance.now();
     const dets = await this.detector.detect(img);
     const t1 = performance.now();
-    const n = opts.embed ? Math.min(dets.length, opts.maxEmbedFaces ?? dets.length) : dets.length;
+    const eyes = dets.map((d) => interEyePx(d.landmarks));
+    // Faces come largest first, so the ones to embed are a prefix of those big enough.
+    const chosen = opts.embed ? dets.map((_, i) => i).filter((i) => eyes[i]! >= (opts.minEmbedInterEyePx ?? 0)).slice(0, opts.maxEmbedFaces ?? dets.length) : [];
     const { tensor, sharpness } = this.embedder.crop(img, dets);
     const t2 = performance.now();
-    const embeddings = opts.embed && n > 0 ? await this.embedder.embedTensor(tensor, n) : [];
+    const embedded = chosen.length ? await this.embedder.embedTensor(this.embedder.select(tensor, chosen), chosen.length) : [];
     const t3 = performance.now();
+    const byIndex = new Map(chosen.map((i, k) => [i, embedded[k]!]));
     const faces: Face[] = dets.map((d, i) => ({
       ...d,
-      interEyePx: interEyePx(d.landmarks),
+      interEyePx: eyes[i]!,
       yawDeg: yawDeg(d.landmarks),
       sharpness: sharpness[i]!,
-      ...(embeddings[i] ? { embedding: embeddings[i] } : {}),
+      ...(byIndex.has(i) ? { embedding: byIndex.get(i)! } : {}),
     }));
     return {
       width: img.width,

@@ -1,0 +1,271 @@
+// The composition root of `gate-agent run`: builds every component, owns their
+// lifecycle, and runs the frame loop camera -> vision -> match -> policy -> relay,
+// recording each decision in the outbox before the relay fires.
+import { readFileSync } from 'node:fs';
+import { createFrameSource, FrameSourceClosedError, type Frame, type FrameSource } from '../capture/index.js';
+import type { Config } from '../config/types.js';
+import { GatePolicy } from '../gate/policy.js';
+import type { FaceInput, GateDecision } from '../gate/types.js';
+import { logger } from '../log.js';
+import { decideMatch } from '../match/decide.js';
+import { qualityProblem } from '../match/quality-gate.js';
+import { Outbox } from '../publish/outbox.js';
+import { MqttPublisher } from '../publish/publisher.js';
+import type { Decision } from '../publish/topics.js';
+import { createRelay, installRelayFailSafe, type Relay } from '../relay/index.js';
+import { SdNotify } from '../service/sdnotify.js';
+import type { EventRow } from '../store/attendees.js';
+import { decodeImage } from '../vision/image.js';
+import { chooseCamera } from './camera.js';
+import { startRecognition, type Recognition } from './recognition.js';
+import { currentEvent } from './schedule.js';
+
+const log = logger('daemon');
+const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const TICK_MS = 250;
+
+export interface DaemonOptions {
+  config: Config;
+  configFile: string | null;
+  modelsDir: string;
+  dataDir: string;
+  /** Stop by itself when the camera source ends (a replay that does not loop). */
+  once?: boolean;
+  notify?: SdNotify;
+}
+
+export interface DaemonStats {
+  frames: number;
+  framesFailed: number;
+  decisions: Record<string, number>;
+  pulses: number;
+  /** Frame capture to relay energised, per grant, ms. */
+  grantLatencyMs: number[];
+}
+
+const publishedDecision = (d: GateDecision): Decision => (d.kind === 'grant' ? 'granted' : d.reason === 'unknown_face' ? 'unknown' : 'denied');
+
+export class GateDaemon {
+  readonly stats: DaemonStats = { frames: 0, framesFailed: 0, decisions: {}, pulses: 0, grantLatencyMs: [] };
+  relay: Relay | undefined;
+  rec: Recognition | undefined;
+  outbox: Outbox | undefined;
+  publisher: MqttPublisher | undefined;
+  source: FrameSource | null = null;
+  event: EventRow | null = null;
+  private policy: GatePolicy | undefined;
+  private identity = { gateId: '', siteId: '', eventId: '', modelId: '' };
+  private readonly abort = new AbortController();
+  private loopDone: Promise<void> = Promise.resolve();
+  private timers: NodeJS.Timeout[] = [];
+  private removeFailSafe: (() => void) | undefined;
+  private lastFrameAt = 0;
+  private readonly notify: SdNotify;
+  /** Resolves when the daemon wants to stop by itself (--once and the replay ended). */
+  readonly finished: Promise<void>;
+  private finish!: () => void;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.notify = opts.notify ?? new SdNotify({ healthy: () => this.healthy() });
+    this.finished = new Promise((r) => (this.finish = r));
+  }
+
+  private get config(): Config {
+    return this.opts.config;
+  }
+
+  /** Healthy for the systemd watchdog: the loop is alive and frames arrive, or no camera is expected. */
+  healthy(): boolean {
+    if (!this.source) return true;
+    return performance.now() - this.lastFrameAt < Math.max(30_000, this.config.camera.stallTimeoutMs * 6);
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    // The relay first, and its fail-safe before anything can fail: it must never be left energised.
+    this.relay = createRelay(c.relay);
+    this.removeFailSafe = installRelayFailSafe(this.relay);
+    await this.relay.start();
+    log.info({ gateId: c.gateId, siteId: c.siteId, configFile: this.opts.configFile, dataDir: this.opts.dataDir, version: VERSION }, 'gate-agent starting');
+    log.info({ relay: this.relay.driver }, this.relay.driver === 'sim' ? 'relay: simulated (no GPIO on this machine); pulses are only recorded' : `relay: ${this.relay.driver} on line ${c.relay.pin}`);
+
+    this.rec = await startRecognition(c, this.opts.modelsDir, this.opts.dataDir);
+    this.identity = { gateId: c.gateId, siteId: c.siteId, eventId: '', modelId: this.rec.embedderId };
+    this.outbox = new Outbox(this.rec.store.db, { identity: this.identity, maxMessages: c.mqtt.outboxMaxMessages });
+    this.selectEvent();
+
+    if (c.mqtt.brokerUrl) {
+      this.publisher = new MqttPublisher({ ...c.mqtt, brokerUrl: c.mqtt.brokerUrl }, { outbox: this.outbox, identity: { ...this.identity, version: VERSION } });
+      this.publisher.onCommand('open', async (p) => {
+        await this.relay!.pulse(Math.min(p.pulseMs ?? c.relay.pulseMs, c.relay.pulseMs));
+        this.stats.pulses++;
+        return { opened: true };
+      });
+      this.publisher.onCommand('reload', () => ({ changed: [] }));
+      this.publisher.start();
+      log.info({ broker: this.publisher.status().broker }, 'publishing results over MQTT');
+    } else {
+      log.info({ queued: this.outbox.depth() }, 'mqtt.brokerUrl not set: results are kept in the local outbox');
+    }
+
+    this.relay.on('door-held-open', ({ openForMs }) => this.outbox!.recordEvent('door_held', { openMs: openForMs }));
+    this.relay.on('door-forced', () => this.outbox!.recordEvent('door_forced', {}));
+    this.relay.on('error', (err) => this.outbox!.recordEvent('relay_fault', { error: err.message }));
+
+    const cam = chooseCamera(c.camera);
+    log.info({ camera: cam.description }, `camera: ${cam.description}`);
+    if (cam.options) {
+      const source = createFrameSource({ ...cam.options, id: 'camera' });
+      source.on('lost', (e) => {
+        log.warn({ reason: e.reason, retryInMs: e.retryInMs }, 'camera lost; restarting it');
+        this.outbox!.recordEvent('camera_lost', { source: source.id, error: e.reason });
+      });
+      source.on('restored', (e) => {
+        log.info({ downMs: e.downMs }, 'camera restored');
+        this.outbox!.recordEvent('camera_restored', { source: source.id, downMs: e.downMs });
+      });
+      source.on('error', (err) => log.warn({ err: err.message }, 'camera error'));
+      await source.start();
+      this.source = source;
+      this.lastFrameAt = performance.now();
+      this.loopDone = this.frameLoop(source);
+    }
+
+    this.timers.push(setInterval(() => this.tick(), TICK_MS));
+    this.timers.push(setInterval(() => this.housekeeping(), c.daemon.purgeIntervalMs));
+    await this.notify.ready(`gate ${c.gateId}: ${this.event ? `event ${this.event.id}` : 'no current event'}`);
+    log.info({ event: this.event?.id ?? null }, 'gate-agent running');
+  }
+
+  private selectEvent(): void {
+    const store = this.rec!.store;
+    const c = this.config;
+    const next = c.event.id ? (store.getEvent(c.event.id) ?? null) : currentEvent(store.listEvents(), Date.now(), this.earlyOpenMs());
+    if (c.event.id && !next) log.error({ event: c.event.id }, `event ${c.event.id} is not in the local cache: nobody is admitted until it is synced or added`);
+    if (next?.id === this.event?.id) return;
+    this.event = next;
+    this.identity.eventId = next?.id ?? '';
+    this.policy = new GatePolicy(c.gate, next ? { startsAt: next.startsAt, endsAt: next.endsAt } : { startsAt: null, endsAt: null });
+    log.info({ event: next?.id ?? null }, next ? `admitting attendees of event ${next.id}` : 'no current event: nobody is admitted');
+  }
+
+  private earlyOpenMs(): number {
+    return this.config.gate.earlyOpenMinutes * 60_000;
+  }
+
+  private housekeeping(): void {
+    try {
+      const purged = this.rec!.store.purgeExpired();
+      if (purged.length) log.info({ events: purged }, 'purged attendees of ended events');
+      this.selectEvent();
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'housekeeping failed');
+    }
+  }
+
+  private tick(): void {
+    if (!this.policy) return;
+    for (const d of this.policy.tick(Date.now())) void this.act(d, null);
+  }
+
+  /** Report every open track as if it had expired (end of a replay). */
+  flushTracks(): void {
+    if (!this.policy) return;
+    for (const d of this.policy.tick(Date.now() + this.config.gate.trackTtlMs + 1)) void this.act(d, null);
+  }
+
+  private async frameLoop(source: FrameSource): Promise<void> {
+    for (;;) {
+      let frame: Frame;
+      try {
+        frame = await source.next(this.abort.signal);
+      } catch (err) {
+        if (err instanceof FrameSourceClosedError || this.abort.signal.aborted) {
+          if (err instanceof FrameSourceClosedError && err.reason === 'ended') {
+            log.info('camera source ended');
+            if (this.opts.once) this.finish();
+          }
+          return;
+        }
+        log.error({ err: (err as Error).message }, 'frame source failed');
+        continue;
+      }
+      this.lastFrameAt = performance.now();
+      try {
+        await this.processFrame(frame);
+      } catch (err) {
+        // A bad frame must never stop the gate.
+        this.stats.framesFailed++;
+        log.warn({ err: (err as Error).message, seq: frame.seq }, 'frame skipped');
+      }
+    }
+  }
+
+  async processFrame(frame: Frame): Promise<GateDecision[]> {
+    const { pipeline, galleries, config } = { ...this.rec!, config: this.config };
+    this.stats.frames++;
+    if (!this.event || !this.policy) return [];
+    const t0 = performance.now();
+    const img = await decodeImage(frame.data, { maxPixels: config.vision.maxImagePixels });
+    const decodeMs = performance.now() - t0;
+    const res = await pipeline.analyze(img, { embed: true, maxEmbedFaces: config.daemon.maxFacesPerFrame, minEmbedInterEyePx: config.quality.minInterEyePx });
+    const t1 = performance.now();
+    const gallery = await galleries.get(this.event.id);
+    const faces: FaceInput[] = [];
+    for (const f of res.faces) {
+      const problem = qualityProblem(f, config.quality);
+      const match = f.embedding && !problem ? decideMatch(await gallery.search(f.embedding, 2), config.match) : null;
+      faces.push({ box: f.box, interEyePx: f.interEyePx, yawDeg: f.yawDeg, sharpness: f.sharpness, qualityProblem: problem, match });
+    }
+    const matchMs = performance.now() - t1;
+    const decisions = this.policy.onFrame({
+      atMs: Date.now(),
+      faces,
+      timings: { decodeMs, detectMs: res.timings.detectMs, alignMs: res.timings.alignMs, embedMs: res.timings.embedMs, matchMs },
+    });
+    for (const d of decisions) await this.act(d, frame.capturedAtMs);
+    return decisions;
+  }
+
+  /** Record the decision (and its outgoing message) first, then open the door. */
+  private async act(d: GateDecision, capturedAtMs: number | null): Promise<void> {
+    const eventId = this.event?.id;
+    const attendee = d.userId && eventId ? (this.rec!.store.getSession(eventId, d.userId) ?? null) : null;
+    this.stats.decisions[d.reason] = (this.stats.decisions[d.reason] ?? 0) + 1;
+    const timingsMs = Object.fromEntries(Object.entries(d.timings).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+    this.outbox!.recordDecision({ decision: publishedDecision(d), reason: d.reason, similarity: d.similarity, timingsMs, atMs: d.atMs }, attendee);
+    if (d.kind === 'grant') {
+      try {
+        await this.relay!.pulse();
+        this.stats.pulses++;
+        if (capturedAtMs !== null) this.stats.grantLatencyMs.push(performance.now() - capturedAtMs);
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'relay pulse failed');
+        this.outbox!.recordEvent('relay_fault', { error: (err as Error).message });
+      }
+    }
+    log.info({ decision: d.kind, reason: d.reason, userId: d.userId, similarity: d.similarity, track: d.trackId }, d.kind === 'grant' ? `granted: ${d.userId}` : `denied: ${d.reason}${d.userId ? ` (${d.userId})` : ''}`);
+  }
+
+  /** Stop in order: relay safe first, then camera and loop, network, models, database last. */
+  components(): { name: string; stop(): unknown }[] {
+    return [
+      { name: 'frame loop', stop: async () => { this.abort.abort(); for (const t of this.timers) clearInterval(t); await this.source?.stop(); await this.loopDone; } },
+      { name: 'publisher', stop: () => this.publisher?.stop() },
+      { name: 'relay', stop: () => this.relay?.stop() },
+      { name: 'recognition', stop: () => this.rec?.stop() },
+      { name: 'fail-safe', stop: () => this.removeFailSafe?.() },
+    ];
+  }
+
+  async stop(): Promise<void> {
+    this.relay?.safe();
+    for (const c of this.components()) {
+      try {
+        await c.stop();
+      } catch (err) {
+        log.error({ component: c.name, err: (err as Error).message }, 'stop failed');
+      }
+    }
+  }
+}

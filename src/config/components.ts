@@ -1,0 +1,98 @@
+// The schema sections of the hardware- and network-facing components.
+import { defaults as relayDefaults } from '../relay/types.js';
+import { defaults as publishDefaults } from '../publish/options.js';
+import { DEFAULT_API_CONFIG } from '../api/api-config.js';
+import { defaults as captureDefaults } from '../capture/options.js';
+import { sectionFromDefaults } from './sections.js';
+
+export const cameraSection = sectionFromDefaults(
+  'Where frames come from. "auto": the V4L2 camera at camera.device when it exists, else the replay source at camera.path.',
+  {
+    kind: 'auto',
+    device: '/dev/video0',
+    url: null,
+    path: null,
+    loop: false,
+    realtime: true,
+    fps: captureDefaults.fps,
+    widthPx: captureDefaults.widthPx,
+    heightPx: captureDefaults.heightPx,
+    stallTimeoutMs: captureDefaults.stallTimeoutMs,
+    restartBackoffMinMs: captureDefaults.restartBackoffMinMs,
+    restartBackoffMaxMs: captureDefaults.restartBackoffMaxMs,
+  },
+  {
+    kind: { description: 'Frame source: v4l2 (USB/CSI camera through ffmpeg), rtsp (IP camera), webcam (fswebcam, about 1 frame/s), replay (a video file or a folder of images), auto.', enum: ['auto', 'v4l2', 'rtsp', 'webcam', 'replay'], examples: ['v4l2'] },
+    device: { description: 'Camera device for v4l2 and webcam (webcam also takes FILE:/path/photo.jpg).', examples: ['/dev/video0'] },
+    url: { description: 'rtsp://user:password@host:554/stream for kind rtsp; the credentials never reach a log line.', examples: ['rtsp://gate:secret@10.0.0.20:554/stream1'] },
+    path: { description: 'Video file or folder of images for kind replay (demos, tests).', examples: ['/var/lib/gate-agent/demo.mp4'] },
+    loop: 'Replay: start again at the end instead of stopping.',
+    realtime: 'Replay of a video: pace frames at the video\'s own speed.',
+    fps: 'Frames per second asked of the camera (webcam: at most about 1).',
+    widthPx: 'Frame width asked of the camera, in pixels.',
+    heightPx: 'Frame height asked of the camera, in pixels.',
+    stallTimeoutMs: 'A camera that delivers no frame for this long is restarted.',
+    restartBackoffMinMs: 'First delay before restarting a failed camera; doubles per failure.',
+    restartBackoffMaxMs: 'Longest delay between camera restarts.',
+  },
+);
+
+export const relaySection = sectionFromDefaults('The door strike / turnstile relay and the door inputs.', { ...relayDefaults }, {
+  driver: { description: 'onoff (Linux sysfs GPIO), gpiod (libgpiod tools; Raspberry Pi 5 and current kernels), sim (records pulses; no hardware), auto (onoff, else gpiod, else sim).', enum: ['auto', 'onoff', 'gpiod', 'sim'], examples: ['gpiod'] },
+  chip: 'gpiod: the GPIO chip (name, path or number).',
+  pin: { description: 'Relay output line (BCM number on a Raspberry Pi).', examples: [17] },
+  sysfsBase: 'onoff: added to pin numbers for sysfs (0 on older Pi kernels; the chip base, e.g. 571, on Pi 5 / kernel 6.6+).',
+  pulseMs: { description: 'How long the relay is energised per grant, in ms; never longer, even if the agent stalls.', minimum: 50, examples: [3000] },
+  activeLow: 'The relay board energises on a low level (most opto-isolated boards).',
+  doorPin: { description: 'Door contact input line (active = open); null when not wired.', type: ['integer', 'null'], examples: [27] },
+  doorActiveLow: 'The door contact reads low when the door is open.',
+  exitButtonPin: { description: 'Exit (request-to-exit) button input line; null when not wired.', type: ['integer', 'null'], examples: [22] },
+  exitButtonActiveLow: 'The exit button reads low when pressed.',
+  heldOpenMs: 'A door open longer than this raises a door-held-open event, in ms.',
+  debounceMs: 'Input edges closer than this are one edge (contact bounce), in ms.',
+  gpiodBinDir: 'gpiod: folder holding gpioset, gpioget and gpiomon.',
+});
+
+const mqttDefaults = { ...publishDefaults, brokerUrl: null as string | null };
+export const mqttSection = sectionFromDefaults('Publishing results to the central server over MQTT. brokerUrl null: results stay queued in the local outbox.', mqttDefaults, {
+  brokerUrl: { description: 'mqtt://, mqtts://, ws:// or wss:// URL of the broker; null keeps results in the local outbox until one is set.', examples: ['mqtts://broker.securegate.example:8883'] },
+  clientId: 'MQTT client id; empty means gate-<siteId>-<gateId>.',
+  username: 'Broker user name, or null.',
+  password: 'Broker password, or null; never logged.',
+  caFile: 'PEM file of the CA that signed the broker\'s certificate (mqtts/wss).',
+  certFile: 'PEM client certificate, for brokers that require one.',
+  keyFile: 'PEM private key of the client certificate.',
+  baseTopic: 'Base topic; empty means securegate/<siteId>/<gateId>.',
+  reconnectMinMs: 'First reconnect delay in ms; doubles per failure.',
+  reconnectMaxMs: 'Longest reconnect delay in ms.',
+  keepaliveSec: 'MQTT keepalive in seconds; the broker publishes the last will after 1.5x this without traffic.',
+  connectTimeoutMs: 'Give up a connection attempt after this many ms.',
+  inflightWindow: { description: 'QoS 1 messages sent and not yet acknowledged at most.', minimum: 1 },
+  outboxMaxMessages: { description: 'Most results held while the broker is unreachable; beyond it the oldest are dropped, counted and reported.', minimum: 1 },
+});
+
+export const apiSection = sectionFromDefaults(
+  'The local identity endpoint (POST /identity, /healthz, /metrics, /openapi.json).',
+  { enabled: false, host: '0.0.0.0', port: 8080, ...(DEFAULT_API_CONFIG as unknown as Record<string, number | string[] | null>) },
+  {
+    enabled: 'Serve the endpoint from the daemon.',
+    host: { description: 'Address to listen on.', examples: ['0.0.0.0'] },
+    port: { description: 'TCP port to listen on.', minimum: 1, examples: [8080] },
+    headersTimeoutMs: 'A client must send its request headers within this many ms.',
+    requestTimeoutMs: 'A whole request must arrive within this many ms.',
+    keepAliveTimeoutMs: 'Idle keep-alive connections are closed after this many ms.',
+    connectionsCheckIntervalMs: 'How often timed-out connections are looked for, in ms.',
+    maxHeaderBytes: 'Largest request header block, in bytes.',
+    bodyLimitBytes: 'Largest request body read (and ignored), in bytes.',
+    imageMaxBytes: 'Largest image fetched for image_url, in bytes.',
+    imageFetchTimeoutMs: 'Time limit for fetching image_url, in ms.',
+    imageMaxRedirects: 'Redirects followed when fetching image_url.',
+    imageAllowList: { description: 'Hosts, host:port, IPs or CIDR blocks image_url may reach although they are private or loopback.', examples: [['cameras.venue.lan', '10.20.0.0/16']] },
+    snapshotDir: { description: 'Folder file: URLs may read images from; null refuses file: URLs.', examples: ['/var/lib/gate-agent/snapshots'] },
+    rateLimitPerKeyPerSec: 'Requests per second allowed per API key.',
+    rateLimitPerKeyBurst: 'Burst of requests allowed per API key.',
+    rateLimitPerIpPerSec: 'Requests per second allowed per client address.',
+    rateLimitPerIpBurst: 'Burst of requests allowed per client address.',
+    probeTimeoutMs: 'Time limit of each readiness probe of /healthz, in ms.',
+  },
+);

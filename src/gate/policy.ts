@@ -1,0 +1,353 @@
+// The gate's decision (pure): per-frame match results -> tracks -> votes -> at most
+// one grant per approach. No I/O; every time is passed in. A stranger must never
+// get in: a grant needs votesNeeded live, good-quality matches of the SAME attendee
+// among the last votesWindow frames of one track. The rules are in docs/gate.md.
+import type { SchemaNode } from '../config/schema.js';
+import { BoxTracker } from './tracker.js';
+import type { FaceInput, FrameInput, FrameTimings, GateCandidate, GateDecision, GateEvent, GateReason } from './types.js';
+
+export interface GatePolicyOptions {
+  /** Live, good-quality matches of one attendee needed among the last votesWindow frames. */
+  votesNeeded: number;
+  /** Frames of a track the votes are counted over. */
+  votesWindow: number;
+  /** Smallest IoU for a face to continue a track. */
+  trackIou: number;
+  /** A track not seen for longer than this ends. */
+  trackTtlMs: number;
+  /** After a decision about an attendee, further votes for them within this are the same approach. */
+  cooldownMs: number;
+  /** A second entry within this is denied (anti_passback); 0 = off. */
+  antiPassbackMinutes: number;
+  /** Entry opens this long before the event starts. */
+  earlyOpenMinutes: number;
+}
+
+/** Not configuration: state handed over by the daemon, and the clock decideMs is measured with. */
+export interface GatePolicyRuntime {
+  /** userId -> last entry, epoch ms, as entries() returned it (anti-passback survives a restart). */
+  initialEntries?: Iterable<readonly [string, number]>;
+  /** Monotonic clock for decideMs; performance.now by default. */
+  perfNow?: () => number;
+}
+
+export const defaults: Readonly<GatePolicyOptions> = Object.freeze({
+  votesNeeded: 2,
+  votesWindow: 3,
+  trackIou: 0.3,
+  trackTtlMs: 1500,
+  cooldownMs: 10_000,
+  antiPassbackMinutes: 0,
+  earlyOpenMinutes: 0,
+});
+
+/** The `gate` section of the config schema (src/config/schema.ts node format). */
+export const gatePolicySchema: SchemaNode = {
+  type: 'object',
+  description: 'When the door opens: voting over tracked faces, cooldown, anti-passback and the event window (docs/gate.md).',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    votesNeeded: { type: 'integer', description: 'Live, good-quality matches of the same attendee needed among the last votesWindow frames of a track to open; at most votesWindow, and more than half of it so two attendees cannot both qualify in one window.', default: defaults.votesNeeded, minimum: 1, examples: [2] },
+    votesWindow: { type: 'integer', description: 'Frames of a track the votes are counted over; also how many frames matching nobody (or all of low quality) before the track is reported once.', default: defaults.votesWindow, minimum: 1, maximum: 100, examples: [3] },
+    trackIou: { type: 'number', description: 'Smallest box overlap (IoU) for a face to continue a track from the previous frame.', default: defaults.trackIou, exclusiveMinimum: 0, maximum: 1, examples: [0.3] },
+    trackTtlMs: { type: 'integer', description: 'A track not detected for longer than this ends (and reports once if it never opened the door).', default: defaults.trackTtlMs, minimum: 0, examples: [1500] },
+    cooldownMs: { type: 'integer', description: 'After a grant or deny for an attendee, their further matches within this produce no decision: one pass per approach.', default: defaults.cooldownMs, minimum: 0, examples: [10000] },
+    antiPassbackMinutes: { type: 'number', description: 'A second entry of the same attendee within this many minutes of the last is denied (anti_passback); 0 turns it off.', default: defaults.antiPassbackMinutes, minimum: 0, examples: [120] },
+    earlyOpenMinutes: { type: 'number', description: 'Entry opens this many minutes before the event\'s start time.', default: defaults.earlyOpenMinutes, minimum: 0, examples: [30] },
+  },
+};
+
+/**
+ * Every problem with the options, as `path: value: what is wrong, how to fix`.
+ * Covers what the schema cannot say (votesNeeded against votesWindow) as well as ranges,
+ * so a policy built outside the config loader is checked too.
+ */
+export function gatePolicyProblems(o: GatePolicyOptions, path = 'gate'): string[] {
+  const problems: string[] = [];
+  for (const [key, node] of Object.entries(gatePolicySchema.properties ?? {})) {
+    const v = (o as unknown as Record<string, unknown>)[key];
+    const shown = typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v);
+    const at = `${path}.${key}: ${shown}`;
+    const hint = `(example: ${JSON.stringify(node.examples?.[0])})`;
+    if (typeof v !== 'number' || !Number.isFinite(v)) problems.push(`${at}: must be a number; set it ${hint}`);
+    else if (node.type === 'integer' && !Number.isInteger(v)) problems.push(`${at}: must be a whole number; round it ${hint}`);
+    else if (node.minimum !== undefined && v < node.minimum) problems.push(`${at}: must be at least ${node.minimum}; raise it ${hint}`);
+    else if (node.exclusiveMinimum !== undefined && v <= node.exclusiveMinimum) problems.push(`${at}: must be above ${node.exclusiveMinimum}; raise it ${hint}`);
+    else if (node.maximum !== undefined && v > node.maximum) problems.push(`${at}: must be at most ${node.maximum}; lower it ${hint}`);
+  }
+  if (problems.length === 0 && o.votesNeeded > o.votesWindow) {
+    problems.push(`${path}.votesNeeded: ${o.votesNeeded}: more than votesWindow (${o.votesWindow}), so no track could ever open the door; lower it or raise votesWindow`);
+  }
+  return problems;
+}
+
+function eventProblem(e: GateEvent): string | null {
+  for (const k of ['startsAt', 'endsAt'] as const) {
+    const v = e[k];
+    if (v !== null && !Number.isFinite(v)) return `event.${k}: ${String(v)}: must be epoch milliseconds or null`;
+  }
+  if (e.startsAt !== null && e.endsAt !== null && e.endsAt < e.startsAt) {
+    return `event.endsAt: ${e.endsAt}: before startsAt (${e.startsAt}); fix the event's times`;
+  }
+  return null;
+}
+
+/** What one face said about its track. */
+interface Observation {
+  /** qualityProblem; a face with one says nothing else. */
+  problem: string | null;
+  live: boolean;
+  livenessScore: number | null;
+  /** The matched attendee (match.decision === 'match'), live or not. */
+  userId: string | null;
+  similarity: number | null;
+  /** The face was matched against the gallery and matched nobody. */
+  noMatch: boolean;
+  belowMargin: boolean;
+  /** The gallery's best attendee whatever the decision, for `nearest`. */
+  best: GateCandidate | null;
+}
+
+interface TrackState {
+  id: number;
+  window: Observation[];
+  frames: number;
+  lastAtMs: number;
+  lastTimings: FrameTimings;
+  noMatch: number;
+  belowMargin: number;
+  lowQuality: number;
+  /** Good-quality frames that were matched or liveness-checked: the track is more than low quality. */
+  evidence: number;
+  matchedUsers: Set<string>;
+  nearest: GateCandidate | null;
+  lastProblem: string | null;
+  /** Granted, denied for its attendee, or absorbed into a cooldown: no more decisions. */
+  settled: boolean;
+  softReported: boolean;
+  livenessReported: boolean;
+}
+
+function observe(f: FaceInput): Observation {
+  const live = f.liveness?.live ?? true;
+  const livenessScore = f.liveness?.score ?? null;
+  const m = f.match;
+  const best = m?.best ? { userId: m.best.userId, similarity: m.best.similarity } : null;
+  const none = { live, livenessScore, userId: null, similarity: null, noMatch: false, belowMargin: false, best };
+  if (f.qualityProblem !== null) return { ...none, problem: f.qualityProblem, best: null };
+  if (m?.decision === 'match' && m.match) {
+    return { ...none, problem: null, userId: m.match.userId, similarity: m.match.similarity };
+  }
+  return { ...none, problem: null, noMatch: m !== null, belowMargin: m?.reason === 'below_margin' };
+}
+
+const MINUTE_MS = 60_000;
+type Ctx = { atMs: number; nowMs: number };
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export class GatePolicy {
+  private readonly opts: GatePolicyOptions;
+  private readonly tracker: BoxTracker;
+  private readonly tracks = new Map<number, TrackState>();
+  private readonly lastEntry = new Map<string, number>();
+  /** Last grant or attendee deny per attendee (and the imported entries), for the cooldown. */
+  private readonly lastDecision = new Map<string, number>();
+  private readonly perfNow: () => number;
+  private event: GateEvent;
+
+  constructor(opts: GatePolicyOptions & GatePolicyRuntime, event: GateEvent) {
+    const problems = gatePolicyProblems(opts);
+    const ep = eventProblem(event);
+    if (ep) problems.push(ep);
+    if (problems.length) throw new RangeError(`gate policy: ${problems.join('; ')}`);
+    const { initialEntries, perfNow, ...options } = opts;
+    this.opts = { ...options };
+    this.tracker = new BoxTracker(this.opts);
+    this.perfNow = perfNow ?? (() => performance.now());
+    this.event = { ...event };
+    for (const [userId, ms] of initialEntries ?? []) {
+      if (!Number.isFinite(ms)) throw new RangeError(`gate policy: initialEntries ${userId}: ${String(ms)}: must be epoch milliseconds`);
+      this.lastEntry.set(userId, ms);
+      this.lastDecision.set(userId, ms);
+    }
+  }
+
+  /** One frame's faces; returns the decisions it led to (including tracks it found expired). */
+  onFrame(frame: FrameInput, nowMs: number = frame.atMs): GateDecision[] {
+    if (!Number.isFinite(frame.atMs)) throw new RangeError(`gate policy: frame atMs ${String(frame.atMs)}: must be epoch milliseconds`);
+    const t0 = this.perfNow();
+    const out = this.expire(frame.atMs, nowMs);
+    const ids = this.tracker.update(frame.faces.map((f) => f.box), frame.atMs);
+    frame.faces.forEach((face, i) => {
+      const id = ids[i];
+      if (id === undefined) return;
+      const d = this.observeFace(this.stateFor(id), observe(face), frame, nowMs);
+      out.push(...d);
+    });
+    return this.stamp(out, t0);
+  }
+
+  /** Ends tracks not seen for trackTtlMs and emits their once-only reports. Call when no frame comes. */
+  tick(nowMs: number): GateDecision[] {
+    const t0 = this.perfNow();
+    return this.stamp(this.expire(nowMs, nowMs), t0);
+  }
+
+  setEvent(event: GateEvent): void {
+    const p = eventProblem(event);
+    if (p) throw new RangeError(`gate policy: ${p}`);
+    this.event = { ...event };
+  }
+
+  /** userId -> last entry (epoch ms): persist it and pass it back as initialEntries. */
+  entries(): Map<string, number> {
+    return new Map(this.lastEntry);
+  }
+
+  /** Tracks being followed now. */
+  get activeTracks(): number {
+    return this.tracker.size;
+  }
+
+  private stamp(out: GateDecision[], t0: number): GateDecision[] {
+    const decideMs = this.perfNow() - t0;
+    for (const d of out) d.timings.decideMs = decideMs;
+    return out;
+  }
+
+  private stateFor(id: number): TrackState {
+    let s = this.tracks.get(id);
+    if (!s) {
+      s = {
+        id, window: [], frames: 0, lastAtMs: 0, lastTimings: { detectMs: 0, alignMs: 0, embedMs: 0, matchMs: 0 },
+        noMatch: 0, belowMargin: 0, lowQuality: 0, evidence: 0, matchedUsers: new Set(), nearest: null, lastProblem: null,
+        settled: false, softReported: false, livenessReported: false,
+      };
+      this.tracks.set(id, s);
+    }
+    return s;
+  }
+
+  private observeFace(s: TrackState, o: Observation, frame: FrameInput, nowMs: number): GateDecision[] {
+    s.window.push(o);
+    if (s.window.length > this.opts.votesWindow) s.window.shift();
+    s.frames++;
+    s.lastAtMs = frame.atMs;
+    s.lastTimings = { ...frame.timings };
+    if (o.problem !== null) {
+      s.lowQuality++;
+      s.lastProblem = o.problem;
+    } else {
+      if (o.noMatch) s.noMatch++;
+      if (o.belowMargin) s.belowMargin++;
+      if (o.userId !== null || o.noMatch || !o.live) s.evidence++;
+      if (o.userId !== null) s.matchedUsers.add(o.userId);
+      if (o.best && (!s.nearest || o.best.similarity > s.nearest.similarity)) s.nearest = o.best;
+    }
+    if (s.settled) return [];
+    const ctx = { atMs: frame.atMs, nowMs };
+
+    if (o.problem === null && o.userId !== null) {
+      const u = o.userId;
+      const votes = this.votes(s, u, true);
+      if (o.live && votes >= this.opts.votesNeeded) return this.resolve(s, u, ctx);
+      // Would it have opened without liveness? Then say so, once; the track stays open so a
+      // real face whose liveness flickered can still reach its live votes.
+      if (!s.livenessReported && this.votes(s, u, false) >= this.opts.votesNeeded && !this.inCooldown(u, frame.atMs)) {
+        s.livenessReported = true;
+        const score = [...s.window].reverse().find((w) => !w.live)?.livenessScore ?? null;
+        return [this.decision(s, 'deny', 'liveness_failed', u, ctx, `not live (score ${score ?? 'n/a'}) in ${s.window.filter((w) => !w.live).length} of the last ${s.window.length} frames`)];
+      }
+    }
+    if (s.softReported || s.livenessReported || this.approachCooled(s, frame.atMs)) return [];
+    const M = this.opts.votesWindow;
+    if (o.noMatch && s.noMatch >= M) return [this.soft(s, ctx)];
+    // A track of low-quality faces only is reported when it ends, not after M frames: a
+    // person walking up is too small in their first frames, and reporting that early would
+    // put two results (low_quality, then granted) on the dashboard for one approach.
+    return [];
+  }
+
+  /** The track identified attendee u: one decision about u, and the track is done. */
+  private resolve(s: TrackState, u: string, ctx: Ctx): GateDecision[] {
+    s.settled = true;
+    if (this.inCooldown(u, ctx.atMs)) return [];
+    this.lastDecision.set(u, ctx.atMs);
+    const { startsAt, endsAt } = this.event;
+    const opensAt = startsAt === null ? null : startsAt - this.opts.earlyOpenMinutes * MINUTE_MS;
+    if (opensAt !== null && ctx.atMs < opensAt) return [this.decision(s, 'deny', 'outside_window', u, ctx, `entry opens at ${iso(opensAt)}`)];
+    if (endsAt !== null && ctx.atMs >= endsAt) return [this.decision(s, 'deny', 'outside_window', u, ctx, `event ended at ${iso(endsAt)}`)];
+    const last = this.lastEntry.get(u);
+    const passbackMs = this.opts.antiPassbackMinutes * MINUTE_MS;
+    if (passbackMs > 0 && last !== undefined && ctx.atMs - last < passbackMs) {
+      const ago = Math.max(0, Math.round((ctx.atMs - last) / MINUTE_MS));
+      return [this.decision(s, 'deny', 'anti_passback', u, ctx, `entered ${ago} min ago; entry allowed again from ${iso(last + passbackMs)}`)];
+    }
+    this.lastEntry.set(u, ctx.atMs);
+    return [this.decision(s, 'grant', 'granted', u, ctx, null)];
+  }
+
+  /** The once-only report of a track that did not identify anyone. */
+  private soft(s: TrackState, ctx: Ctx): GateDecision {
+    s.softReported = true;
+    if (s.evidence === 0) return this.decision(s, 'deny', 'low_quality', null, ctx, s.lastProblem);
+    const reason: GateReason = s.belowMargin * 2 > s.noMatch ? 'below_margin' : 'unknown_face';
+    let detail = `matched nobody in ${s.noMatch} of ${s.frames} frames`;
+    if (reason === 'below_margin') detail = `too close to two attendees in ${s.belowMargin} of ${s.frames} frames`;
+    else if (s.noMatch === 0) detail = `no attendee matched in ${this.opts.votesNeeded} of ${this.opts.votesWindow} frames (${s.frames} frames)`;
+    return this.decision(s, 'deny', reason, null, ctx, detail);
+  }
+
+  private expire(atMs: number, nowMs: number): GateDecision[] {
+    const out: GateDecision[] = [];
+    for (const t of this.tracker.expire(atMs)) {
+      const s = this.tracks.get(t.id);
+      this.tracks.delete(t.id);
+      if (!s || !this.reportsOnExpiry(s)) continue;
+      out.push(this.soft(s, { atMs: s.lastAtMs, nowMs }));
+    }
+    return out;
+  }
+
+  private reportsOnExpiry(s: TrackState): boolean {
+    if (s.settled || s.softReported || s.livenessReported) return false;
+    if (s.evidence === 0 && s.lowQuality === 0) return false; // never scored: nothing to say
+    return !this.approachCooled(s, s.lastAtMs);
+  }
+
+  private votes(s: TrackState, u: string, liveOnly: boolean): number {
+    return s.window.filter((w) => w.problem === null && w.userId === u && (w.live || !liveOnly)).length;
+  }
+
+  private inCooldown(u: string, atMs: number): boolean {
+    const last = this.lastDecision.get(u);
+    return last !== undefined && atMs - last < this.opts.cooldownMs;
+  }
+
+  /** A track that matched someone who just passed is that person lingering: no reports for it. */
+  private approachCooled(s: TrackState, atMs: number): boolean {
+    return [...s.matchedUsers].some((u) => this.inCooldown(u, atMs));
+  }
+
+  private decision(s: TrackState, kind: GateDecision['kind'], reason: GateReason, userId: string | null, ctx: Ctx, detail: string | null): GateDecision {
+    const mine = userId === null ? [] : s.window.filter((w) => w.problem === null && w.userId === userId);
+    const sims = mine.map((w) => w.similarity).filter((x): x is number => x !== null);
+    let similarity = sims.length ? Math.max(...sims) : null;
+    if (userId === null) similarity = s.nearest?.similarity ?? null;
+    return {
+      kind,
+      reason,
+      trackId: s.id,
+      userId,
+      similarity,
+      nearest: s.nearest && { ...s.nearest },
+      votes: mine.filter((w) => w.live).length,
+      frames: s.frames,
+      atMs: ctx.atMs,
+      decidedAtMs: ctx.nowMs,
+      timings: { ...s.lastTimings, decideMs: 0 },
+      detail,
+    };
+  }
+}

@@ -1,0 +1,89 @@
+// Shapes the gate policy takes in and hands out. Times are epoch milliseconds
+// (Date.now() scale): the event window and the persisted anti-passback entries
+// are wall-clock times, so frame times must be too.
+import type { MatchResult } from '../match/decide.js';
+import type { Detection } from '../vision/types.js';
+import type { LivenessResult } from './liveness.js';
+
+export type Box = Detection['box'];
+
+/** Per-stage durations of the frame, passed through to every decision it leads to. */
+export interface FrameTimings {
+  /** Image decoding, when the frame arrived encoded. */
+  decodeMs?: number;
+  detectMs: number;
+  alignMs: number;
+  embedMs: number;
+  matchMs: number;
+}
+
+export interface DecisionTimings extends FrameTimings {
+  /** Time spent in the policy call that produced the decision. */
+  decideMs: number;
+}
+
+/** One candidate face of a frame, as the daemon saw it. */
+export interface FaceInput {
+  box: Box;
+  interEyePx: number;
+  yawDeg: number;
+  sharpness: number;
+  /** qualityProblem() of the face; a face with a problem never votes. */
+  qualityProblem: string | null;
+  /** The gallery's answer; null when the face was not embedded or matched. */
+  match: MatchResult | null;
+  /** Absent when liveness is not checked: the face then counts as live. */
+  liveness?: LivenessResult;
+}
+
+export interface FrameInput {
+  /** Capture time of the frame, epoch ms. */
+  atMs: number;
+  faces: readonly FaceInput[];
+  timings: FrameTimings;
+}
+
+/** The event's entry window, epoch ms; null on either side = open on that side. */
+export interface GateEvent {
+  startsAt: number | null;
+  endsAt: number | null;
+}
+
+export type GateReason =
+  | 'granted'
+  | 'unknown_face'
+  | 'below_margin'
+  | 'outside_window'
+  | 'anti_passback'
+  | 'low_quality'
+  | 'liveness_failed';
+
+export interface GateCandidate {
+  userId: string;
+  similarity: number;
+}
+
+export interface GateDecision {
+  /** Only 'grant' opens the relay. */
+  kind: 'grant' | 'deny';
+  reason: GateReason;
+  /** Unique within one GatePolicy's lifetime. */
+  trackId: number;
+  /** The attendee the decision is about; null for unknown_face, below_margin, low_quality. */
+  userId: string | null;
+  /** Best similarity of userId's votes; for unknown faces the best similarity seen (tuning only). */
+  similarity: number | null;
+  /** The closest attendee seen on the track, for audit and tuning; never an identification. */
+  nearest: GateCandidate | null;
+  /** Votes for userId among the last votesWindow frames of the track (0 when userId is null). */
+  votes: number;
+  /** Frames the track had when the decision was made. */
+  frames: number;
+  /** Capture time of the frame that decided (for expiry reports: the track's last frame). */
+  atMs: number;
+  /** The time the policy was called with (onFrame's nowMs or tick's nowMs). */
+  decidedAtMs: number;
+  timings: DecisionTimings;
+  /** A sentence for people: the quality problem, the liveness score, the window or last entry. */
+  detail: string | null;
+}
