@@ -6,6 +6,8 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { CONFIG_VERSION, configSchema, type SchemaNode } from './schema.js';
 import type { Config } from './types.js';
+import { gatePolicyProblems } from '../gate/policy.js';
+import { validateApiConfig } from '../api/api-config.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -116,8 +118,11 @@ function describeError(e: ErrorObject, root: unknown): string {
 
 export function validateConfig(raw: Record<string, unknown>): { config?: Config; problems: string[] } {
   const c = structuredClone(raw);
-  if (validate(c)) return { config: c as unknown as Config, problems: [] };
-  return { problems: (validate.errors ?? []).map((e) => describeError(e, c)) };
+  if (!validate(c)) return { problems: (validate.errors ?? []).map((e) => describeError(e, c)) };
+  // Rules across keys, which the schema cannot say; each component states its own.
+  const config = c as unknown as Config;
+  const problems = [...gatePolicyProblems(config.gate), ...validateApiConfig(config.api).map((p) => `api.${p.replace(/^api\./, '')}`)];
+  return problems.length ? { problems } : { config, problems: [] };
 }
 
 /** Load the config: file (or defaults), migrations, GATE_AGENT__* env, flag overrides, validation. */

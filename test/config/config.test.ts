@@ -52,3 +52,24 @@ test('every problem is listed at once as path: value: what is wrong, how to fix'
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('every key of the schema has a description, a default and an example', async () => {
+  const { configSchema } = await import('../../src/config/schema.js');
+  type Node = { type?: unknown; description?: string; default?: unknown; examples?: unknown[]; properties?: Record<string, Node> };
+  const missing: string[] = [];
+  const walk = (n: Node, path: string) => {
+    if (n.properties) for (const [k, v] of Object.entries(n.properties)) walk(v, path ? `${path}.${k}` : k);
+    else if (!n.description || n.default === undefined || !n.examples?.length) missing.push(path);
+  };
+  walk(configSchema as Node, '');
+  assert.deepEqual(missing, []);
+});
+
+test('the example configs in config/ are valid; rules across keys are checked too', async () => {
+  const { readdirSync } = await import('node:fs');
+  const { ROOT } = await import('../paths.js');
+  const files = readdirSync(join(ROOT, 'config')).filter((f) => /\.(ya?ml|json)$/.test(f));
+  assert.ok(files.length >= 1);
+  for (const f of files) loadConfig({ file: join(ROOT, 'config', f), env: {} });
+  assert.throws(() => loadConfig({ file: null, env: { GATE_AGENT__gate__votesNeeded: '5' } }), /gate\.votesNeeded: 5/);
+});

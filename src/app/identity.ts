@@ -1,0 +1,197 @@
+// The identity endpoint on the real face pipeline: POST /identity runs the
+// gate's own Recognizer (same detector, quality gate, threshold and margin as
+// the camera), appends the verification to the attendee's `activities`, and
+// records every verification in the audit chain and the outbox, so it is
+// published over MQTT like a gate decision. The HTTP side is src/api/.
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config/types.js';
+import type { IdentifyContext, IdentifyOutcome, IdentityService, ReadinessProbe } from '../api/identity-service.js';
+import { SqliteApiKeyStore } from '../api/keys.js';
+import { registerGateMetrics, type GateMetrics, type MetricsRegistry } from '../api/metrics.js';
+import { createApiServer, type ApiServer } from '../api/server.js';
+import type { AttendeeSession as ContractSession } from '../api/session-types.js';
+import { logger } from '../log.js';
+import type { IdentifyResult, Recognizer } from '../match/recognizer.js';
+import type { Outbox } from '../publish/outbox.js';
+import type { Decision } from '../publish/topics.js';
+import type { AttendeeStore } from '../store/attendees.js';
+import type { Activity, AttendeeSession } from '../store/session.js';
+import { ImageError } from '../vision/image.js';
+import type { Recognition } from './recognition.js';
+
+const log = logger('identity');
+
+/** Reason of a granted API verification; the others are `identity_api_<recognizer reason>`. */
+export const API_GRANT_REASON = 'identity_api';
+
+export interface LocalIdentityDeps {
+  store: AttendeeStore;
+  recognizer: Pick<Recognizer, 'identify'>;
+  outbox: Outbox;
+  /** Named in the activity ("gate <gateId>"); defaults to the outbox's gateId. */
+  gateId?: string;
+  /** Decisions by reason and stage latencies, shared with the gate. */
+  metrics?: GateMetrics;
+  /** Epoch ms; injected by tests. */
+  now?: () => number;
+  /** Activity ids; injected by tests. */
+  newActivityId?: () => string;
+}
+
+/**
+ * The gate's decision for an API verification that is not a match, in the
+ * daemon's vocabulary: a face too far from everyone is `unknown`, a face the
+ * gate would not judge (none, poor quality, ambiguous) is `denied`.
+ */
+export function apiDecisionOf(r: Pick<IdentifyResult, 'decision' | 'reason'>): { decision: Decision; reason: string } {
+  if (r.decision === 'match') return { decision: 'granted', reason: API_GRANT_REASON };
+  const unknown = r.reason === 'below_threshold' || r.reason === 'empty_gallery';
+  return { decision: unknown ? 'unknown' : 'denied', reason: `${API_GRANT_REASON}_${r.reason}` };
+}
+
+/** The eight contract keys in the contract's order (stored extras are internal). */
+function contractSession(s: AttendeeSession): ContractSession {
+  // Sessions are stored as the central server sent them, after a top-level
+  // shape check (store/session.ts sessionProblems); nested fields are passed
+  // through as they are, not invented for locally enrolled attendees.
+  const { userInfo, authentication, kyc, status, qrId, activities, metadata, visitedOrder } = s;
+  return { userInfo, authentication, kyc, status, qrId, activities, metadata, visitedOrder } as unknown as ContractSession;
+}
+
+export class LocalIdentityService implements IdentityService {
+  private readonly now: () => number;
+  private readonly newActivityId: () => string;
+
+  constructor(private readonly deps: LocalIdentityDeps) {
+    this.now = deps.now ?? Date.now;
+    this.newActivityId = deps.newActivityId ?? (() => `act_${randomBytes(8).toString('hex')}`);
+  }
+
+  hasEvent(eventId: string): boolean {
+    return this.deps.store.getEvent(eventId) !== undefined;
+  }
+
+  async identify(eventId: string, image: Buffer, ctx: IdentifyContext): Promise<IdentifyOutcome> {
+    let r: IdentifyResult;
+    try {
+      r = await this.deps.recognizer.identify(eventId, image);
+    } catch (err) {
+      // Nothing was seen, so nothing is recorded: the client is told to resend.
+      if (err instanceof ImageError) return { kind: 'bad_image', reason: err.message };
+      throw err;
+    }
+    const atMs = this.now();
+    const timingsMs = Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+    this.observeStages(r.timings);
+
+    if (r.decision === 'match' && r.match) {
+      const m = r.match;
+      const session = this.deps.store.transaction(() => {
+        // Read inside the transaction so a concurrent sync cannot slip in between.
+        const s = this.deps.store.getSession(eventId, m.userId);
+        if (!s) return null;
+        s.activities = [...s.activities, this.activity(s, m.similarity, ctx, atMs)];
+        this.deps.store.upsertAttendee(eventId, s);
+        this.record(eventId, { decision: 'granted', reason: API_GRANT_REASON, similarity: m.similarity, timingsMs, atMs }, s);
+        return s;
+      });
+      if (session) {
+        log.info({ eventId, userId: m.userId, similarity: m.similarity, client: ctx.apiKeyName }, `identity verified: ${m.userId}`);
+        return { kind: 'match', session: contractSession(session) };
+      }
+      // The attendee was removed between the gallery search and the lookup.
+      const reason = 'attendee_removed';
+      this.record(eventId, { decision: 'unknown', reason: `${API_GRANT_REASON}_${reason}`, similarity: m.similarity, timingsMs, atMs }, null);
+      return { kind: 'unknown', reason };
+    }
+
+    const d = apiDecisionOf(r);
+    this.record(eventId, { ...d, similarity: null, timingsMs, atMs }, null);
+    log.info({ eventId, decision: d.decision, reason: r.reason, client: ctx.apiKeyName }, `identity not verified: ${r.reason}`);
+    if (r.decision === 'no_face') return { kind: 'no_face' };
+    return { kind: 'unknown', reason: r.detail ? `${r.reason}: ${r.detail}` : r.reason };
+  }
+
+  /** This verification, in the shape of the contract's example activity. */
+  private activity(s: AttendeeSession, similarity: number, ctx: IdentifyContext, atMs: number): Activity {
+    const gateId = this.deps.gateId ?? this.deps.outbox.identity.gateId;
+    return {
+      type: 'logs',
+      userName: `gate ${gateId}`,
+      id: this.newActivityId(),
+      metadata: {
+        time: atMs,
+        data: `identity verified by face at gate ${gateId} for API client "${ctx.apiKeyName}" (similarity ${similarity.toFixed(2)})`,
+        // A verification does not move the session along its flow.
+        to: s.status,
+        from: s.status,
+        stepId: 'authentication',
+      },
+    };
+  }
+
+  /**
+   * The outbox stamps messages with its own eventId (the daemon's current
+   * event); an API request names its event, so that one is recorded.
+   * recordDecision is synchronous, so the swap cannot interleave with another
+   * caller.
+   */
+  private record(eventId: string, decision: Parameters<Outbox['recordDecision']>[0], attendee: AttendeeSession | null): void {
+    const outbox = this.deps.outbox;
+    const own = outbox.identity;
+    outbox.identity = { ...own, eventId };
+    try {
+      outbox.recordDecision(decision, attendee);
+    } finally {
+      outbox.identity = own;
+    }
+    this.deps.metrics?.decisions.inc({ reason: decision.reason });
+  }
+
+  private observeStages(timings: IdentifyResult['timings']): void {
+    const stages = this.deps.metrics?.stageSeconds;
+    if (!stages) return;
+    for (const [k, ms] of Object.entries(timings)) {
+      if (Number.isFinite(ms)) stages.observe(ms / 1000, { stage: k.replace(/Ms$/, '') });
+    }
+  }
+}
+
+export interface ApiServiceOptions {
+  config: Config;
+  rec: Pick<Recognition, 'store' | 'recognizer'>;
+  outbox: Outbox;
+  metrics?: MetricsRegistry;
+  readiness?: readonly ReadinessProbe[];
+}
+
+export interface ApiService {
+  server: ApiServer;
+  identity: LocalIdentityService;
+  /** Where it listens (the real port when config.api.port is 0). */
+  address: { host: string; port: number };
+  close(): Promise<void>;
+}
+
+/** POST /identity and friends on config.api.host:port, over the real recognizer. */
+export async function startApiService(opts: ApiServiceOptions): Promise<ApiService> {
+  const { enabled: _enabled, host, port, ...apiConfig } = opts.config.api;
+  const gate = opts.metrics ? registerGateMetrics(opts.metrics) : undefined;
+  gate?.outboxDepth.collect(() => opts.outbox.depth());
+  const identity = new LocalIdentityService({
+    store: opts.rec.store,
+    recognizer: opts.rec.recognizer,
+    outbox: opts.outbox,
+    gateId: opts.config.gateId,
+    ...(gate && { metrics: gate }),
+  });
+  const server = createApiServer({
+    identity,
+    keys: new SqliteApiKeyStore(opts.rec.store.db),
+    config: apiConfig,
+    ...(opts.metrics && { metrics: opts.metrics }),
+    ...(opts.readiness && { readiness: opts.readiness }),
+  });
+  const address = await server.listen(host, port);
+  return { server, identity, address, close: () => server.close() };
+}
