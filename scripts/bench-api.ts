@@ -1,22 +1,34 @@
 // Throughput and latency of POST /identity over loopback: N concurrent
 // keep-alive clients for a fixed time, reporting requests/s and p50/p95/p99.
-// The IdentityService is injected (runBench) so the same harness measures the
-// fake used today and the real face pipeline later.
+// By default the service is the real one (LocalIdentityService: models,
+// gallery, SQLite store and outbox in a temp dir, one enrolled attendee) and
+// the image comes from a loopback HTTP server on the allow-list, so a request
+// pays for everything a client's would. `--service fake` measures the HTTP
+// layer alone (a static answer, image as a data: URL).
 //
-//   npx tsc -p tsconfig.json && node dist/scripts/bench-api.js [--concurrency 8] [--duration-ms 5000] [--image face.jpg] [--json]
+//   npx tsc -p tsconfig.json && node dist/scripts/bench-api.js [--service real|fake] [--concurrency 8] [--duration-ms 5000]
+//     [--image probe.jpg] [--enroll photo.jpg] [--models-dir dir] [--json]
 import '../test/api/quiet-logs.js';
 import http from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import sharp from 'sharp';
+import type { ApiConfig } from '../src/api/api-config.js';
 import { createApiServer } from '../src/api/server.js';
 import { createKey, migrateApiKeys, SqliteApiKeyStore } from '../src/api/keys.js';
 import type { IdentifyOutcome, IdentityService } from '../src/api/identity-service.js';
+import { LocalIdentityService } from '../src/app/identity.js';
+import { startRecognition } from '../src/app/recognition.js';
+import { loadConfig } from '../src/config/load.js';
+import { enrollAttendee } from '../src/enroll/enroll.js';
+import { Outbox } from '../src/publish/outbox.js';
 import { specSession } from '../test/api/fixtures/spec-session.js';
+import { SHARED_FACES, SHARED_MODELS } from '../test/paths.js';
 
 export interface BenchOptions {
   identity: IdentityService;
@@ -25,6 +37,8 @@ export interface BenchOptions {
   imageUrl: string;
   concurrency?: number;
   durationMs?: number;
+  /** Merged over the bench's own (rate limits off), e.g. an image allow-list. */
+  apiConfig?: Partial<ApiConfig>;
 }
 
 export interface BenchResult {
@@ -55,7 +69,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const server = createApiServer({
     identity: opts.identity,
     keys: new SqliteApiKeyStore(db),
-    config: { rateLimitPerKeyBurst: 1e9, rateLimitPerKeyPerSec: 1e9, rateLimitPerIpBurst: 1e9, rateLimitPerIpPerSec: 1e9 },
+    config: { rateLimitPerKeyBurst: 1e9, rateLimitPerKeyPerSec: 1e9, rateLimitPerIpBurst: 1e9, rateLimitPerIpPerSec: 1e9, ...opts.apiConfig },
   });
   try {
     const { port } = await server.listen('127.0.0.1', 0);
@@ -114,30 +128,98 @@ export class StaticIdentity implements IdentityService {
   }
 }
 
+export interface RealSetup {
+  identity: IdentityService;
+  eventId: string;
+  /** http://127.0.0.1:<port>/probe on the setup's image server. */
+  imageUrl: string;
+  /** Allow-list entry for that server. */
+  allowHost: string;
+  /** Verifications appended to the attendee's activities so far. */
+  activities(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * The real service over a temp store: `enroll` is enrolled as the only
+ * attendee of one event, `probe` is served from loopback for the requests.
+ */
+export async function setupReal(opts: { modelsDir: string; enroll: Buffer; probe: Buffer }): Promise<RealSetup> {
+  const dir = mkdtempSync(join(tmpdir(), 'gate-bench-real-'));
+  const config = loadConfig({ file: null, env: {}, overrides: {} });
+  const rec = await startRecognition(config, opts.modelsDir, dir);
+  const images = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'image/jpeg' }).end(opts.probe));
+  const close = async (): Promise<void> => {
+    images.closeAllConnections();
+    await new Promise<void>((resolve) => images.close(() => resolve()));
+    await rec.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const eventId = 'evt_bench';
+    rec.store.upsertEvent({ id: eventId });
+    await enrollAttendee(
+      { pipeline: rec.pipeline, store: rec.store, galleries: rec.galleries, config: rec.config, embedderId: rec.embedderId },
+      { eventId, userId: 'usr_bench', name: 'Bench Attendee', photos: [{ label: 'enroll', data: opts.enroll }] },
+    );
+    // The bench records thousands of verifications; keep them all (no drops mid-run).
+    const outbox = new Outbox(rec.store.db, { identity: { gateId: 'bench', siteId: 'bench', eventId: '', modelId: rec.embedderId }, maxMessages: 1e7 });
+    const identity = new LocalIdentityService({ store: rec.store, recognizer: rec.recognizer, outbox });
+    await new Promise<void>((resolve) => images.listen(0, '127.0.0.1', resolve));
+    const port = (images.address() as AddressInfo).port;
+    return {
+      identity,
+      eventId,
+      imageUrl: `http://127.0.0.1:${port}/probe`,
+      allowHost: `127.0.0.1:${port}`,
+      activities: () => rec.store.getSession(eventId, 'usr_bench')?.activities.length ?? 0,
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+function report(label: string, r: BenchResult): string {
+  return (
+    `POST /identity (${label}), ${r.concurrency} clients, ${r.durationMs} ms: ${r.requests} requests, ${r.requestsPerSec} req/s, ` +
+    `p50 ${r.p50Ms} ms, p95 ${r.p95Ms} ms, p99 ${r.p99Ms} ms, statuses ${JSON.stringify(r.statuses)}`
+  );
+}
+
 async function main(argv: string[]): Promise<void> {
   const cli = new Command('bench-api')
+    .addOption(new Option('--service <kind>', 'real: the face pipeline over a temp store; fake: a static answer (HTTP layer only)').choices(['real', 'fake']).default('real'))
     .option('--concurrency <n>', 'concurrent clients', '8')
     .option('--duration-ms <ms>', 'how long to run', '5000')
-    .option('--image <file>', 'image file to send as a data: URL (default: a generated 64x64 PNG)')
+    .option('--image <file>', 'image sent in each request (default real: shared/faces/people/obama/2.jpg; fake: a generated 64x64 PNG)')
+    .option('--enroll <file>', 'photo of the enrolled attendee (real; default shared/faces/people/obama/1.jpg)')
+    .option('--models-dir <dir>', 'model folder (real)', process.env.GATE_AGENT_MODELS_DIR ?? SHARED_MODELS)
     .option('--json', 'print the result as JSON')
     .parse(argv);
-  const o = cli.opts<{ concurrency: string; durationMs: string; image?: string; json?: boolean }>();
-  const bytes = o.image
-    ? readFileSync(o.image)
-    : await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toBuffer();
-  const result = await runBench({
-    identity: new StaticIdentity(),
-    eventId: 'evt_bench',
-    imageUrl: `data:image/png;base64,${bytes.toString('base64')}`,
-    concurrency: Number(o.concurrency),
-    durationMs: Number(o.durationMs),
+  const o = cli.opts<{ service: 'real' | 'fake'; concurrency: string; durationMs: string; image?: string; enroll?: string; modelsDir: string; json?: boolean }>();
+  const run = { concurrency: Number(o.concurrency), durationMs: Number(o.durationMs) };
+  if (o.service === 'fake') {
+    const bytes = o.image
+      ? readFileSync(o.image)
+      : await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toBuffer();
+    const result = await runBench({ identity: new StaticIdentity(), eventId: 'evt_bench', imageUrl: `data:image/png;base64,${bytes.toString('base64')}`, ...run });
+    console.log(o.json ? JSON.stringify({ service: 'fake', ...result }) : report('fake service', result));
+    return;
+  }
+  const real = await setupReal({
+    modelsDir: o.modelsDir,
+    enroll: readFileSync(o.enroll ?? join(SHARED_FACES, 'people/obama/1.jpg')),
+    probe: readFileSync(o.image ?? join(SHARED_FACES, 'people/obama/2.jpg')),
   });
-  if (o.json) console.log(JSON.stringify(result));
-  else {
-    console.log(
-      `POST /identity, ${result.concurrency} clients, ${result.durationMs} ms: ${result.requests} requests, ${result.requestsPerSec} req/s, ` +
-        `p50 ${result.p50Ms} ms, p95 ${result.p95Ms} ms, p99 ${result.p99Ms} ms, statuses ${JSON.stringify(result.statuses)}`,
-    );
+  try {
+    // Warm-up outside the measurement: onnxruntime allocates on its first runs.
+    await runBench({ identity: real.identity, eventId: real.eventId, imageUrl: real.imageUrl, apiConfig: { imageAllowList: [real.allowHost] }, concurrency: 1, durationMs: 1 });
+    const result = await runBench({ identity: real.identity, eventId: real.eventId, imageUrl: real.imageUrl, apiConfig: { imageAllowList: [real.allowHost] }, ...run });
+    console.log(o.json ? JSON.stringify({ service: 'real', ...result, activities: real.activities() }) : `${report('real pipeline', result)}; attendee now has ${real.activities()} activities`);
+  } finally {
+    await real.close();
   }
 }
 
