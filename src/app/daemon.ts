@@ -17,6 +17,8 @@ import { SdNotify } from '../service/sdnotify.js';
 import type { EventRow } from '../store/attendees.js';
 import { decodeImage } from '../vision/image.js';
 import { chooseCamera } from './camera.js';
+import { startApiService, type ApiService } from './identity.js';
+import { MetricsRegistry, registerGateMetrics } from '../api/metrics.js';
 import { startRecognition, type Recognition } from './recognition.js';
 import { currentEvent } from './schedule.js';
 
@@ -52,6 +54,9 @@ export class GateDaemon {
   outbox: Outbox | undefined;
   publisher: MqttPublisher | undefined;
   source: FrameSource | null = null;
+  api: ApiService | undefined;
+  readonly metrics = new MetricsRegistry();
+  private gateMetrics = registerGateMetrics(this.metrics);
   event: EventRow | null = null;
   private policy: GatePolicy | undefined;
   private identity = { gateId: '', siteId: '', eventId: '', modelId: '' };
@@ -111,6 +116,24 @@ export class GateDaemon {
     this.relay.on('door-held-open', ({ openForMs }) => this.outbox!.recordEvent('door_held', { openMs: openForMs }));
     this.relay.on('door-forced', () => this.outbox!.recordEvent('door_forced', {}));
     this.relay.on('error', (err) => this.outbox!.recordEvent('relay_fault', { error: err.message }));
+
+    if (c.api.enabled) {
+      this.api = await startApiService({
+        config: c,
+        rec: this.rec,
+        outbox: this.outbox,
+        metrics: this.metrics,
+        readiness: [
+          { name: 'event', check: () => (this.event ? { ready: true } : { ready: false, reason: 'no current event: nobody is admitted' }) },
+          { name: 'camera', check: () => (this.healthy() ? { ready: true } : { ready: false, reason: 'no frame from the camera recently' }) },
+        ],
+      });
+      this.gateMetrics.syncAgeSeconds.collect(() => {
+        const at = this.event ? this.rec!.store.getSyncState(this.event.id).lastSuccessAt : null;
+        return at === null ? NaN : (Date.now() - at) / 1000;
+      });
+      log.info({ address: this.api.address }, `identity endpoint on http://${this.api.address.host}:${this.api.address.port}`);
+    }
 
     const cam = chooseCamera(c.camera);
     log.info({ camera: cam.description }, `camera: ${cam.description}`);
@@ -218,6 +241,11 @@ export class GateDaemon {
       faces.push({ box: f.box, interEyePx: f.interEyePx, yawDeg: f.yawDeg, sharpness: f.sharpness, qualityProblem: problem, match });
     }
     const matchMs = performance.now() - t1;
+    const stage = this.gateMetrics.stageSeconds;
+    stage.observe(decodeMs / 1000, { stage: 'decode' });
+    stage.observe(res.timings.detectMs / 1000, { stage: 'detect' });
+    stage.observe(res.timings.embedMs / 1000, { stage: 'embed' });
+    stage.observe(matchMs / 1000, { stage: 'match' });
     const decisions = this.policy.onFrame({
       atMs: Date.now(),
       faces,
@@ -232,6 +260,7 @@ export class GateDaemon {
     const eventId = this.event?.id;
     const attendee = d.userId && eventId ? (this.rec!.store.getSession(eventId, d.userId) ?? null) : null;
     this.stats.decisions[d.reason] = (this.stats.decisions[d.reason] ?? 0) + 1;
+    this.gateMetrics.decisions.inc({ reason: d.reason });
     const timingsMs = Object.fromEntries(Object.entries(d.timings).map(([k, v]) => [k, Math.round(v * 10) / 10]));
     this.outbox!.recordDecision({ decision: publishedDecision(d), reason: d.reason, similarity: d.similarity, timingsMs, atMs: d.atMs }, attendee);
     if (d.kind === 'grant') {
@@ -251,6 +280,7 @@ export class GateDaemon {
   components(): { name: string; stop(): unknown }[] {
     return [
       { name: 'frame loop', stop: async () => { this.abort.abort(); for (const t of this.timers) clearInterval(t); await this.source?.stop(); await this.loopDone; } },
+      { name: 'api', stop: () => this.api?.close() },
       { name: 'publisher', stop: () => this.publisher?.stop() },
       { name: 'relay', stop: () => this.relay?.stop() },
       { name: 'recognition', stop: () => this.rec?.stop() },

@@ -130,21 +130,9 @@ export class LocalIdentityService implements IdentityService {
     };
   }
 
-  /**
-   * The outbox stamps messages with its own eventId (the daemon's current
-   * event); an API request names its event, so that one is recorded.
-   * recordDecision is synchronous, so the swap cannot interleave with another
-   * caller.
-   */
+  /** Recorded for the event the request names, which need not be the gate's current one. */
   private record(eventId: string, decision: Parameters<Outbox['recordDecision']>[0], attendee: AttendeeSession | null): void {
-    const outbox = this.deps.outbox;
-    const own = outbox.identity;
-    outbox.identity = { ...own, eventId };
-    try {
-      outbox.recordDecision(decision, attendee);
-    } finally {
-      outbox.identity = own;
-    }
+    this.deps.outbox.recordDecision(decision, attendee, eventId);
     this.deps.metrics?.decisions.inc({ reason: decision.reason });
   }
 

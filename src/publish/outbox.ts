@@ -146,10 +146,11 @@ export class Outbox {
    * Audit record + sessions message for one decision, in one transaction
    * (a savepoint when called inside the caller's). Call before the relay fires.
    */
-  recordDecision(decision: DecisionInput, attendee: IdentitySession | null): RecordedMessage {
+  recordDecision(decision: DecisionInput, attendee: IdentitySession | null, eventId?: string): RecordedMessage {
     return this.db.transaction((): RecordedMessage => {
       const messageId = this.newId();
-      const ctx = { ...this.identity, messageId };
+      // eventId: the identity endpoint answers for the event a request names, not the gate's.
+      const ctx = { ...this.identity, ...(eventId !== undefined ? { eventId } : {}), messageId };
       const audit = appendAudit(this.db, 'decision', auditPayloadOfDecision(decision, attendee, ctx), decision.atMs);
       const msg = buildSessionMessage(decision, attendee, { ...ctx, audit });
       return { messageId, audit, outboxSeq: this.enqueueInTransaction('sessions', messageId, msg, audit.seq) };

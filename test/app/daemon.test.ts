@@ -173,4 +173,41 @@ function childPids(pid: number): { pid: number; cmd: string }[] {
 }
 import { readdirSync as require_readdirSync, readFileSync as rfs } from 'node:fs';
 const require_readFileSync = (p: string): string => rfs(p, 'utf8');
-void readdir; void readFile;
+void readdir;
+
+test('the daemon serves the identity endpoint when api.enabled, with health and metrics', async () => {
+  const { createServer } = await import('node:net');
+  const port = await new Promise<number>((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+  const key = JSON.parse((await import('node:child_process')).execFileSync(process.execPath, [BIN, 'keys', 'create', '--name', 'daemon-test', '--json'], { env: baseEnv(), encoding: 'utf8' })) as { key: string };
+  const { child, out } = spawnAgent([], {
+    GATE_AGENT__api__enabled: 'true',
+    GATE_AGENT__api__host: '"127.0.0.1"',
+    GATE_AGENT__api__port: String(port),
+    GATE_AGENT__camera__kind: '"replay"',
+  });
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    let health: Response | undefined;
+    for (let i = 0; i < 100 && !health; i++) {
+      health = await fetch(`${base}/healthz`).catch(() => undefined);
+      if (!health) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(health, 'the daemon answered /healthz');
+    // data: URLs travel in the query string, so the photo is kept small.
+    const photo = (await sharp(await readFile(join(SHARED_FACES, 'people/obama/3.jpg'))).resize(400).jpeg().toBuffer()).toString('base64');
+    const r = await fetch(`${base}/identity?event_id=gala&image_url=${encodeURIComponent(`data:image/jpeg;base64,${photo}`)}`, { method: 'POST', headers: { 'x-api-key': key.key } });
+    assert.equal(r.status, 200, await r.clone().text());
+    const body = (await r.json()) as { userInfo: { userId: string } };
+    assert.equal(body.userInfo.userId, 'obama');
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /gate_decisions_total\{reason="identity_api"\} 1/);
+  } finally {
+    child.kill('SIGTERM');
+    assert.equal((await out).code, 0);
+  }
+});
