@@ -21,6 +21,8 @@ import { startApiService, type ApiService } from './identity.js';
 import { MetricsRegistry, registerGateMetrics } from '../api/metrics.js';
 import { startRecognition, type Recognition } from './recognition.js';
 import { currentEvent } from './schedule.js';
+import { SyncScheduler } from '../sync/scheduler.js';
+import { loadConfig } from '../config/load.js';
 
 const log = logger('daemon');
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -55,6 +57,7 @@ export class GateDaemon {
   publisher: MqttPublisher | undefined;
   source: FrameSource | null = null;
   api: ApiService | undefined;
+  sync: SyncScheduler | undefined;
   readonly metrics = new MetricsRegistry();
   private gateMetrics = registerGateMetrics(this.metrics);
   event: EventRow | null = null;
@@ -106,7 +109,12 @@ export class GateDaemon {
         this.stats.pulses++;
         return { opened: true };
       });
-      this.publisher.onCommand('reload', () => ({ changed: [] }));
+      this.publisher.onCommand('reload', () => ({ changed: this.reload() }));
+      this.publisher.onCommand('sync', async () => {
+        if (!this.sync?.enabled) throw new Error('sync.baseUrl is not set on this gate');
+        const results = await this.sync.runNow();
+        return { attendees: results.reduce((n, r) => n + r.attendees, 0) };
+      });
       this.publisher.start();
       log.info({ broker: this.publisher.status().broker }, 'publishing results over MQTT');
     } else {
@@ -134,6 +142,25 @@ export class GateDaemon {
       });
       log.info({ address: this.api.address }, `identity endpoint on http://${this.api.address.host}:${this.api.address.port}`);
     }
+
+    this.sync = new SyncScheduler({
+      config: c,
+      store: this.rec.store,
+      pipeline: this.rec.pipeline,
+      modelId: this.rec.embedderId,
+      extraEvents: () => (c.event.id ? [c.event.id] : []),
+      onDone: (results, durationMs) => {
+        const attendees = results.reduce((n, r) => n + r.attendees, 0);
+        log.info({ attendees, durationMs }, 'sync done');
+        this.outbox!.recordEvent('sync_done', { attendees, durationMs });
+        this.selectEvent();
+      },
+      onFailed: (error) => {
+        log.warn({ error }, 'sync failed; deciding from the cached attendees');
+        this.outbox!.recordEvent('sync_failed', { error });
+      },
+    });
+    this.sync.start();
 
     const cam = chooseCamera(c.camera);
     log.info({ camera: cam.description }, `camera: ${cam.description}`);
@@ -168,8 +195,40 @@ export class GateDaemon {
     if (next?.id === this.event?.id) return;
     this.event = next;
     this.identity.eventId = next?.id ?? '';
-    this.policy = new GatePolicy(c.gate, next ? { startsAt: next.startsAt, endsAt: next.endsAt } : { startsAt: null, endsAt: null });
+    this.policy = this.newPolicy();
     log.info({ event: next?.id ?? null }, next ? `admitting attendees of event ${next.id}` : 'no current event: nobody is admitted');
+  }
+
+  /** A policy for the current event, with its anti-passback entries from the store. */
+  private newPolicy(): GatePolicy {
+    const e = this.event;
+    return new GatePolicy(
+      { ...this.config.gate, initialEntries: e ? this.rec!.store.entries(e.id) : [] },
+      e ? { startsAt: e.startsAt, endsAt: e.endsAt } : { startsAt: null, endsAt: null },
+    );
+  }
+
+  /**
+   * Re-read the config file; match, quality and gate settings apply at once, the rest
+   * is reported as needing a restart. Returns what changed.
+   */
+  reload(): string[] {
+    if (!this.opts.configFile) return [];
+    const next = loadConfig({ file: this.opts.configFile, overrides: { dataDir: this.opts.dataDir } });
+    const c = this.opts.config;
+    const changed: string[] = [];
+    for (const key of Object.keys(next) as (keyof Config)[]) {
+      if (JSON.stringify(next[key]) === JSON.stringify(c[key])) continue;
+      if (key === 'match' || key === 'quality' || key === 'gate') {
+        Object.assign(c[key], next[key]);
+        changed.push(key);
+      } else if (key !== 'dataDir') {
+        changed.push(`${key} (takes effect after a restart)`);
+      }
+    }
+    if (changed.includes('gate')) this.policy = this.newPolicy();
+    log.info({ changed }, 'config reloaded');
+    return changed;
   }
 
   private earlyOpenMs(): number {
@@ -262,7 +321,10 @@ export class GateDaemon {
     this.stats.decisions[d.reason] = (this.stats.decisions[d.reason] ?? 0) + 1;
     this.gateMetrics.decisions.inc({ reason: d.reason });
     const timingsMs = Object.fromEntries(Object.entries(d.timings).map(([k, v]) => [k, Math.round(v * 10) / 10]));
-    this.outbox!.recordDecision({ decision: publishedDecision(d), reason: d.reason, similarity: d.similarity, timingsMs, atMs: d.atMs }, attendee);
+    this.rec!.store.transaction(() => {
+      this.outbox!.recordDecision({ decision: publishedDecision(d), reason: d.reason, similarity: d.similarity, timingsMs, atMs: d.atMs }, attendee);
+      if (d.kind === 'grant' && eventId && d.userId) this.rec!.store.recordEntry(eventId, d.userId, d.atMs);
+    });
     if (d.kind === 'grant') {
       try {
         await this.relay!.pulse();
@@ -280,6 +342,7 @@ export class GateDaemon {
   components(): { name: string; stop(): unknown }[] {
     return [
       { name: 'frame loop', stop: async () => { this.abort.abort(); for (const t of this.timers) clearInterval(t); await this.source?.stop(); await this.loopDone; } },
+      { name: 'sync', stop: () => this.sync?.stop() },
       { name: 'api', stop: () => this.api?.close() },
       { name: 'publisher', stop: () => this.publisher?.stop() },
       { name: 'relay', stop: () => this.relay?.stop() },

@@ -265,6 +265,17 @@ export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
       .run(eventId, n.cursor, n.modelId, n.lastSuccessAt, n.lastAttemptAt, n.lastError);
   }
 
+  // ---- entries (anti-passback)
+  recordEntry(eventId: string, userId: string, atMs: number): void {
+    this.db
+      .prepare('INSERT INTO gate_entries (event_id, user_id, entered_at) VALUES (?, ?, ?) ON CONFLICT(event_id, user_id) DO UPDATE SET entered_at = excluded.entered_at')
+      .run(eventId, userId, atMs);
+  }
+
+  entries(eventId: string): [string, number][] {
+    return (this.db.prepare('SELECT user_id, entered_at FROM gate_entries WHERE event_id = ?').all(eventId) as { user_id: string; entered_at: number }[]).map((r) => [r.user_id, r.entered_at]);
+  }
+
   // ---- keys
   /** Re-seal every sensitive value with another key (or none), in one transaction. */
   rekey(next: FieldCipher): { values: number } {

@@ -78,6 +78,20 @@ export const migrations: Migration[] = [
     description: 'API keys for the local identity endpoint',
     up: (db) => migrateApiKeys(db),
   },
+  {
+    version: 4,
+    description: 'last entry per attendee, so anti-passback survives a restart',
+    up(db) {
+      db.exec(`
+        CREATE TABLE gate_entries (
+          event_id TEXT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+          user_id TEXT NOT NULL,
+          entered_at INTEGER NOT NULL,  -- ms since epoch
+          PRIMARY KEY (event_id, user_id)
+        );
+      `);
+    },
+  },
 ];
 
 export const LATEST_VERSION = (): number => migrations[migrations.length - 1]!.version;
