@@ -47,6 +47,7 @@ export class Gallery {
       intraOpNumThreads: this.opts.threads,
       interOpNumThreads: 1,
       logSeverityLevel: 3,
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
   }
 

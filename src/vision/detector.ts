@@ -28,6 +28,8 @@ export interface ScrfdOptions {
 
 const MEAN = 127.5;
 const STD = 128;
+/** (v - mean) / std for every byte value: a table lookup is much cheaper than the division per pixel. */
+const NORM = Float32Array.from({ length: 256 }, (_, v) => (v - MEAN) / STD);
 
 export class ScrfdDetector implements FaceDetector {
   private session: ort.InferenceSession | undefined;
@@ -71,15 +73,14 @@ export class ScrfdDetector implements FaceDetector {
       .raw()
       .toBuffer();
     const plane = S * S;
-    const input = new Float32Array(3 * plane).fill((0 - MEAN) / STD);
+    const input = new Float32Array(3 * plane).fill(NORM[0]!);
     for (let y = 0; y < rh; y++) {
       const row = (y + off) * S + off;
-      for (let x = 0; x < rw; x++) {
-        const s = (y * rw + x) * 3;
-        const d = row + x;
-        input[d] = (resized[s]! - MEAN) / STD;
-        input[d + plane] = (resized[s + 1]! - MEAN) / STD;
-        input[d + 2 * plane] = (resized[s + 2]! - MEAN) / STD;
+      let s = y * rw * 3;
+      for (let d = row, end = row + rw; d < end; d++, s += 3) {
+        input[d] = NORM[resized[s]!]!;
+        input[d + plane] = NORM[resized[s + 1]!]!;
+        input[d + 2 * plane] = NORM[resized[s + 2]!]!;
       }
     }
     const result = await session.run({ [this.inputName]: new ort.Tensor('float32', input, [1, 3, S, S]) });
