@@ -56,6 +56,7 @@ async function run(w: number, h: number, inputPx: number): Promise<void> {
   // Latency: approaches of votesWindow frames, each ended by a pause longer than the track
   // lifetime, so every approach is a new track that must collect its votes again.
   daemon.stats.grantLatencyMs.length = 0;
+  await new Promise((r) => setTimeout(r, TTL_MS + 30)); // the throughput phase's track ends
   for (let i = 0; i < APPROACHES; i++) {
     for (let k = 0; k < config.gate.votesWindow; k++) await feed(i % 2 ? 'left' : 'right');
     await new Promise((r) => setTimeout(r, TTL_MS + 30));

@@ -22,13 +22,18 @@ export interface GalleryOptions {
   initialCapacity?: number;
 }
 
-const Q_ZERO = 128;
+// The query is sent as uint8 (value + 128) and 128 x the column sum is taken off the
+// result, rather than giving MatMulInteger a zero point of 128: onnxruntime's integer
+// GEMM measured 2.5x slower with a zero point (9.9 vs 3.9 ms at 100k on this machine).
+const Q_OFFSET = 128;
 
 export class Gallery {
   private cap: number;
   private n = 0;
   private mat: Int8Array;
   private invScale: Float32Array;
+  /** Sum of each column's int8 values, to undo the query's +128 offset exactly. */
+  private colSum: Int32Array;
   private ids: number[] = [];
   private users: string[] = [];
   private colOf = new Map<number, number>();
@@ -40,6 +45,7 @@ export class Gallery {
     this.cap = Math.max(16, opts.initialCapacity ?? 1024);
     this.mat = new Int8Array(opts.dim * this.cap);
     this.invScale = new Float32Array(this.cap);
+    this.colSum = new Int32Array(this.cap);
   }
 
   async start(): Promise<void> {
@@ -85,8 +91,14 @@ export class Gallery {
       let max = 0;
       for (let d = 0; d < v.length; d++) max = Math.max(max, Math.abs(v[d]!));
       const s = max > 0 ? 127 / max : 1;
-      for (let d = 0; d < v.length; d++) this.mat[d * this.cap + col] = Math.round(v[d]! * s);
+      let sum = 0;
+      for (let d = 0; d < v.length; d++) {
+        const x = Math.round(v[d]! * s);
+        this.mat[d * this.cap + col] = x;
+        sum += x;
+      }
       this.invScale[col] = 1 / s;
+      this.colSum[col] = sum;
       this.ids[col] = embeddingId;
       this.users[col] = userId;
       this.colOf.set(embeddingId, col);
@@ -124,6 +136,7 @@ export class Gallery {
     if (col !== last) {
       for (let d = 0; d < this.opts.dim; d++) this.mat[d * this.cap + col] = this.mat[d * this.cap + last]!;
       this.invScale[col] = this.invScale[last]!;
+      this.colSum[col] = this.colSum[last]!;
       this.ids[col] = this.ids[last]!;
       this.users[col] = this.users[last]!;
       this.colOf.set(this.ids[col]!, col);
@@ -138,8 +151,11 @@ export class Gallery {
     for (let d = 0; d < this.opts.dim; d++) next.set(this.mat.subarray(d * this.cap, d * this.cap + this.n), d * cap);
     const scale = new Float32Array(cap);
     scale.set(this.invScale.subarray(0, this.n));
+    const sums = new Int32Array(cap);
+    sums.set(this.colSum.subarray(0, this.n));
     this.mat = next;
     this.invScale = scale;
+    this.colSum = sums;
     this.cap = cap;
   }
 
@@ -154,7 +170,7 @@ export class Gallery {
     for (let d = 0; d < q.length; d++) max = Math.max(max, Math.abs(q[d]!));
     const qs = max > 0 ? 127 / max : 1;
     const qu = new Uint8Array(q.length);
-    for (let d = 0; d < q.length; d++) qu[d] = Math.round(q[d]! * qs) + Q_ZERO;
+    for (let d = 0; d < q.length; d++) qu[d] = Math.round(q[d]! * qs) + Q_OFFSET;
     this.searching = true;
     let approx: Int32Array;
     const n = this.n;
@@ -162,7 +178,6 @@ export class Gallery {
       const out = await this.session.run({
         Q: new ort.Tensor('uint8', qu, [1, q.length]),
         G: new ort.Tensor('int8', this.mat, [this.opts.dim, this.cap]),
-        QZ: new ort.Tensor('uint8', new Uint8Array([Q_ZERO]), []),
       });
       approx = out.S!.data as Int32Array;
       return this.rescore(q, approx, n, qs, maxAttendees);
@@ -181,7 +196,7 @@ export class Gallery {
     const topVal = new Float32Array(k).fill(-Infinity);
     const invQ = 1 / qs;
     for (let c = 0; c < n; c++) {
-      const v = approx[c]! * invQ * this.invScale[c]!;
+      const v = (approx[c]! - Q_OFFSET * this.colSum[c]!) * invQ * this.invScale[c]!;
       if (v <= topVal[k - 1]!) continue;
       let j = k - 1;
       while (j > 0 && topVal[j - 1]! < v) {

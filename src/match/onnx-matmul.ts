@@ -1,5 +1,5 @@
 // A one-node ONNX model, written out in protobuf by hand: MatMulInteger of a uint8
-// query [1,D] (zero point 128) with an int8 gallery [D,N], giving int32 scores [1,N].
+// query [1,D] with an int8 gallery [D,N], giving int32 scores [1,N].
 // onnxruntime's u8s8 integer GEMM is the fastest exact-integer kernel it has on both
 // x86 (AVX2/VNNI) and ARM (NEON/dot), so the 1:N scan runs there instead of in JS.
 // Field numbers are from onnx.proto (ModelProto, GraphProto, NodeProto, ValueInfoProto,
@@ -28,13 +28,12 @@ function valueInfo(name: string, elem: keyof typeof ELEM, dims: (number | string
 }
 
 export function matMulIntegerModel(dim: number): Uint8Array {
-  const node = [...str(1, 'Q'), ...str(1, 'G'), ...str(1, 'QZ'), ...str(2, 'S'), ...str(4, 'MatMulInteger')];
+  const node = [...str(1, 'Q'), ...str(1, 'G'), ...str(2, 'S'), ...str(4, 'MatMulInteger')];
   const graph = [
     ...msg(1, node),
     ...str(2, 'gallery_scan'),
     ...msg(11, valueInfo('Q', 'uint8', [1, dim])),
     ...msg(11, valueInfo('G', 'int8', [dim, 'N'])),
-    ...msg(11, valueInfo('QZ', 'uint8', [])),
     ...msg(12, valueInfo('S', 'int32', [1, 'N'])),
   ];
   // ir_version 8, opset 13 of the default domain
