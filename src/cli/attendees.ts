@@ -5,9 +5,8 @@ import { dirname, resolve } from 'node:path';
 import { startRecognition } from '../app/recognition.js';
 import { enrollAttendee, EnrollError } from '../enroll/enroll.js';
 import { readRoster } from '../enroll/roster.js';
-import { openStore } from '../store/open.js';
 import { readImageFile, ImageError } from '../vision/image.js';
-import { action, fail, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
+import { action, fail, resolveContext, withCommonOptions, withStore, type CommonOptions } from './common.js';
 import { printRows } from './format.js';
 
 type EventOpts = CommonOptions & { event: string };
@@ -17,60 +16,44 @@ export function register(program: Command): void {
 
   withCommonOptions(att.command('list').description('list attendees').requiredOption('--event <id>', 'event id')).action(
     action(async (opts: EventOpts) => {
-      const ctx = resolveContext(opts);
-      const store = openStore(ctx.config, ctx.dataDir);
-      try {
+      await withStore(opts, (store, ctx) => {
         store.requireEvent(opts.event);
         const rows = store.listAttendees(opts.event, ctx.config.models.embedder);
         printRows(opts.json, rows, (r) => `${r.userId}\t${r.name}\t${r.embeddings} embedding(s)${r.usable ? '' : `, none for ${ctx.config.models.embedder}: not usable yet`}`);
         const notUsable = rows.filter((r) => r.usable === 0).length;
         if (!opts.json && notUsable) process.stderr.write(`${notUsable} attendee(s) not yet usable with ${ctx.config.models.embedder}; run \`gate-agent attendees reembed --event ${opts.event}\` or \`gate-agent sync\`\n`);
-      } finally {
-        store.db.close();
-      }
+      });
     }),
   );
 
   withCommonOptions(att.command('show').description('show one attendee (KYC data is not printed)').requiredOption('--event <id>', 'event id').requiredOption('--user <id>', 'user id')).action(
     action(async (opts: EventOpts & { user: string }) => {
-      const ctx = resolveContext(opts);
-      const store = openStore(ctx.config, ctx.dataDir);
-      try {
+      await withStore(opts, (store, ctx) => {
         const s = store.getSession(opts.event, opts.user);
         if (!s) return fail(`attendee ${opts.user} is not enrolled in ${opts.event}`);
         const row = store.listAttendees(opts.event, ctx.config.models.embedder).find((r) => r.userId === opts.user)!;
         const out = { userInfo: s.userInfo, status: s.status, qrId: s.qrId, kycSteps: s.kyc.length, embeddings: row.embeddings, usableEmbeddings: row.usable };
         process.stdout.write(opts.json ? JSON.stringify(out) + '\n' : `${Object.entries(out).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n')}\n`);
-      } finally {
-        store.db.close();
-      }
+      });
     }),
   );
 
   withCommonOptions(att.command('remove').description('remove an attendee and their embeddings').requiredOption('--event <id>', 'event id').requiredOption('--user <id>', 'user id')).action(
     action(async (opts: EventOpts & { user: string }) => {
-      const ctx = resolveContext(opts);
-      const store = openStore(ctx.config, ctx.dataDir);
-      try {
+      await withStore(opts, (store) => {
         if (!store.removeAttendee(opts.event, opts.user)) return fail(`attendee ${opts.user} is not enrolled in ${opts.event}`);
         process.stdout.write(opts.json ? JSON.stringify({ removed: opts.user }) + '\n' : `removed ${opts.user}\n`);
-      } finally {
-        store.db.close();
-      }
+      });
     }),
   );
 
   withCommonOptions(att.command('purge').description('delete all attendees and biometric data of an event now').requiredOption('--event <id>', 'event id')).action(
     action(async (opts: EventOpts) => {
-      const ctx = resolveContext(opts);
-      const store = openStore(ctx.config, ctx.dataDir);
-      try {
+      await withStore(opts, (store) => {
         store.requireEvent(opts.event);
         const n = store.purgeEvent(opts.event);
         process.stdout.write(opts.json ? JSON.stringify({ purged: n }) + '\n' : `deleted ${n} attendee(s) of ${opts.event} with their embeddings\n`);
-      } finally {
-        store.db.close();
-      }
+      });
     }),
   );
 

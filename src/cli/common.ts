@@ -4,6 +4,8 @@ import { resolve } from 'node:path';
 import { loadConfig, ConfigError } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { PROJECT_MODELS_DIR } from '../models/manifest.js';
+import type { AttendeeStore } from '../store/attendees.js';
+import { openStore } from '../store/open.js';
 
 export interface CommonOptions {
   config?: string;
@@ -57,4 +59,15 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
       else throw err;
     }
   };
+}
+
+/** Open the attendee store for one command and close it afterwards, whatever happens. */
+export async function withStore(opts: CommonOptions, fn: (store: AttendeeStore, ctx: Context) => void | Promise<void>): Promise<void> {
+  const ctx = resolveContext(opts);
+  const store = openStore(ctx.config, ctx.dataDir);
+  try {
+    await fn(store, ctx);
+  } finally {
+    store.db.close();
+  }
 }

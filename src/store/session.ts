@@ -1,12 +1,10 @@
 // The attendee's verification session, in the identity contract's shape
-// (shared/spec/identity-api.txt). Stored as the central server sent it.
-export interface UserInfo {
-  email: string;
-  userId: string;
-  name: string;
-  phone: string;
-  countryCode: string;
-}
+// (shared/spec/identity-api.txt). Stored as the central server sent it, so the
+// nested steps are kept loose here; src/api/session-types.ts types them strictly
+// for the endpoint's contract.
+import type { UserInfo } from '../api/session-types.js';
+
+export type { UserInfo };
 
 export interface Activity {
   type: string;
