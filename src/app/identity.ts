@@ -36,6 +36,8 @@ export interface LocalIdentityDeps {
   now?: () => number;
   /** Activity ids; injected by tests. */
   newActivityId?: () => string;
+  /** This gate's verifications kept per session (config api.maxGateActivities); unbounded when absent. */
+  maxGateActivities?: number;
 }
 
 /**
@@ -56,6 +58,17 @@ function contractSession(s: AttendeeSession): ContractSession {
   // through as they are, not invented for locally enrolled attendees.
   const { userInfo, authentication, kyc, status, qrId, activities, metadata, visitedOrder } = s;
   return { userInfo, authentication, kyc, status, qrId, activities, metadata, visitedOrder } as unknown as ContractSession;
+}
+
+/**
+ * Keep at most `max` of this gate's own verification activities (the newest), so a
+ * session sent in every result message does not grow without bound between syncs.
+ * The central server's activities are left alone.
+ */
+export function capGateActivities(activities: Activity[], gateUserName: string, max: number): Activity[] {
+  let extra = activities.filter((a) => a.userName === gateUserName).length - max;
+  if (extra <= 0) return activities;
+  return activities.filter((a) => !(a.userName === gateUserName && extra-- > 0));
 }
 
 export class LocalIdentityService implements IdentityService {
@@ -90,7 +103,7 @@ export class LocalIdentityService implements IdentityService {
         // Read inside the transaction so a concurrent sync cannot slip in between.
         const s = this.deps.store.getSession(eventId, m.userId);
         if (!s) return null;
-        s.activities = [...s.activities, this.activity(s, m.similarity, ctx, atMs)];
+        s.activities = capGateActivities([...s.activities, this.activity(s, m.similarity, ctx, atMs)], this.gateUserName(), this.deps.maxGateActivities ?? Infinity);
         this.deps.store.upsertAttendee(eventId, s);
         this.record(eventId, { decision: 'granted', reason: API_GRANT_REASON, similarity: m.similarity, timingsMs, atMs }, s);
         return s;
@@ -113,11 +126,15 @@ export class LocalIdentityService implements IdentityService {
   }
 
   /** This verification, in the shape of the contract's example activity. */
+  private gateUserName(): string {
+    return `gate ${this.deps.gateId ?? this.deps.outbox.identity.gateId}`;
+  }
+
   private activity(s: AttendeeSession, similarity: number, ctx: IdentifyContext, atMs: number): Activity {
     const gateId = this.deps.gateId ?? this.deps.outbox.identity.gateId;
     return {
       type: 'logs',
-      userName: `gate ${gateId}`,
+      userName: this.gateUserName(),
       id: this.newActivityId(),
       metadata: {
         time: atMs,
@@ -163,7 +180,7 @@ export interface ApiService {
 
 /** POST /identity and friends on config.api.host:port, over the real recognizer. */
 export async function startApiService(opts: ApiServiceOptions): Promise<ApiService> {
-  const { enabled: _enabled, host, port, ...apiConfig } = opts.config.api;
+  const { enabled: _enabled, host, port, maxGateActivities, ...apiConfig } = opts.config.api;
   const gate = opts.metrics ? registerGateMetrics(opts.metrics) : undefined;
   gate?.outboxDepth.collect(() => opts.outbox.depth());
   const identity = new LocalIdentityService({
@@ -171,6 +188,7 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
     recognizer: opts.rec.recognizer,
     outbox: opts.outbox,
     gateId: opts.config.gateId,
+    maxGateActivities,
     ...(gate && { metrics: gate }),
   });
   const server = createApiServer({

@@ -73,11 +73,12 @@ export const mqttSection = sectionFromDefaults('Publishing results to the centra
 
 export const apiSection = sectionFromDefaults(
   'The local identity endpoint (POST /identity, /healthz, /metrics, /openapi.json).',
-  { enabled: false, host: '0.0.0.0', port: 8080, ...(DEFAULT_API_CONFIG as unknown as Record<string, number | string[] | null>) },
+  { enabled: false, host: '0.0.0.0', port: 8080, maxGateActivities: 20, ...(DEFAULT_API_CONFIG as unknown as Record<string, number | string[] | null>) },
   {
     enabled: 'Serve the endpoint from the daemon.',
     host: { description: 'Address to listen on.', examples: ['0.0.0.0'] },
     port: { description: 'TCP port to listen on.', minimum: 1, examples: [8080] },
+    maxGateActivities: { description: 'Verifications by this gate kept in an attendee\'s activities (the oldest of them are dropped first); the central server\'s own activities are never dropped.', minimum: 1, examples: [20] },
     headersTimeoutMs: 'A client must send its request headers within this many ms.',
     requestTimeoutMs: 'A whole request must arrive within this many ms.',
     keepAliveTimeoutMs: 'Idle keep-alive connections are closed after this many ms.',

@@ -25,7 +25,7 @@ export interface Config {
   camera: CameraConfig;
   relay: RelayOptions;
   mqtt: Omit<PublishOptions, 'brokerUrl'> & { brokerUrl: string | null };
-  api: ApiConfig & { enabled: boolean; host: string; port: number };
+  api: ApiConfig & { enabled: boolean; host: string; port: number; maxGateActivities: number };
   sync: SyncConfig;
   gate: GatePolicyOptions;
   daemon: { shutdownDeadlineMs: number; purgeIntervalMs: number; maxFacesPerFrame: number };
