@@ -11,6 +11,7 @@ import * as enroll from './enroll.js';
 import * as admin from './admin.js';
 import * as run from './run.js';
 import * as sync from './sync.js';
+import * as doctor from './doctor.js';
 import * as serve from './serve.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   admin.register(program);
   run.register(program);
   sync.register(program);
+  doctor.register(program);
   serve.register(program);
   return program;
 }

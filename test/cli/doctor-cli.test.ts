@@ -1,0 +1,55 @@
+// `gate-agent doctor` and `gate-agent relay test` through the real CLI.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SHARED_FACES } from '../paths.js';
+import { runCli } from './run.js';
+
+let dir: string;
+let env: Record<string, string>;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'doctor-'));
+  env = { GATE_AGENT_DATA_DIR: join(dir, 'data'), GATE_AGENT_LOG_LEVEL: 'error' };
+});
+after(async () => { await rm(dir, { recursive: true, force: true }); });
+
+type Doctor = { ok: boolean; checks: { name: string; status: string; detail: string }[] };
+const byName = (d: Doctor) => Object.fromEntries(d.checks.map((c) => [c.name, c]));
+
+test('doctor: every failure says what is wrong and what to do, and fails the exit code', async () => {
+  // A port nobody listens on: take a free one and close it again.
+  const port = await new Promise<number>((res) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); }); });
+  const r = await runCli(['doctor', '--json'], { ...env, GATE_AGENT__event__id: '"gala"', GATE_AGENT__mqtt__brokerUrl: JSON.stringify(`mqtt://127.0.0.1:${port}`), GATE_AGENT__camera__kind: '"v4l2"', GATE_AGENT__camera__device: '"/dev/video9"' });
+  assert.equal(r.code, 1, r.stderr);
+  const c = byName(JSON.parse(r.stdout) as Doctor);
+  assert.equal(c.models!.status, 'ok');
+  assert.equal(c.database!.status, 'ok');
+  assert.equal(c.event!.status, 'fail');
+  assert.match(c.event!.detail, /event gala is not in the local cache; run `gate-agent sync --event gala`/);
+  assert.equal(c.broker!.status, 'fail');
+  assert.match(c.broker!.detail, new RegExp(`127.0.0.1:${port} not reachable \\(ECONNREFUSED\\)`));
+  assert.equal(c.camera!.status, 'fail');
+  assert.match(c.camera!.detail, /\/dev\/video9 does not exist/);
+});
+
+test('doctor: a ready gate passes, with warnings for what this machine lacks', async () => {
+  assert.equal((await runCli(['events', 'add', 'gala'], env)).code, 0);
+  assert.equal((await runCli(['enroll', '--event', 'gala', '--user', 'u1', join(SHARED_FACES, 'people/biden/1.jpg')], env)).code, 0);
+  const r = await runCli(['doctor'], { ...env, GATE_AGENT__event__id: '"gala"' });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^ok\s+event\s+event gala: 1 attendee\(s\)$/m);
+  assert.match(r.stdout, /^WARN\s+relay\s+no GPIO on this machine/m);
+  assert.doesNotMatch(r.stdout, /^FAIL/m);
+});
+
+test('relay test pulses the configured relay once and sees it drop; a pulse longer than relay.pulseMs is refused', async () => {
+  const r = await runCli(['relay', 'test', '--pulse-ms', '150', '--json'], { ...env, GATE_AGENT__relay__driver: '"sim"' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { driver: 'sim', pin: 17, pulseMs: 150, activeAfter: false });
+  const long = await runCli(['relay', 'test', '--pulse-ms', '99999'], env);
+  assert.equal(long.code, 2);
+  assert.match(long.stderr, /--pulse-ms must be a number from 1 to relay.pulseMs \(3000\)/);
+});
