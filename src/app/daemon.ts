@@ -10,6 +10,7 @@ import { logger } from '../log.js';
 import { decideMatch } from '../match/decide.js';
 import { qualityProblem } from '../match/quality-gate.js';
 import { Outbox } from '../publish/outbox.js';
+import { sealerOf } from '../store/open.js';
 import { MqttPublisher } from '../publish/publisher.js';
 import type { Decision } from '../publish/topics.js';
 import { createRelay, installRelayFailSafe, type Relay } from '../relay/index.js';
@@ -99,7 +100,7 @@ export class GateDaemon {
 
     this.rec = await startRecognition(c, this.opts.modelsDir, this.opts.dataDir);
     this.identity = { gateId: c.gateId, siteId: c.siteId, eventId: '', modelId: this.rec.embedderId };
-    this.outbox = new Outbox(this.rec.store.db, { identity: this.identity, maxMessages: c.mqtt.outboxMaxMessages });
+    this.outbox = new Outbox(this.rec.store.db, { identity: this.identity, maxMessages: c.mqtt.outboxMaxMessages, ...sealerOf(this.rec.store) });
     this.selectEvent();
 
     if (c.mqtt.brokerUrl) {
@@ -192,16 +193,25 @@ export class GateDaemon {
     const c = this.config;
     const next = c.event.id ? (store.getEvent(c.event.id) ?? null) : currentEvent(store.listEvents(), Date.now(), this.earlyOpenMs());
     if (c.event.id && !next) log.error({ event: c.event.id }, `event ${c.event.id} is not in the local cache: nobody is admitted until it is synced or added`);
-    if (next?.id === this.event?.id) return;
+    if (next && next.id === this.event?.id) {
+      // Same event, maybe a new time window (a sync moved its end): the policy must know.
+      if (next.startsAt !== this.event.startsAt || next.endsAt !== this.event.endsAt) {
+        this.policy?.setEvent({ startsAt: next.startsAt, endsAt: next.endsAt });
+        log.info({ event: next.id, startsAt: next.startsAt, endsAt: next.endsAt }, 'event window changed');
+      }
+      this.event = next;
+      return;
+    }
+    if (next === null && this.event === null && this.policy) return;
+    // The policy first: if it refuses the event (an end before its start), nothing changes.
+    this.policy = this.newPolicy(next);
     this.event = next;
     this.identity.eventId = next?.id ?? '';
-    this.policy = this.newPolicy();
     log.info({ event: next?.id ?? null }, next ? `admitting attendees of event ${next.id}` : 'no current event: nobody is admitted');
   }
 
   /** A policy for the current event, with its anti-passback entries from the store. */
-  private newPolicy(): GatePolicy {
-    const e = this.event;
+  private newPolicy(e: EventRow | null = this.event): GatePolicy {
     return new GatePolicy(
       { ...this.config.gate, initialEntries: e ? this.rec!.store.entries(e.id) : [] },
       e ? { startsAt: e.startsAt, endsAt: e.endsAt } : { startsAt: null, endsAt: null },
@@ -247,13 +257,18 @@ export class GateDaemon {
 
   private tick(): void {
     if (!this.policy) return;
-    for (const d of this.policy.tick(Date.now())) void this.act(d, null);
+    for (const d of this.policy.tick(Date.now())) this.actLogged(d, null);
+  }
+
+  /** act() for decisions made outside the frame loop, whose errors have no one to go to. */
+  private actLogged(d: GateDecision, capturedAtMs: number | null): void {
+    this.act(d, capturedAtMs).catch((err: Error) => log.error({ err: err.message, reason: d.reason }, 'recording a decision failed'));
   }
 
   /** Report every open track as if it had expired (end of a replay). */
   flushTracks(): void {
     if (!this.policy) return;
-    for (const d of this.policy.tick(Date.now() + this.config.gate.trackTtlMs + 1)) void this.act(d, null);
+    for (const d of this.policy.tick(Date.now() + this.config.gate.trackTtlMs + 1)) this.actLogged(d, null);
   }
 
   private async frameLoop(source: FrameSource): Promise<void> {
@@ -286,6 +301,7 @@ export class GateDaemon {
   async processFrame(frame: Frame): Promise<GateDecision[]> {
     const { pipeline, galleries, config } = { ...this.rec!, config: this.config };
     this.stats.frames++;
+    this.noticeOutsideChanges();
     if (!this.event || !this.policy) return [];
     const t0 = performance.now();
     const img = await decodeImage(frame.data, { maxPixels: config.vision.maxImagePixels });
@@ -314,10 +330,32 @@ export class GateDaemon {
     return decisions;
   }
 
+  private dataVersion = -1;
+
+  /**
+   * Another process (a CLI command: attendees remove, sync, purge) changed the database:
+   * this connection's change events did not see it, so the galleries are rebuilt.
+   * PRAGMA data_version changes only on other connections' commits; it costs microseconds.
+   */
+  private noticeOutsideChanges(): void {
+    const v = this.rec!.store.db.pragma('data_version', { simple: true }) as number;
+    if (this.dataVersion !== -1 && v !== this.dataVersion) {
+      log.info('the database was changed by another process: reloading attendees');
+      this.rec!.galleries.reloadAll();
+      this.selectEvent();
+    }
+    this.dataVersion = v;
+  }
+
   /** Record the decision (and its outgoing message) first, then open the door. */
-  private async act(d: GateDecision, capturedAtMs: number | null): Promise<void> {
+  private async act(decision: GateDecision, capturedAtMs: number | null): Promise<void> {
     const eventId = this.event?.id;
+    let d = decision;
     const attendee = d.userId && eventId ? (this.rec!.store.getSession(eventId, d.userId) ?? null) : null;
+    // Deleted between the gallery search and now (by another process): never let them in.
+    if (d.kind === 'grant' && !attendee) d = { ...d, kind: 'deny', reason: 'attendee_removed', detail: 'the attendee was removed from the cache' };
+    // The relay was made safe when shutdown began; a late grant must not energise it again.
+    if (d.kind === 'grant' && this.abort.signal.aborted) d = { ...d, kind: 'deny', reason: 'gate_stopping', detail: 'decided while the gate was stopping' };
     this.stats.decisions[d.reason] = (this.stats.decisions[d.reason] ?? 0) + 1;
     this.gateMetrics.decisions.inc({ reason: d.reason });
     const timingsMs = Object.fromEntries(Object.entries(d.timings).map(([k, v]) => [k, Math.round(v * 10) / 10]));
@@ -338,6 +376,11 @@ export class GateDaemon {
     log.info({ decision: d.kind, reason: d.reason, userId: d.userId, similarity: d.similarity, track: d.trackId }, d.kind === 'grant' ? `granted: ${d.userId}` : `denied: ${d.reason}${d.userId ? ` (${d.userId})` : ''}`);
   }
 
+  /** No more grants from now on (shutdown began); the frame loop ends at its next frame. */
+  halt(): void {
+    this.abort.abort();
+  }
+
   /** Stop in order: relay safe first, then camera and loop, network, models, database last. */
   components(): { name: string; stop(): unknown }[] {
     return [
@@ -352,6 +395,7 @@ export class GateDaemon {
   }
 
   async stop(): Promise<void> {
+    this.halt();
     this.relay?.safe();
     for (const c of this.components()) {
       try {

@@ -28,7 +28,12 @@ export function register(program: Command): void {
       let startFailed = false;
       const shutdown = new Shutdown({
         exit: (code) => process.exit(startFailed && code === 0 ? 1 : code),
-        relay: { safe: () => daemon.relay?.safe() },
+        relay: {
+          safe: () => {
+            daemon.halt();
+            daemon.relay?.safe();
+          },
+        },
         components: [...daemon.components(), { name: 'notify', stop: () => notify.stop() }],
         deadlineMs: ctx.config.daemon.shutdownDeadlineMs,
         notify,

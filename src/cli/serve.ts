@@ -8,6 +8,7 @@ import { startApiService, type ApiService } from '../app/identity.js';
 import { startRecognition, type Recognition } from '../app/recognition.js';
 import { logger } from '../log.js';
 import { Outbox } from '../publish/outbox.js';
+import { sealerOf } from '../store/open.js';
 import { MqttPublisher } from '../publish/publisher.js';
 import { Shutdown } from '../service/shutdown.js';
 import { action, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
@@ -62,7 +63,7 @@ export function register(program: Command): void {
       try {
         rec = await startRecognition(ctx.config, ctx.modelsDir, ctx.dataDir);
         const identity = { gateId: ctx.config.gateId, siteId: ctx.config.siteId, eventId: '', modelId: rec.embedderId };
-        const outbox = new Outbox(rec.store.db, { identity, maxMessages: ctx.config.mqtt.outboxMaxMessages });
+        const outbox = new Outbox(rec.store.db, { identity, maxMessages: ctx.config.mqtt.outboxMaxMessages, ...sealerOf(rec.store) });
         if (ctx.config.mqtt.brokerUrl) {
           publisher = new MqttPublisher({ ...ctx.config.mqtt, brokerUrl: ctx.config.mqtt.brokerUrl }, { outbox, identity: { ...identity, version: VERSION } });
           publisher.start();

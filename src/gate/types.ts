@@ -56,7 +56,11 @@ export type GateReason =
   | 'outside_window'
   | 'anti_passback'
   | 'low_quality'
-  | 'liveness_failed';
+  | 'liveness_failed'
+  /** Set by the daemon, not the policy: the attendee was deleted between match and grant. */
+  | 'attendee_removed'
+  /** Set by the daemon: a grant decided while the gate was shutting down is not acted on. */
+  | 'gate_stopping';
 
 export interface GateCandidate {
   userId: string;

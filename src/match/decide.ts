@@ -24,8 +24,9 @@ export function decideMatch(candidates: readonly Candidate[], policy: MatchPolic
   const best = candidates[0] ?? null;
   const secondBest = candidates[1] ?? null;
   if (!best) return { decision: 'unknown', reason: 'empty_gallery', match: null, best, secondBest };
-  if (best.similarity < policy.threshold) return { decision: 'unknown', reason: 'below_threshold', match: null, best, secondBest };
-  if (secondBest && best.similarity - secondBest.similarity < policy.margin) {
+  // Written as !(>=) so that a NaN similarity can never pass.
+  if (!(best.similarity >= policy.threshold)) return { decision: 'unknown', reason: 'below_threshold', match: null, best, secondBest };
+  if (secondBest && !(best.similarity - secondBest.similarity >= policy.margin)) {
     return { decision: 'unknown', reason: 'below_margin', match: null, best, secondBest };
   }
   return { decision: 'match', reason: 'matched', match: best, best, secondBest };

@@ -1,7 +1,10 @@
 // One gallery per event, loaded from the store on first use and kept in step with
 // it through the store's change events (no full rebuild per change).
 import type { AttendeeStore, StoreChange } from '../store/attendees.js';
+import { logger } from '../log.js';
 import { Gallery } from './gallery.js';
+
+const log = logger('gallery');
 
 export interface GalleriesOptions {
   modelId: string;
@@ -12,6 +15,7 @@ export interface GalleriesOptions {
 
 export class Galleries {
   private byEvent = new Map<string, Promise<Gallery>>();
+  private reloading = new Map<string, Promise<Gallery>>();
   private readonly onChange = (c: StoreChange) => this.apply(c);
 
   constructor(
@@ -55,20 +59,45 @@ export class Galleries {
     return g;
   }
 
+  /**
+   * Rebuild every loaded gallery from the store, for changes this process did not make
+   * (a CLI command, another process). The old gallery keeps answering until the new one
+   * is loaded, then it is swapped in.
+   */
+  reloadAll(): void {
+    for (const [eventId, old] of this.byEvent) {
+      if (this.reloading.has(eventId)) continue;
+      const next = this.load(eventId);
+      // Changes made while it loads are applied to it too (apply() sees it here).
+      this.reloading.set(eventId, next);
+      next.then(
+        async (g) => {
+          this.reloading.delete(eventId);
+          if (this.byEvent.get(eventId) !== old) return void (await g.stop());
+          this.byEvent.set(eventId, Promise.resolve(g));
+          await (await old).stop();
+        },
+        (err: Error) => log.error({ eventId, err: err.message }, 'gallery reload failed; the previous one stays in use'),
+      ).catch((err: Error) => log.error({ err: err.message }, 'gallery swap failed'));
+    }
+  }
+
   private apply(c: StoreChange): void {
-    const g = this.byEvent.get(c.eventId);
-    if (!g) return; // not loaded yet: it will read the store when it is
+    for (const g of [this.byEvent.get(c.eventId), this.reloading.get(c.eventId)]) if (g) this.applyTo(g, c);
+  }
+
+  private applyTo(g: Promise<Gallery>, c: StoreChange): void {
     if (c.kind === 'event-removed') {
-      this.byEvent.delete(c.eventId);
-      void g.then((x) => x.stop());
+      if (this.byEvent.get(c.eventId) === g) this.byEvent.delete(c.eventId);
+      g.then((x) => x.stop()).catch((err: Error) => log.error({ err: err.message }, 'gallery stop failed'));
       return;
     }
-    void g.then((x) => {
+    g.then((x) => {
       if (c.kind === 'embedding-added') {
         if (c.modelId === this.opts.modelId) x.add(c.id, c.userId, c.vector);
       } else if (c.modelId === null || c.modelId === this.opts.modelId) {
         x.remove({ userId: c.userId });
       }
-    });
+    }).catch((err: Error) => log.error({ eventId: c.eventId, err: err.message }, 'gallery update failed'));
   }
 }

@@ -38,7 +38,8 @@ export class Gallery {
   private users: string[] = [];
   private colOf = new Map<number, number>();
   private session: ort.InferenceSession | undefined;
-  private searching = false;
+  /** Scans in flight; changes wait until none is. */
+  private searching = 0;
   private deferred: (() => void)[] = [];
 
   constructor(private readonly opts: GalleryOptions) {
@@ -78,7 +79,7 @@ export class Gallery {
   private mutate(fn: () => void): void {
     // A scan reads columns by index; moving them mid-scan would credit a score to
     // the wrong attendee, so changes wait for the scan to finish.
-    if (this.searching) this.deferred.push(fn);
+    if (this.searching > 0) this.deferred.push(fn);
     else fn();
   }
 
@@ -142,6 +143,8 @@ export class Gallery {
       this.colOf.set(this.ids[col]!, col);
     }
     for (let d = 0; d < this.opts.dim; d++) this.mat[d * this.cap + last] = 0;
+    this.invScale[last] = 0;
+    this.colSum[last] = 0;
     this.ids.length = this.n;
     this.users.length = this.n;
   }
@@ -171,7 +174,7 @@ export class Gallery {
     const qs = max > 0 ? 127 / max : 1;
     const qu = new Uint8Array(q.length);
     for (let d = 0; d < q.length; d++) qu[d] = Math.round(q[d]! * qs) + Q_OFFSET;
-    this.searching = true;
+    this.searching++;
     let approx: Int32Array;
     const n = this.n;
     try {
@@ -182,10 +185,13 @@ export class Gallery {
       approx = out.S!.data as Int32Array;
       return this.rescore(q, approx, n, qs, maxAttendees);
     } finally {
-      this.searching = false;
-      const pending = this.deferred;
-      this.deferred = [];
-      for (const fn of pending) fn();
+      // Several scans can overlap (the camera and the identity endpoint): changes are
+      // applied only when the last of them is done.
+      if (--this.searching === 0) {
+        const pending = this.deferred;
+        this.deferred = [];
+        for (const fn of pending) fn();
+      }
     }
   }
 
@@ -210,12 +216,15 @@ export class Gallery {
     const best = new Map<string, Candidate>();
     for (const c of topCol) {
       if (c < 0) continue;
-      const id = this.ids[c]!;
+      const id = this.ids[c];
+      const user = this.users[c];
+      if (id === undefined || user === undefined) continue;
+      // No stored vector: the embedding was deleted (by another process, say). It must
+      // not match on its int8 estimate.
       const vec = this.opts.vectorOf(id);
+      if (!vec) continue;
       let s = 0;
-      if (vec) for (let d = 0; d < q.length; d++) s += q[d]! * vec[d]!;
-      else s = topVal[topCol.indexOf(c)]!;
-      const user = this.users[c]!;
+      for (let d = 0; d < q.length; d++) s += q[d]! * vec[d]!;
       const prev = best.get(user);
       if (!prev || s > prev.similarity) best.set(user, { userId: user, similarity: s, embeddingId: id });
     }

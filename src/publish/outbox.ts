@@ -43,9 +43,16 @@ export interface OutboxRow {
   payload: string;
 }
 
+/** Seals queued payloads at rest (the store's AES-256-GCM cipher): results carry KYC data. */
+export interface PayloadSealer {
+  seal(plain: Buffer): Buffer;
+  open(stored: Buffer): Buffer;
+}
+
 export interface OutboxOptions {
   identity: Omit<GateIdentity, 'version'>;
   maxMessages: number;
+  sealer?: PayloadSealer;
   now?: () => number;
   newId?: () => string;
   log?: Logger;
@@ -65,7 +72,7 @@ export class Outbox {
   private readonly listeners: (() => void)[] = [];
   private readonly log: Logger;
   private readonly stmts: {
-    insert: Statement<[string, string, string, number | null, number]>;
+    insert: Statement<[string, string, string | Buffer, number | null, number]>;
     minSeq: Statement<[]>;
     count: Statement<[]>;
     peek: Statement<[number, number]>;
@@ -74,7 +81,7 @@ export class Outbox {
 
   constructor(
     private readonly db: Database,
-    opts: OutboxOptions,
+    private readonly opts: OutboxOptions,
   ) {
     if (!Number.isInteger(opts.maxMessages) || opts.maxMessages < 1) {
       throw new Error(`publish.outboxMaxMessages: ${opts.maxMessages}: must be a positive integer`);
@@ -106,7 +113,8 @@ export class Outbox {
    */
   enqueueInTransaction(topic: OutboxTopic, messageId: string, payload: unknown, auditSeq: number | null, bypassBound = false): number {
     const body = typeof payload === 'string' ? payload : JSON.stringify(payload);
-    const seq = Number(this.stmts.insert.run(messageId, topic, body, auditSeq, this.now()).lastInsertRowid);
+    const stored = this.opts.sealer ? this.opts.sealer.seal(Buffer.from(body, 'utf8')) : body;
+    const seq = Number(this.stmts.insert.run(messageId, topic, stored, auditSeq, this.now()).lastInsertRowid);
     if (!bypassBound) this.enforceBound(seq);
     for (const l of this.listeners) l();
     return seq;
@@ -196,7 +204,14 @@ export class Outbox {
 
   /** Messages after `afterSeq`, oldest first. */
   peek(afterSeq: number, limit: number): OutboxRow[] {
-    return this.stmts.peek.all(afterSeq, limit) as OutboxRow[];
+    const rows = this.stmts.peek.all(afterSeq, limit) as (Omit<OutboxRow, 'payload'> & { payload: string | Buffer })[];
+    // A Buffer is a sealed payload (written with a sealer); a string was written plain.
+    return rows.map((r) => ({ ...r, payload: typeof r.payload === 'string' ? r.payload : this.openPayload(r.payload) }));
+  }
+
+  private openPayload(stored: Buffer): string {
+    if (!this.opts.sealer) throw new Error('the outbox holds sealed results but no store key is configured; set store.keyFile');
+    return this.opts.sealer.open(stored).toString('utf8');
   }
 
   /** Remove acknowledged messages; one transaction per batch keeps fsyncs rare. */

@@ -166,7 +166,15 @@ export class MqttPublisher implements Publisher {
     client.on('connect', () => this.onConnect(gen, client));
     client.on('error', (e: Error) => this.onError(gen, e));
     client.on('close', () => this.onClose(gen, client));
-    client.on('message', (topic, payload) => this.onMessage(gen, client, topic, payload));
+    client.on('message', (topic, payload, packet) => {
+      // A retained command would run again on every connect (a door opening with nobody
+      // there after each reconnect): commands are only ever taken live.
+      if (packet.retain) {
+        this.log.warn({ topic }, 'retained command ignored; publish commands without the retain flag');
+        return;
+      }
+      this.onMessage(gen, client, topic, payload);
+    });
   }
 
   private onConnect(gen: number, client: MqttClient): void {
@@ -262,9 +270,22 @@ export class MqttPublisher implements Publisher {
     }
   }
 
+  /** Recently seen request ids: a QoS 1 redelivery must not open the door twice. */
+  private readonly seenRequests = new Set<string>();
+
   private onMessage(gen: number, client: MqttClient, topic: string, payload: Buffer): void {
     const name = commandNameOf(this.baseTopic, topic);
     if (name === null || gen !== this.generation) return;
+    const id = requestIdOf(payload);
+    if (id !== null) {
+      const key = `${name}:${id}`;
+      if (this.seenRequests.has(key)) {
+        this.log.warn({ command: name, requestId: id }, 'repeated command request ignored');
+        return;
+      }
+      this.seenRequests.add(key);
+      if (this.seenRequests.size > 1000) this.seenRequests.delete(this.seenRequests.values().next().value!);
+    }
     void this.router.handle(name, payload).then((res) => {
       this.log.info({ command: name, requestId: res.id, ok: res.ok, ...(res.ok ? {} : { error: res.error }) }, 'remote command answered');
       client.publish(`${topic}/response`, JSON.stringify(res), { qos: 1 }, (err) => {
@@ -312,5 +333,15 @@ export class MqttPublisher implements Publisher {
       inflight: this.inflight.size,
       droppedUnreported: this.deps.outbox.pendingDropped(),
     };
+  }
+}
+
+/** The request's id, when the payload is JSON with a string or number id; else null. */
+function requestIdOf(payload: Buffer): string | null {
+  try {
+    const v = JSON.parse(payload.toString('utf8')) as { id?: unknown };
+    return typeof v.id === 'string' || typeof v.id === 'number' ? String(v.id) : null;
+  } catch {
+    return null;
   }
 }

@@ -50,6 +50,13 @@ if (parentPort) {
     }
     clearTimeout(timer);
     write(ON);
+    // safe() may have bumped the generation (and written OFF itself) between the check
+    // above and this write, e.g. from an exit hook: then the OFF must win again.
+    if (Atomics.load(generation, 0) !== m.generation) {
+      write(OFF);
+      port.postMessage({ type: 'on', id: m.id, energised: false } satisfies WatchdogReply);
+      return;
+    }
     timer = setTimeout(() => {
       timer = undefined;
       write(OFF);

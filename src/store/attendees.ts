@@ -67,6 +67,9 @@ export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
    */
   transaction<T>(fn: () => T): T {
     this.depth++;
+    // An inner transaction that fails (and is caught by an outer one) must take its
+    // changes back with it: they were rolled back to its savepoint.
+    const mark = this.pending.length;
     let ok = false;
     try {
       const r = this.db.transaction(fn)();
@@ -74,10 +77,17 @@ export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
       return r;
     } finally {
       this.depth--;
+      if (!ok) this.pending.length = mark;
       if (this.depth === 0) {
         const changes = this.pending;
         this.pending = [];
-        if (ok) for (const c of changes) this.emit('change', c);
+        for (const c of changes) {
+          try {
+            this.emit('change', c);
+          } catch {
+            // A listener's failure must not make a committed transaction look failed.
+          }
+        }
       }
     }
   }
@@ -292,6 +302,14 @@ export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
       redo('attendees', 'kyc', 'rowid');
       redo('embeddings', 'vector', 'id');
       redo('photos', 'image', 'id');
+      // Queued results: sealed ones are BLOBs, plain ones TEXT (written before a key was set).
+      const rows = this.db.prepare('SELECT seq, payload FROM outbox').all() as { seq: number; payload: Buffer | string }[];
+      const upd = this.db.prepare('UPDATE outbox SET payload = ? WHERE seq = ?');
+      for (const r of rows) {
+        const plain = typeof r.payload === 'string' ? Buffer.from(r.payload, 'utf8') : this.cipher.open(r.payload);
+        upd.run(next.encrypting ? next.seal(plain) : plain.toString('utf8'), r.seq);
+        values++;
+      }
     });
     this.cipher = next;
     return { values };

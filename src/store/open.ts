@@ -10,3 +10,11 @@ export function openStore(config: Config, dataDir: string, env: NodeJS.ProcessEn
   store.purgeExpired();
   return store;
 }
+
+/**
+ * The outbox's sealer when the store encrypts: queued results carry the attendee's
+ * session, KYC data included, so they are sealed like the attendees table.
+ */
+export function sealerOf(store: AttendeeStore): { sealer?: { seal(b: Buffer): Buffer; open(b: Buffer): Buffer } } {
+  return store.cipher.encrypting ? { sealer: { seal: (b) => store.cipher.seal(b), open: (b) => store.cipher.open(b) } } : {};
+}

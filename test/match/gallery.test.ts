@@ -89,3 +89,24 @@ test('decideMatch: threshold, margin over a different attendee, empty gallery', 
   assert.equal(m.secondBest?.userId, 'b');
   assert.equal(decideMatch([c('a', 0.4)], p).decision, 'match');
 });
+
+test('overlapping scans: changes wait for the last one; a deleted embedding never matches on its estimate', async () => {
+  const vs = unitVectors(300, 512, 11);
+  const byId = new Map(vs.map((v, i) => [i, v]));
+  const g = await gallery(byId);
+  try {
+    vs.forEach((v, i) => g.add(i, `u${i}`, v));
+    const a = g.search(vs[299]!, 2);
+    const b = g.search(vs[298]!, 2);
+    g.remove({ userId: 'u5' }); // would move column 299 into 5 mid-scan
+    const [ra, rb] = await Promise.all([a, b]);
+    assert.equal(ra[0]?.userId, 'u299');
+    assert.equal(rb[0]?.userId, 'u298');
+    for (const c of [...ra, ...rb]) assert.ok(c.userId !== undefined && c.embeddingId !== undefined);
+    byId.delete(7); // gone from the store, still in the gallery
+    const r = await g.search(vs[7]!, 2);
+    assert.notEqual(r[0]?.userId, 'u7');
+  } finally {
+    await g.stop();
+  }
+});

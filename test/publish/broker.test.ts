@@ -114,12 +114,16 @@ void test('commands: open pulses the relay, is audited and answered; malformed a
   });
   const ops = await Recorder.connect(broker.url, [`${BASE}/cmd/+/response`, `${BASE}/events`]);
   defer(t, () => ops.close());
+  // A retained command left on the broker would run on every connect: it is never taken.
+  await ops.client.publishAsync(`${BASE}/cmd/open`, JSON.stringify({ id: 'req-retained', params: {} }), { qos: 1, retain: true });
   pub.start();
   await waitFor('publisher online', () => pub.status().state === 'online');
   // The subscription is made right after CONNACK; wait for it so no request lands before it.
   // Requests sent before the SUBACK would be lost by the broker, not by us.
   await waitFor('command subscription', () => lines.some((l) => l.includes('command topics subscribed')));
   const send = (name: string, payload: string) => ops.client.publishAsync(`${BASE}/cmd/${name}`, payload, { qos: 1 });
+  await send('open', JSON.stringify({ id: 'req-1', params: { pulseMs: 500 } }));
+  // The same request again (a QoS 1 redelivery, a replayed message) must not open twice.
   await send('open', JSON.stringify({ id: 'req-1', params: { pulseMs: 500 } }));
   await send('open', 'open the door please');
   await send('explode', JSON.stringify({ id: 'req-3' }));
@@ -140,6 +144,10 @@ void test('commands: open pulses the relay, is audited and answered; malformed a
   // The remote open is in the audit chain and announced on events with its audit ref.
   const audit = f.db.prepare(`SELECT seq, payload FROM audit WHERE kind = 'remote_open'`).all() as { seq: number; payload: string }[];
   assert.equal(audit.length, 1);
+  await waitFor('the retained command refused', () => lines.some((l) => l.includes('retained command ignored')));
+  assert.ok(lines.some((l) => l.includes('repeated command request ignored')));
+  // Clear the retained message so it does not linger on the broker.
+  await ops.client.publishAsync(`${BASE}/cmd/open`, '', { qos: 1, retain: true });
   assert.equal((JSON.parse(audit[0]?.payload ?? '{}') as { requestId: string }).requestId, 'req-1');
   assert.equal(verifyAuditChain(f.db).ok, true);
   await waitFor('remote_open event', () => ops.on(`${BASE}/events`).length > 0);

@@ -13,6 +13,8 @@ import { LATEST_VERSION, migrate, migrations } from '../../src/store/migrations.
 import { localSession } from '../../src/store/session.js';
 import { Galleries } from '../../src/match/galleries.js';
 import { unitVectors } from '../vectors.js';
+import { Outbox } from '../../src/publish/outbox.js';
+import { sealerOf } from '../../src/store/open.js';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'store-'));
@@ -92,6 +94,10 @@ test('encryption on and off give the same search results; sealed columns hold no
       for (const q of vs.slice(0, 50)) out.push(...(await g.search(q, 2)).map((c) => `${c.userId}:${c.similarity.toFixed(6)}`));
       results.push(out);
       assert.equal(store.getSession('ev', 'u7')!.kyc.length, 1);
+      // A queued result carries the session with its KYC data: sealed like the store.
+      const outbox = new Outbox(db, { identity: { gateId: 'g', siteId: 's', eventId: 'ev', modelId: 'm1' }, maxMessages: 10, ...sealerOf(store) });
+      outbox.recordDecision({ decision: 'granted', reason: 'granted', similarity: 0.9, timingsMs: {}, atMs: 1 }, store.getSession('ev', 'u7')!);
+      assert.match(outbox.peek(0, 1)[0]!.payload, /SECRET-ID-7/);
       await galleries.stop();
       db.pragma('wal_checkpoint(TRUNCATE)');
       db.close();

@@ -1,0 +1,78 @@
+// Changes made by another process (a technician's CLI command) reach the running gate.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { GateDaemon } from '../../src/app/daemon.js';
+import { startRecognition } from '../../src/app/recognition.js';
+import { loadConfig } from '../../src/config/load.js';
+import { enrollAttendee } from '../../src/enroll/enroll.js';
+import type { GateDecision } from '../../src/gate/types.js';
+import { AttendeeStore } from '../../src/store/attendees.js';
+import { FieldCipher } from '../../src/store/crypto.js';
+import { openDatabase } from '../../src/store/db.js';
+import { readPhoto } from '../fixtures.js';
+import { SHARED_FACES, SHARED_MODELS } from '../paths.js';
+
+let dir: string;
+let daemon: GateDaemon;
+let frame: Buffer;
+const TTL_MS = 200;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'outside-'));
+  const config = loadConfig({ file: null, env: {}, overrides: { dataDir: dir, 'event.id': 'ev', 'relay.driver': 'sim', 'camera.kind': 'replay', 'gate.cooldownMs': 0, 'gate.trackTtlMs': TTL_MS } });
+  const rec = await startRecognition(config, SHARED_MODELS, dir);
+  rec.store.upsertEvent({ id: 'ev' });
+  await enrollAttendee(
+    { pipeline: rec.pipeline, store: rec.store, galleries: rec.galleries, config, embedderId: rec.embedderId },
+    { eventId: 'ev', userId: 'obama', photos: [{ label: 'o2', data: readPhoto(join(SHARED_FACES, 'people/obama/2.jpg')) }] },
+  );
+  await rec.stop();
+  daemon = new GateDaemon({ config, configFile: null, modelsDir: SHARED_MODELS, dataDir: dir });
+  await daemon.start();
+  const person = await sharp(join(SHARED_FACES, 'people/obama/1.jpg')).resize({ height: 300 }).toBuffer();
+  frame = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#222' } }).composite([{ input: person, left: 200, top: 90 }]).jpeg().toBuffer();
+});
+after(async () => {
+  await daemon.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** One approach: three frames, then the track ends. */
+async function approach(): Promise<GateDecision[]> {
+  const out: GateDecision[] = [];
+  for (let i = 0; i < 3; i++) out.push(...(await daemon.processFrame({ data: frame, seq: i, capturedAtMs: performance.now(), sourceId: 't' })));
+  await new Promise((r) => setTimeout(r, TTL_MS + 50));
+  return out;
+}
+
+/** Another process: its own connection to the same database file. */
+function otherProcess(fn: (s: AttendeeStore) => void): void {
+  const db = openDatabase(dir);
+  try {
+    fn(new AttendeeStore(db, new FieldCipher(null)));
+  } finally {
+    db.close();
+  }
+}
+
+test('an event whose end is moved into the past by another process: the next approach is outside_window', async () => {
+  assert.deepEqual((await approach()).map((d) => d.reason), ['granted']);
+  otherProcess((s) => s.upsertEvent({ id: 'ev', endsAt: Date.now() - 60_000 }));
+  assert.deepEqual((await approach()).map((d) => d.reason), ['outside_window']);
+  otherProcess((s) => s.upsertEvent({ id: 'ev', endsAt: null }));
+  assert.deepEqual((await approach()).map((d) => d.reason), ['granted']);
+});
+
+test('an attendee removed by another process is never let in again', async () => {
+  otherProcess((s) => assert.equal(s.removeAttendee('ev', 'obama'), true));
+  const after = await approach();
+  assert.ok(after.every((d) => d.kind === 'deny'), JSON.stringify(after.map((d) => d.reason)));
+  // Once the gallery has been rebuilt, the face is simply unknown.
+  await new Promise((r) => setTimeout(r, 500));
+  const later = await approach();
+  assert.deepEqual(later.map((d) => d.reason), ['unknown_face']);
+});
