@@ -2,6 +2,7 @@
 // Every implementation (ffmpeg, image directory, webcam) sits behind FrameSource so the
 // composition root and the contract tests never care which camera is attached.
 import type { EventEmitter } from 'node:events';
+import { monotonicClock, type Clock } from '../clock.js';
 
 /** One encoded picture from the camera. Decoding is the vision stage's job (sharp). */
 export interface Frame {
@@ -73,18 +74,10 @@ export interface FrameSource extends EventEmitter<FrameSourceEvents> {
   status(): FrameSourceStatus;
 }
 
-/** Timers and the monotonic clock, injectable so tests advance time instead of sleeping. */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
 
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
+/** Capture times its stalls and backoff on the monotonic clock. */
+export type { Clock };
+export const systemClock: Clock = monotonicClock;
 
 /** A configuration problem the operator must fix; the message says what and how. */
 export class CaptureConfigError extends Error {

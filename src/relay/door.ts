@@ -1,18 +1,11 @@
 // Door supervision without I/O: drivers feed it input levels, it decides what
 // they mean. Kept pure so the rules (held open, forced, exit button) are
 // tested with injected time instead of real contacts.
+import { wallClock, type Clock } from '../clock.js';
 
-export interface Timers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realTimers: Timers = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+/** Door events are reported with wall-clock times. */
+export type Timers = Clock;
+export const realTimers: Timers = wallClock;
 
 export interface DoorHooks {
   /** Whether the relay is granting passage right now. */
