@@ -4,35 +4,16 @@
 import '../api/quiet-logs.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ROOT, SHARED_MODELS } from '../paths.js';
+import { runCli, type RunResult } from '../cli/run.js';
 import type { CentralServer } from './central-server.js';
 import { tempDir, testServer } from './helpers.js';
 
-const ENTRY = join(ROOT, 'dist', 'test', 'sync', 'cli-entry.js');
+type Run = RunResult;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const { GATE_AGENT_SYNC_API_KEY: _k, GATE_AGENT_SYNC_URL: _u, GATE_AGENT_CONFIG: _c, ...base } = process.env;
-    const child = spawn(process.execPath, [ENTRY, 'sync', ...args], {
-      env: { ...base, GATE_AGENT_MODELS_DIR: SHARED_MODELS, GATE_AGENT_LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** The real `gate-agent sync`, as a technician runs it. */
+const run = (args: string[], env: Record<string, string>): Promise<Run> => runCli(['sync', ...args], env);
 
 function assertNoSecrets(r: Run, server: CentralServer): void {
   const all = r.stdout + r.stderr;
