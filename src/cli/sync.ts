@@ -6,7 +6,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import { modelById } from '../models/manifest.js';
 import { openStore } from '../store/open.js';
 import { createCentralClient } from '../sync/client.js';
-import { SYNC_DEFAULTS, SyncConfigError, type SyncConfig } from '../sync/config.js';
+import { SyncConfigError, type SyncConfig } from '../sync/config.js';
 import { photoFetcher, pipelineEmbedder, type EmbedPhoto } from '../sync/photo.js';
 import { syncAll, type SyncProgress, type SyncResult } from '../sync/sync.js';
 import { createPipeline } from '../vision/factory.js';
@@ -26,9 +26,7 @@ export function register(program: Command): void {
   ).action(
     action(async (opts: SyncCliOptions) => {
       const ctx = resolveContext(opts);
-      // Until the `sync` section is in the config schema, an absent one means the defaults.
-      const fromConfig = (ctx.config as { sync?: Partial<SyncConfig> }).sync ?? {};
-      const sc: SyncConfig = { ...SYNC_DEFAULTS, ...fromConfig, ...(opts.url && { baseUrl: opts.url }), ...(opts.apiKeyFile && { apiKeyFile: opts.apiKeyFile }) };
+      const sc: SyncConfig = { ...ctx.config.sync, ...(opts.url && { baseUrl: opts.url }), ...(opts.apiKeyFile && { apiKeyFile: opts.apiKeyFile }) };
       let client;
       try {
         client = createCentralClient(sc);
