@@ -7,18 +7,30 @@ import { unitVectors } from '../vectors.js';
 
 const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);
 
-async function gallery(vectors: Map<number, Float32Array>): Promise<Gallery> {
-  const g = new Gallery({ dim: 512, threads: 1, rescoreTop: 16, vectorOf: (id) => vectors.get(id), initialCapacity: 16 });
+/**
+ * A started gallery holding n seeded unit vectors (embedding id i, attendee userOf(i)),
+ * re-scored from `byId` as the store would; stopped after fn whatever happens.
+ */
+async function withGallery(
+  n: number,
+  seed: number,
+  userOf: (i: number) => string,
+  fn: (g: Gallery, vs: Float32Array[], byId: Map<number, Float32Array>) => Promise<void>,
+): Promise<void> {
+  const vs = unitVectors(n, 512, seed);
+  const byId = new Map(vs.map((v, i) => [i, v]));
+  const g = new Gallery({ dim: 512, threads: 1, rescoreTop: 16, vectorOf: (id) => byId.get(id), initialCapacity: 16 });
   await g.start();
-  return g;
+  try {
+    vs.forEach((v, i) => g.add(i, userOf(i), v));
+    await fn(g, vs, byId);
+  } finally {
+    await g.stop();
+  }
 }
 
 test('search returns the exact best and second-best attendee, equal to a float brute force', async () => {
-  const vs = unitVectors(3000, 512, 1);
-  const byId = new Map(vs.map((v, i) => [i, v]));
-  const g = await gallery(byId);
-  try {
-    vs.forEach((v, i) => g.add(i, `u${i % 1000}`, v)); // 3 embeddings per attendee, grows past its capacity
+  await withGallery(3000, 1, (i) => `u${i % 1000}`, async (g, vs) => {
     assert.equal(g.size, 3000);
     assert.equal(g.attendeeCount, 1000);
     for (const [qi, q] of unitVectors(20, 512, 2).entries()) {
@@ -37,17 +49,11 @@ test('search returns the exact best and second-best attendee, equal to a float b
       assert.deepEqual(got.map((c) => c.userId), exact.map((e) => e[0]));
       got.forEach((c, i) => assert.ok(Math.abs(c.similarity - exact[i]![1]) < 1e-5));
     }
-  } finally {
-    await g.stop();
-  }
+  });
 });
 
 test('removals and re-adds keep every remaining embedding findable', async () => {
-  const vs = unitVectors(200, 512, 3);
-  const byId = new Map(vs.map((v, i) => [i, v]));
-  const g = await gallery(byId);
-  try {
-    vs.forEach((v, i) => g.add(i, `u${i}`, v));
+  await withGallery(200, 3, (i) => `u${i}`, async (g, vs) => {
     for (let i = 0; i < 200; i += 3) g.remove({ userId: `u${i}` });
     g.remove({ embeddingId: 1 });
     for (let i = 0; i < 200; i++) {
@@ -57,24 +63,16 @@ test('removals and re-adds keep every remaining embedding findable', async () =>
     }
     g.add(0, 'u0', vs[0]!);
     assert.equal((await g.search(vs[0]!, 1))[0]?.userId, 'u0');
-  } finally {
-    await g.stop();
-  }
+  });
 });
 
 test('changes made during a scan wait for it, so scores are never credited to the wrong attendee', async () => {
-  const vs = unitVectors(500, 512, 4);
-  const byId = new Map(vs.map((v, i) => [i, v]));
-  const g = await gallery(byId);
-  try {
-    vs.forEach((v, i) => g.add(i, `u${i}`, v));
+  await withGallery(500, 4, (i) => `u${i}`, async (g, vs) => {
     const pending = g.search(vs[499]!, 1);
     g.remove({ userId: 'u3' }); // moves the last column (u499) into column 3
     assert.equal((await pending)[0]?.userId, 'u499');
     assert.equal(g.size, 499);
-  } finally {
-    await g.stop();
-  }
+  });
 });
 
 test('decideMatch: threshold, margin over a different attendee, empty gallery', () => {
@@ -91,11 +89,7 @@ test('decideMatch: threshold, margin over a different attendee, empty gallery', 
 });
 
 test('overlapping scans: changes wait for the last one; a deleted embedding never matches on its estimate', async () => {
-  const vs = unitVectors(300, 512, 11);
-  const byId = new Map(vs.map((v, i) => [i, v]));
-  const g = await gallery(byId);
-  try {
-    vs.forEach((v, i) => g.add(i, `u${i}`, v));
+  await withGallery(300, 11, (i) => `u${i}`, async (g, vs, byId) => {
     const a = g.search(vs[299]!, 2);
     const b = g.search(vs[298]!, 2);
     g.remove({ userId: 'u5' }); // would move column 299 into 5 mid-scan
@@ -106,7 +100,5 @@ test('overlapping scans: changes wait for the last one; a deleted embedding neve
     byId.delete(7); // gone from the store, still in the gallery
     const r = await g.search(vs[7]!, 2);
     assert.notEqual(r[0]?.userId, 'u7');
-  } finally {
-    await g.stop();
-  }
+  });
 });
