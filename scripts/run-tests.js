@@ -1,12 +1,54 @@
 #!/usr/bin/env node
-// Runs every compiled test file with node's built-in runner. Node 20 has no
-// glob support in --test, so the file list is built here.
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+// Runs every compiled test file with node's built-in runner (Node 20 has no glob support
+// in --test, so the file list is built here), after checking that the programs the tests
+// drive are installed. No test can hang the run: each test has a timeout, the runner is
+// told to exit when the tests are done, the whole run has a deadline, and every process
+// the run started (daemons, brokers, ffmpeg) is killed at the end, whatever happened.
+//
+//   node scripts/run-tests.js [--clock=+365d] [name-filter…]
+//
+// --clock runs the tests with the process clock moved (libfaketime), children included:
+// the suite must pass on any date, not only today's.
+import { readdirSync, statSync, existsSync, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { spawn } from 'node:child_process';
+
+const TEST_TIMEOUT_MS = Number(process.env.GATE_AGENT_TEST_TIMEOUT_MS ?? 180_000);
+const RUN_DEADLINE_MS = Number(process.env.GATE_AGENT_TEST_DEADLINE_MS ?? 20 * 60_000);
+
+const args = process.argv.slice(2);
+const clock = args.find((a) => a.startsWith('--clock='))?.slice('--clock='.length) ?? null;
+const filter = args.filter((a) => !a.startsWith('--'));
+
+// What the tests drive for real, and the Debian package that brings each.
+const NEEDED = [
+  ['ffmpeg', 'ffmpeg'],
+  ['ffprobe', 'ffmpeg'],
+  ['fswebcam', 'fswebcam'],
+  ['mosquitto', 'mosquitto'],
+  ['mosquitto_passwd', 'mosquitto'],
+  ['mosquitto_sub', 'mosquitto-clients'],
+  ['gpioset', 'gpiod'],
+  ['systemd-notify', 'systemd'],
+  ['systemd-analyze', 'systemd'],
+  ['openssl', 'openssl'],
+  ['python3', 'python3'],
+  ['unshare', 'util-linux'],
+  ['faketime', 'faketime'],
+];
+const PATH_DIRS = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin'];
+const onPath = (cmd) => PATH_DIRS.some((d) => d && existsSync(join(d, cmd)));
+const missing = NEEDED.filter(([cmd]) => !onPath(cmd));
+if (missing.length) {
+  const pkgs = [...new Set(missing.map(([, p]) => p))];
+  console.error(
+    `npm test: missing ${missing.map(([c]) => c).join(', ')}; the tests drive these programs for real. ` +
+      `Install them with: sudo apt-get install -y ${pkgs.join(' ')}`,
+  );
+  process.exit(1);
+}
 
 const root = new URL('../dist/test/', import.meta.url).pathname;
-const filter = process.argv.slice(2);
 const files = [];
 (function walk(dir) {
   for (const name of readdirSync(dir).sort()) {
@@ -19,5 +61,51 @@ if (files.length === 0) {
   console.error('run-tests: no test files found under dist/test (did the build run?)');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+
+const nodeArgs = ['--test', '--test-concurrency=1', `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-force-exit', ...files];
+const [cmd, cmdArgs] = clock ? ['faketime', ['-f', clock, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
+if (clock) console.log(`run-tests: process clock moved ${clock} (faketime)`);
+const started = performance.now();
+// Its own process group, so that everything the tests start can be found and killed.
+const child = spawn(cmd, cmdArgs, { stdio: 'inherit', detached: true });
+const deadline = setTimeout(() => {
+  console.error(`run-tests: the run passed its ${RUN_DEADLINE_MS / 60_000} min deadline; killing it`);
+  killGroup(child.pid);
+}, RUN_DEADLINE_MS);
+const forward = (sig) => process.on(sig, () => killGroup(child.pid));
+forward('SIGINT');
+forward('SIGTERM');
+
+child.on('exit', (code, signal) => {
+  clearTimeout(deadline);
+  const left = groupMembers(child.pid);
+  if (left.length) console.error(`run-tests: ${left.length} process(es) left behind, killed: ${left.map((p) => `${p.pid} ${p.cmd}`).join('; ')}`);
+  killGroup(child.pid);
+  const s = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(`run-tests: ${files.length} test file(s) in ${s} s wall time${clock ? ` (clock ${clock})` : ''}`);
+  process.exit(code ?? (signal ? 1 : 0));
+});
+
+function killGroup(pgid) {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    /* the group is empty */
+  }
+}
+
+/** Processes still in the process group pgid, from /proc. */
+function groupMembers(pgid) {
+  const out = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Fields after the command (which may contain spaces) in parentheses: state ppid pgrp …
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(rest[2]) === pgid && rest[0] !== 'Z') out.push({ pid: Number(pid), cmd: readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim().slice(0, 80) });
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}

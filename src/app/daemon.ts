@@ -37,6 +37,8 @@ export interface DaemonOptions {
   /** Stop by itself when the camera source ends (a replay that does not loop). */
   once?: boolean;
   notify?: SdNotify;
+  /** Wall-clock time (epoch ms) for decisions and event windows; tests inject their own. */
+  now?: () => number;
 }
 
 export interface DaemonStats {
@@ -74,7 +76,10 @@ export class GateDaemon {
   readonly finished: Promise<void>;
   private finish!: () => void;
 
+  private readonly now: () => number;
+
   constructor(private readonly opts: DaemonOptions) {
+    this.now = opts.now ?? Date.now;
     this.notify = opts.notify ?? new SdNotify({ healthy: () => this.healthy() });
     this.finished = new Promise((r) => (this.finish = r));
   }
@@ -101,7 +106,7 @@ export class GateDaemon {
     this.rec = await startRecognition(c, this.opts.modelsDir, this.opts.dataDir);
     this.identity = { gateId: c.gateId, siteId: c.siteId, eventId: '', modelId: this.rec.embedderId };
     this.outbox = new Outbox(this.rec.store.db, { identity: this.identity, maxMessages: c.mqtt.outboxMaxMessages, ...sealerOf(this.rec.store) });
-    this.selectEvent();
+    this.housekeeping();
 
     if (c.mqtt.brokerUrl) {
       this.publisher = new MqttPublisher({ ...c.mqtt, brokerUrl: c.mqtt.brokerUrl }, { outbox: this.outbox, identity: { ...this.identity, version: VERSION } });
@@ -139,7 +144,7 @@ export class GateDaemon {
       });
       this.gateMetrics.syncAgeSeconds.collect(() => {
         const at = this.event ? this.rec!.store.getSyncState(this.event.id).lastSuccessAt : null;
-        return at === null ? NaN : (Date.now() - at) / 1000;
+        return at === null ? NaN : (this.now() - at) / 1000;
       });
       log.info({ address: this.api.address }, `identity endpoint on http://${this.api.address.host}:${this.api.address.port}`);
     }
@@ -191,7 +196,7 @@ export class GateDaemon {
   private selectEvent(): void {
     const store = this.rec!.store;
     const c = this.config;
-    const next = c.event.id ? (store.getEvent(c.event.id) ?? null) : currentEvent(store.listEvents(), Date.now(), this.earlyOpenMs());
+    const next = c.event.id ? (store.getEvent(c.event.id) ?? null) : currentEvent(store.listEvents(), this.now(), this.earlyOpenMs());
     if (c.event.id && !next) log.error({ event: c.event.id }, `event ${c.event.id} is not in the local cache: nobody is admitted until it is synced or added`);
     if (next && next.id === this.event?.id) {
       // Same event, maybe a new time window (a sync moved its end): the policy must know.
@@ -257,7 +262,7 @@ export class GateDaemon {
 
   private tick(): void {
     if (!this.policy) return;
-    for (const d of this.policy.tick(Date.now())) this.actLogged(d, null);
+    for (const d of this.policy.tick(this.now())) this.actLogged(d, null);
   }
 
   /** act() for decisions made outside the frame loop, whose errors have no one to go to. */
@@ -268,7 +273,7 @@ export class GateDaemon {
   /** Report every open track as if it had expired (end of a replay). */
   flushTracks(): void {
     if (!this.policy) return;
-    for (const d of this.policy.tick(Date.now() + this.config.gate.trackTtlMs + 1)) this.actLogged(d, null);
+    for (const d of this.policy.tick(this.now() + this.config.gate.trackTtlMs + 1)) this.actLogged(d, null);
   }
 
   private async frameLoop(source: FrameSource): Promise<void> {
@@ -322,7 +327,7 @@ export class GateDaemon {
     stage.observe(res.timings.embedMs / 1000, { stage: 'embed' });
     stage.observe(matchMs / 1000, { stage: 'match' });
     const decisions = this.policy.onFrame({
-      atMs: Date.now(),
+      atMs: this.now(),
       faces,
       timings: { decodeMs, detectMs: res.timings.detectMs, alignMs: res.timings.alignMs, embedMs: res.timings.embedMs, matchMs },
     });

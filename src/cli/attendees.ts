@@ -47,12 +47,25 @@ export function register(program: Command): void {
     }),
   );
 
-  withCommonOptions(att.command('purge').description('delete all attendees and biometric data of an event now').requiredOption('--event <id>', 'event id')).action(
-    action(async (opts: EventOpts) => {
+  withCommonOptions(
+    att
+      .command('purge')
+      .description('delete attendees and biometric data now: of one event (--event), or of every event past its purge time (--expired)')
+      .option('--event <id>', 'event id')
+      .option('--expired', 'every event whose purge time (end + store.purgeGraceHours) has passed, as the daemon does'),
+  ).action(
+    action(async (opts: CommonOptions & { event?: string; expired?: boolean }) => {
+      if ((opts.event === undefined) === (opts.expired !== true)) return fail('attendees purge: give either --event <id> or --expired');
       await withStore(opts, (store) => {
-        store.requireEvent(opts.event);
-        const n = store.purgeEvent(opts.event);
-        process.stdout.write(opts.json ? JSON.stringify({ purged: n }) + '\n' : `deleted ${n} attendee(s) of ${opts.event} with their embeddings\n`);
+        if (opts.expired) {
+          const events = store.purgeExpired();
+          process.stdout.write(opts.json ? JSON.stringify({ events }) + '\n' : events.length ? `purged the attendees of ${events.length} ended event(s): ${events.join(', ')}\n` : 'no event is past its purge time\n');
+          return;
+        }
+        const id = opts.event!;
+        store.requireEvent(id);
+        const n = store.purgeEvent(id);
+        process.stdout.write(opts.json ? JSON.stringify({ purged: n }) + '\n' : `deleted ${n} attendee(s) of ${id} with their embeddings\n`);
       });
     }),
   );
@@ -72,7 +85,7 @@ export function register(program: Command): void {
       const bar = process.stderr.isTTY && !opts.json ? new SingleBar({ format: 'importing [{bar}] {value}/{total} {userId}' }, Presets.shades_classic) : null;
       const report: { row: number; userId: string; ok: boolean; embeddings?: number; problems?: string[]; warnings?: string[] }[] = [];
       try {
-        rec.store.requireEvent(opts.event);
+        rec.store.requireOpenEvent(opts.event);
         bar?.start(rows.length, 0, { userId: '' });
         for (const r of rows) {
           bar?.increment(0, { userId: r.userId });

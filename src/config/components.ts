@@ -77,7 +77,7 @@ export const apiSection = sectionFromDefaults(
   {
     enabled: 'Serve the endpoint from the daemon.',
     host: { description: 'Address to listen on.', examples: ['0.0.0.0'] },
-    port: { description: 'TCP port to listen on.', minimum: 1, examples: [8080] },
+    port: { description: 'TCP port to listen on; 0 lets the system pick a free one (the log says which).', minimum: 0, examples: [8080] },
     maxGateActivities: { description: 'Verifications by this gate kept in an attendee\'s activities (the oldest of them are dropped first); the central server\'s own activities are never dropped.', minimum: 1, examples: [20] },
     headersTimeoutMs: 'A client must send its request headers within this many ms.',
     requestTimeoutMs: 'A whole request must arrive within this many ms.',

@@ -49,7 +49,7 @@ export interface EnrollDeps {
 
 export async function enrollAttendee(deps: EnrollDeps, req: EnrollRequest): Promise<EnrollResult> {
   const { pipeline, store, galleries, config } = deps;
-  store.requireEvent(req.eventId);
+  store.requireOpenEvent(req.eventId);
   if (!req.userId.trim()) throw new EnrollError(req.userId, ['user id is empty']);
   if (req.photos.length === 0) throw new EnrollError(req.userId, ['no photo given; pass at least one photo file']);
   const problems: string[] = [];

@@ -120,6 +120,22 @@ export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
     return e;
   }
 
+  /**
+   * The event, if attendees may still be added to it: one that has ended would have them
+   * deleted at its purge time (or at once), so enrolling into it is refused.
+   */
+  requireOpenEvent(id: string): EventRow {
+    const e = this.requireEvent(id);
+    if (e.endsAt !== null && e.endsAt <= this.now()) {
+      const purge = e.purgeAfter === null ? '' : `; its attendees are deleted at ${new Date(e.purgeAfter).toISOString()}`;
+      throw new StoreError(
+        `event "${id}" ended at ${new Date(e.endsAt).toISOString()}${purge}, so nobody can be enrolled into it; ` +
+          `move its end with \`gate-agent events add ${id} --ends <ISO time>\` or enroll into a current event`,
+      );
+    }
+    return e;
+  }
+
   listEvents(): (EventRow & { attendees: number })[] {
     return (
       this.db

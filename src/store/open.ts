@@ -4,11 +4,13 @@ import { AttendeeStore } from './attendees.js';
 import { FieldCipher, loadKey } from './crypto.js';
 import { openDatabase } from './db.js';
 
+/**
+ * Opening never deletes anything: purging ended events is an explicit act (the daemon's
+ * housekeeping, `gate-agent attendees purge`), so a read-only command never loses data.
+ */
 export function openStore(config: Config, dataDir: string, env: NodeJS.ProcessEnv = process.env): AttendeeStore {
   const key = loadKey(config.store.keyFile, env.GATE_AGENT_STORE_KEY);
-  const store = new AttendeeStore(openDatabase(dataDir), new FieldCipher(key));
-  store.purgeExpired();
-  return store;
+  return new AttendeeStore(openDatabase(dataDir), new FieldCipher(key));
 }
 
 /**

@@ -27,6 +27,7 @@ import { defaultConfig, readPhoto } from '../fixtures.js';
 import { BIN, SHARED_FACES, SHARED_MODELS } from '../paths.js';
 import { specSession } from './fixtures/spec-session.js';
 import { dataUrl, detailOf, request, type Reply } from './helpers.js';
+import { own } from '../proc.js';
 
 const EVENT = 'evt_spring_gala';
 const GATE = 'north-1';
@@ -218,10 +219,10 @@ void test('`gate-agent serve`: listens where told, honours --allow-host, answers
   cli(['events', 'add', EVENT]);
   const cliKey = (JSON.parse(cli(['keys', 'create', '--name', 'kiosk', '--json'])) as { key: string }).key;
 
-  const child = spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--allow-host', `127.0.0.1:${photoPort}`, '--json'], {
+  const child = own(spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--allow-host', `127.0.0.1:${photoPort}`, '--json'], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -1,9 +1,10 @@
 // The daemon end to end: real models, real ffmpeg replays of the shared photos, the
 // simulated relay, decisions read back from the real SQLite outbox.
-import { test, before, after } from 'node:test';
+import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -13,15 +14,17 @@ import { enrollAttendee } from '../../src/enroll/enroll.js';
 import { makeClip, standardPhotos } from '../capture/clips.js';
 import { defaultConfig, readPhoto } from '../fixtures.js';
 import { BIN, SHARED_FACES, SHARED_MODELS } from '../paths.js';
+import { alive, own, until } from '../proc.js';
 
 let dir: string;
-let data: string;
+/** The enrolled attendees, made once; each test runs on its own copy (no cooldown or entry leaks between tests). */
+let template: string;
 const clips: Record<string, string> = {};
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'daemon-'));
-  data = join(dir, 'data');
-  const rec = await startRecognition(defaultConfig(), SHARED_MODELS, data);
+  template = join(dir, 'template');
+  const rec = await startRecognition(defaultConfig(), SHARED_MODELS, template);
   try {
     rec.store.upsertEvent({ id: 'gala' });
     const deps = { pipeline: rec.pipeline, store: rec.store, galleries: rec.galleries, config: rec.config, embedderId: rec.embedderId };
@@ -38,7 +41,15 @@ before(async () => {
 });
 after(async () => { await rm(dir, { recursive: true, force: true }); });
 
-const baseEnv = (extra: Record<string, string> = {}) => ({
+/** A data dir of this test's own, holding the enrolled attendees. */
+async function freshData(t: TestContext): Promise<string> {
+  const d = await mkdtemp(join(dir, 'data-'));
+  await cp(template, d, { recursive: true });
+  t.after(() => rm(d, { recursive: true, force: true }));
+  return d;
+}
+
+const baseEnv = (data: string, extra: Record<string, string> = {}) => ({
   ...process.env,
   GATE_AGENT_MODELS_DIR: SHARED_MODELS,
   GATE_AGENT_DATA_DIR: data,
@@ -47,23 +58,31 @@ const baseEnv = (extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
-function spawnAgent(args: string[], env: Record<string, string> = {}): { child: ChildProcess; out: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-  const child = spawn(process.execPath, [BIN, 'run', '--event', 'gala', ...args], { env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+interface Agent {
+  child: ChildProcess;
+  out: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** What the daemon has logged so far. */
+  stderr(): string;
+}
+
+/** `gate-agent run` as a child this test owns: killed when the test ends, pass or fail. */
+function spawnAgent(t: TestContext, data: string, args: string[], env: Record<string, string> = {}): Agent {
+  const child = own(spawn(process.execPath, [BIN, 'run', '--event', 'gala', ...args], { env: baseEnv(data, env), stdio: ['ignore', 'pipe', 'pipe'] }), t);
   let stdout = '', stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const out = new Promise<{ code: number | null; stdout: string; stderr: string }>((res) => child.on('close', (code) => res({ code, stdout, stderr })));
-  return { child, out };
+  return { child, out, stderr: () => stderr };
 }
 
 interface Summary { frames: number; decisions: Record<string, number>; pulses: number }
-async function replay(clip: string): Promise<Summary & { stderr: string }> {
-  const r = await spawnAgent(['--camera-path', clip, '--once']).out;
+async function replay(t: TestContext, data: string, clip: string): Promise<Summary & { stderr: string }> {
+  const r = await spawnAgent(t, data, ['--camera-path', clip, '--once']).out;
   assert.equal(r.code, 0, r.stderr.slice(-2000));
   return { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as Summary), stderr: r.stderr };
 }
 
-function sessionsSince(seq: number): { seq: number; payload: { gate: { decision: string; reason: string }; userInfo?: { userId: string } } }[] {
+function sessionsSince(data: string, seq: number): { seq: number; payload: { gate: { decision: string; reason: string }; userInfo?: { userId: string } } }[] {
   const db = new BetterSqlite3(join(data, 'gate-agent.db'), { readonly: true });
   try {
     return (db.prepare("SELECT seq, payload FROM outbox WHERE topic = 'sessions' AND seq > ? ORDER BY seq").all(seq) as { seq: number; payload: string }[]).map((r) => ({ seq: r.seq, payload: JSON.parse(r.payload) as never }));
@@ -71,14 +90,12 @@ function sessionsSince(seq: number): { seq: number; payload: { gate: { decision:
     db.close();
   }
 }
-const lastSeq = (): number => sessionsSince(0).at(-1)?.seq ?? 0;
-
-test('the enrolled person walking up gets exactly one relay pulse, recorded with their session', async () => {
-  const from = lastSeq();
-  const s = await replay(clips.walkUp!);
+test('the enrolled person walking up gets exactly one relay pulse, recorded with their session', async (t) => {
+  const data = await freshData(t);
+  const s = await replay(t, data, clips.walkUp!);
   assert.equal(s.pulses, 1, JSON.stringify(s.decisions));
   assert.equal(s.decisions.granted, 1);
-  const granted = sessionsSince(from).filter((m) => m.payload.gate.decision === 'granted');
+  const granted = sessionsSince(data, 0).filter((m) => m.payload.gate.decision === 'granted');
   assert.equal(granted.length, 1);
   assert.equal(granted[0]!.payload.userInfo?.userId, 'obama');
   assert.ok(!JSON.stringify(granted[0]!.payload).includes('embedding'));
@@ -88,52 +105,43 @@ test('the enrolled person walking up gets exactly one relay pulse, recorded with
   assert.match(s.stderr, /camera: replay of/);
 });
 
-test('a stranger gets no pulse and is reported once as unknown; an empty scene gives nothing', async () => {
-  const stranger = await replay(clips.stranger!);
+test('a stranger gets no pulse and is reported once as unknown; an empty scene gives nothing', async (t) => {
+  const data = await freshData(t);
+  const stranger = await replay(t, data, clips.stranger!);
   assert.equal(stranger.pulses, 0);
   assert.deepEqual(stranger.decisions, { unknown_face: 1 });
-  const empty = await replay(clips.empty!);
+  const empty = await replay(t, data, clips.empty!);
   assert.equal(empty.pulses, 0);
   assert.deepEqual(empty.decisions, {});
   assert.ok(empty.frames > 5);
 });
 
-test('two people at once: the enrolled one is let in, the other reported unknown', async () => {
-  const s = await replay(clips.pair!);
+test('two people at once: the enrolled one is let in, the other reported unknown', async (t) => {
+  const s = await replay(t, await freshData(t), clips.pair!);
   assert.equal(s.pulses, 1, JSON.stringify(s.decisions));
   assert.equal(s.decisions.granted, 1);
   assert.equal(s.decisions.unknown_face, 1);
 });
 
-async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-test('the webcam source through a real fswebcam; SIGTERM stops the daemon cleanly', async () => {
+test('the webcam source through a real fswebcam; SIGTERM stops the daemon cleanly', async (t) => {
+  const data = await freshData(t);
   // fswebcam's FILE: reader needs a baseline JPEG (it crashes on progressive ones).
   const photo = join(dir, 'at-the-gate.jpg');
   await writeFile(photo, await sharp(standardPhotos.enrolled).resize(640).jpeg({ progressive: false }).toBuffer());
-  const from = lastSeq();
-  const { child, out } = spawnAgent([], { GATE_AGENT__camera__kind: '"webcam"', GATE_AGENT__camera__device: JSON.stringify(`FILE:${photo}`), GATE_AGENT__camera__fps: '4' });
-  const granted = await until('a grant from the webcam', () => sessionsSince(from).find((m) => m.payload.gate.decision === 'granted'));
+  const { child, out } = spawnAgent(t, data, [], { GATE_AGENT__camera__kind: '"webcam"', GATE_AGENT__camera__device: JSON.stringify(`FILE:${photo}`), GATE_AGENT__camera__fps: '4' });
+  const granted = await until('a grant from the webcam', () => sessionsSince(data, 0).find((m) => m.payload.gate.decision === 'granted'));
   assert.equal(granted.payload.userInfo?.userId, 'obama');
   child.kill('SIGTERM');
   const r = await out;
   assert.equal(r.code, 0, r.stderr.slice(-1500));
   assert.match(r.stderr, /shutting down/);
-  assert.equal(sessionsSince(from).filter((m) => m.payload.gate.decision === 'granted').length, 1, 'one pass per approach');
+  assert.equal(sessionsSince(data, 0).filter((m) => m.payload.gate.decision === 'granted').length, 1, 'one pass per approach');
 });
 
-test('camera loss: the replay ffmpeg killed mid-run is restarted and decisions resume', async () => {
-  const from = lastSeq();
-  const { child, out } = spawnAgent(['--camera-path', clips.walkUp!], { GATE_AGENT__camera__loop: 'true', GATE_AGENT__gate__cooldownMs: '0' });
-  await until('a first grant', () => sessionsSince(from).find((m) => m.payload.gate.decision === 'granted'));
+test('camera loss: the replay ffmpeg killed mid-run is restarted and decisions resume', async (t) => {
+  const data = await freshData(t);
+  const { child, out } = spawnAgent(t, data, ['--camera-path', clips.walkUp!], { GATE_AGENT__camera__loop: 'true', GATE_AGENT__gate__cooldownMs: '0' });
+  await until('a first grant', () => sessionsSince(data, 0).find((m) => m.payload.gate.decision === 'granted'));
   const ffmpeg = await until('the ffmpeg child', () => childPids(child.pid!).find((p) => p.cmd.includes('ffmpeg')));
   process.kill(ffmpeg.pid, 'SIGKILL');
   const db = () => new BetterSqlite3(join(data, 'gate-agent.db'), { readonly: true });
@@ -148,21 +156,24 @@ test('camera loss: the replay ffmpeg killed mid-run is restarted and decisions r
       d.close();
     }
   });
-  await until('a grant after the restart', () => sessionsSince(eventSeq).find((m) => m.payload.gate.decision === 'granted'));
+  await until('a grant after the restart', () => sessionsSince(data, eventSeq).find((m) => m.payload.gate.decision === 'granted'));
+  // The ffmpeg the daemon runs now (the restarted one) must not outlive the daemon.
+  const restarted = await until('the restarted ffmpeg child', () => childPids(child.pid!).find((p) => p.cmd.includes('ffmpeg') && p.pid !== ffmpeg.pid));
+  assert.ok(alive(restarted.pid));
   child.kill('SIGTERM');
   assert.equal((await out).code, 0);
-  assert.equal(childPids(child.pid!).length, 0);
+  await until('the restarted ffmpeg to be gone', () => (alive(restarted.pid) ? undefined : true), 5000);
 });
 
 /** Child processes of pid, from /proc. */
 function childPids(pid: number): { pid: number; cmd: string }[] {
   const out: { pid: number; cmd: string }[] = [];
   try {
-    for (const tid of require_readdirSync(`/proc/${pid}/task`)) {
-      const kids = require_readFileSync(`/proc/${pid}/task/${tid}/children`).trim().split(/\s+/).filter(Boolean).map(Number);
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const kids = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
       for (const k of kids) {
         let cmd = '';
-        try { cmd = require_readFileSync(`/proc/${k}/cmdline`).replace(/\0/g, ' '); } catch { /* gone */ }
+        try { cmd = readFileSync(`/proc/${k}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { /* gone */ }
         out.push({ pid: k, cmd });
       }
     }
@@ -171,33 +182,23 @@ function childPids(pid: number): { pid: number; cmd: string }[] {
   }
   return out;
 }
-import { readdirSync as require_readdirSync, readFileSync as rfs } from 'node:fs';
-const require_readFileSync = (p: string): string => rfs(p, 'utf8');
-void readdir;
 
-test('the daemon serves the identity endpoint when api.enabled, with health and metrics', async () => {
-  const { createServer } = await import('node:net');
-  const port = await new Promise<number>((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-  const key = JSON.parse((await import('node:child_process')).execFileSync(process.execPath, [BIN, 'keys', 'create', '--name', 'daemon-test', '--json'], { env: baseEnv(), encoding: 'utf8' })) as { key: string };
-  const { child, out } = spawnAgent([], {
+test('the daemon serves the identity endpoint when api.enabled, with health and metrics', async (t) => {
+  const data = await freshData(t);
+  const key = JSON.parse(execFileSync(process.execPath, [BIN, 'keys', 'create', '--name', 'daemon-test', '--json'], { env: baseEnv(data), encoding: 'utf8' })) as { key: string };
+  // Port 0: the daemon binds a free port itself and logs where it listens.
+  const agent = spawnAgent(t, data, [], {
     GATE_AGENT__api__enabled: 'true',
     GATE_AGENT__api__host: '"127.0.0.1"',
-    GATE_AGENT__api__port: String(port),
+    GATE_AGENT__api__port: '0',
     GATE_AGENT__camera__kind: '"replay"',
   });
+  const { child, out } = agent;
   try {
+    const port = await until('the identity endpoint address in the log', () => /identity endpoint on http:\/\/127\.0\.0\.1:(\d+)/.exec(agent.stderr())?.[1]);
     const base = `http://127.0.0.1:${port}`;
-    let health: Response | undefined;
-    for (let i = 0; i < 100 && !health; i++) {
-      health = await fetch(`${base}/healthz`).catch(() => undefined);
-      if (!health) await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.ok(health, 'the daemon answered /healthz');
+    const health = await until('/healthz to answer', () => fetch(`${base}/healthz`).catch(() => undefined));
+    assert.equal(health.status, 200, await health.clone().text());
     // data: URLs travel in the query string, so the photo is kept small.
     const photo = (await sharp(await readFile(join(SHARED_FACES, 'people/obama/3.jpg'))).resize(400).jpeg().toBuffer()).toString('base64');
     const r = await fetch(`${base}/identity?event_id=gala&image_url=${encodeURIComponent(`data:image/jpeg;base64,${photo}`)}`, { method: 'POST', headers: { 'x-api-key': key.key } });

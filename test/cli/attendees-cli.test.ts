@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
 import { BIN, SHARED_FACES, SHARED_MODELS } from '../paths.js';
 import { jsonLines, runCli } from './run.js';
+import { own } from '../proc.js';
 
 let dir: string;
 let env: Record<string, string>;
@@ -20,8 +21,13 @@ before(async () => {
 });
 after(async () => { await rm(dir, { recursive: true, force: true }); });
 
+// Event windows are stated relative to now: the suite must pass on any date.
+const HOUR_MS = 3600_000;
+const iso = (ms: number): string => new Date(ms).toISOString();
+
 test('events add/list, enroll, identify, attendees list/show/remove/purge', async () => {
-  assert.equal((await runCli(['events', 'add', 'gala', '--name', 'Gala', '--starts', '2026-12-01T18:00:00Z', '--ends', '2026-12-02T02:00:00Z'], env)).code, 0);
+  const endsAt = Date.now() + 8 * HOUR_MS;
+  assert.equal((await runCli(['events', 'add', 'gala', '--name', 'Gala', '--starts', iso(Date.now() - HOUR_MS), '--ends', iso(endsAt)], env)).code, 0);
   const bad = await runCli(['events', 'add', 'x', '--ends', 'tomorrow'], env);
   assert.match(bad.stderr, /--ends "tomorrow" is not a date; use ISO 8601/);
   const e = await runCli(['enroll', '--event', 'gala', '--user', 'u-obama', '--name', 'Barack', '--email', 'b@example.org', face('people/obama/1.jpg'), face('people/obama/3.jpg')], env);
@@ -43,12 +49,34 @@ test('events add/list, enroll, identify, attendees list/show/remove/purge', asyn
   assert.equal(show.userInfo.email, 'b@example.org');
   const ev = JSON.parse((await runCli(['events', 'list', '--json'], env)).stdout) as { id: string; attendees: number; purgeAfter: number }[];
   assert.equal(ev[0]!.attendees, 1);
-  assert.equal(ev[0]!.purgeAfter, Date.parse('2026-12-02T02:00:00Z') + 24 * 3600_000, 'purged a grace period after the end');
+  assert.equal(ev[0]!.purgeAfter, Date.parse(iso(endsAt)) + 24 * HOUR_MS, 'purged a grace period after the end');
   assert.equal((await runCli(['attendees', 'remove', '--event', 'gala', '--user', 'u-obama'], env)).code, 0);
   assert.match((await runCli(['attendees', 'remove', '--event', 'gala', '--user', 'u-obama'], env)).stderr, /u-obama is not enrolled in gala/);
   await runCli(['enroll', '--event', 'gala', '--user', 'u-obama', face('people/obama/1.jpg')], env);
   assert.match((await runCli(['attendees', 'purge', '--event', 'gala'], env)).stdout, /deleted 1 attendee\(s\) of gala/);
   assert.match((await runCli(['identify', '--event', 'nope', face('white.png')], env)).stderr, /event "nope" is not in the local cache/);
+});
+
+test('an ended event: reading keeps its attendees, enrolling is refused, purge --expired deletes them', async () => {
+  const denv = { GATE_AGENT_DATA_DIR: join(dir, 'ended') };
+  // Enrolled while the event runs; then its end is moved into the past, beyond the purge grace.
+  assert.equal((await runCli(['events', 'add', 'past', '--ends', iso(Date.now() + HOUR_MS)], denv)).code, 0);
+  assert.equal((await runCli(['enroll', '--event', 'past', '--user', 'u1', face('people/obama/1.jpg')], denv)).code, 0);
+  assert.equal((await runCli(['events', 'add', 'past', '--ends', iso(Date.now() - 48 * HOUR_MS)], denv)).code, 0);
+  const events = async () => JSON.parse((await runCli(['events', 'list', '--json'], denv)).stdout) as { id: string; attendees: number }[];
+  // Read-only commands never delete: the attendee is still there after several of them.
+  assert.deepEqual((await events()).map((e) => [e.id, e.attendees]), [['past', 1]]);
+  assert.deepEqual((await events()).map((e) => [e.id, e.attendees]), [['past', 1]]);
+  const late = await runCli(['enroll', '--event', 'past', '--user', 'u2', face('people/biden/1.jpg')], denv);
+  assert.equal(late.code, 1);
+  assert.match(late.stderr, /event "past" ended at .*, so nobody can be enrolled into it; move its end with `gate-agent events add past --ends <ISO time>`/);
+  const roster = join(dir, 'late.csv');
+  await writeFile(roster, `userId,name,email,phone,photos\nu3,X,,,${face('people/biden/1.jpg')}\n`);
+  assert.match((await runCli(['attendees', 'import', '--event', 'past', roster], denv)).stderr, /event "past" ended at/);
+  assert.match((await runCli(['attendees', 'purge'], denv)).stderr, /give either --event <id> or --expired/);
+  const purged = await runCli(['attendees', 'purge', '--expired', '--json'], denv);
+  assert.deepEqual(JSON.parse(purged.stdout), { events: ['past'] });
+  assert.deepEqual((await events()).map((e) => [e.id, e.attendees]), [['past', 0]]);
 });
 
 test('attendees import: per-row report, failed rows leave nothing, the rest enrolled', async () => {
@@ -83,10 +111,10 @@ test('SIGKILL during a large import leaves a sound database holding whole attend
   const roster = join(dir, 'big.csv');
   const rows = Array.from({ length: 400 }, (_, i) => `p${i},P${i},,,${face('people/obama/1.jpg')};${face('people/obama/4.jpg')}`);
   await writeFile(roster, ['userId,name,email,phone,photos', ...rows].join('\n'));
-  const child = spawn(process.execPath, [BIN, 'attendees', 'import', '--event', 'big', roster], {
+  const child = own(spawn(process.execPath, [BIN, 'attendees', 'import', '--event', 'big', roster], {
     env: { ...process.env, GATE_AGENT_MODELS_DIR: SHARED_MODELS, GATE_AGENT_DATA_DIR: data },
     stdio: 'ignore',
-  });
+  }));
   const dbPath = join(data, 'gate-agent.db');
   const count = () => {
     const db = new BetterSqlite3(dbPath, { readonly: true });

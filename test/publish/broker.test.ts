@@ -47,12 +47,17 @@ void test('broker stopped in the middle of draining a backlog: what was in fligh
   defer(t, () => sub.close());
   const total = 5000;
   const expected = f.db.transaction(() => Array.from({ length: total }, (_, i) => outbox.recordDecision(decision(i), null).messageId))();
-  pub.start();
   const count = () => sub.on(`${BASE}/sessions`).length;
+  // Freeze the broker the moment the 500th message arrives: the drain cannot finish first,
+  // however fast this machine is.
+  sub.onMessage = () => {
+    if (count() === 500) broker.freeze();
+  };
+  pub.start();
   await waitFor('first 500', () => count() >= 500);
-  await broker.stop();
   const left = outbox.depth();
   assert.ok(left > 0, 'the stop must land mid-drain');
+  await broker.stop();
   await broker.start();
   await waitFor('all', () => count() >= total && uniqueInOrder(sub.on(`${BASE}/sessions`).map((m) => m.payload)).length >= total, 20_000);
   assert.deepEqual(uniqueInOrder(sub.on(`${BASE}/sessions`).map((m) => m.payload)), expected);

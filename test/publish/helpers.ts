@@ -95,8 +95,14 @@ export interface Received {
 /** An MQTT client that records everything it receives on its subscriptions. */
 export class Recorder {
   readonly messages: Received[] = [];
+  /** Called with each message as it arrives, after it is recorded. */
+  onMessage: ((m: Received) => void) | null = null;
   private constructor(readonly client: MqttClient) {
-    client.on('message', (topic, payload, packet) => this.messages.push({ topic, payload: payload.toString(), retain: packet.retain }));
+    client.on('message', (topic, payload, packet) => {
+      const m = { topic, payload: payload.toString(), retain: packet.retain };
+      this.messages.push(m);
+      this.onMessage?.(m);
+    });
   }
 
   static async connect(url: string, topics: string[], opts: IClientOptions = {}): Promise<Recorder> {

@@ -9,15 +9,16 @@ import type { StatusPayload } from '../../src/publish/topics.js';
 import { ROOT } from '../paths.js';
 import { Mosquitto } from './mosquitto.js';
 import { Recorder, decision, identity, sampleSession, tempDb, uniqueInOrder, waitFor, defer } from './helpers.js';
+import { own } from '../proc.js';
 
 const BASE = 'securegate/s1/g1';
 const CHILD = `${ROOT}/dist/test/publish/child-publisher.js`;
 
 function startChild(t: TestContext, dbPath: string, url: string): ChildProcess {
-  const child = spawn(process.execPath, [CHILD], {
+  const child = own(spawn(process.execPath, [CHILD], {
     env: { ...process.env, SG_TEST_DB: dbPath, SG_TEST_BROKER: url, GATE_AGENT_LOG_LEVEL: 'silent' },
     stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  }));
   defer(t, () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

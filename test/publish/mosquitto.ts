@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { own } from '../proc.js';
 
 export const MOSQUITTO = process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
 
@@ -52,7 +53,22 @@ export class Mosquitto {
     return `mqtts://127.0.0.1:${this.tlsPort}`;
   }
 
+  /**
+   * mosquitto cannot listen on port 0 and report the port, so a free port is picked first;
+   * if another process takes it in between, the broker fails to bind and is started again
+   * on new ports.
+   */
   static async launch(opts: BrokerOptions = {}): Promise<Mosquitto> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await Mosquitto.launchOnce(opts);
+      } catch (err) {
+        if (attempt >= 5 || !/Address already in use/i.test((err as Error).message)) throw err;
+      }
+    }
+  }
+
+  private static async launchOnce(opts: BrokerOptions): Promise<Mosquitto> {
     const dir = mkdtempSync(join(tmpdir(), 'sg-mosq-'));
     const port = await freePort();
     const tlsPort = opts.tls ? await freePort() : null;
@@ -88,14 +104,19 @@ export class Mosquitto {
     const conf = join(dir, 'mosquitto.conf');
     writeFileSync(conf, lines.join('\n') + '\n');
     const b = new Mosquitto(port, tlsPort, conf, dir);
-    await b.start();
+    try {
+      await b.start();
+    } catch (err) {
+      await b.dispose();
+      throw err;
+    }
     return b;
   }
 
   async start(): Promise<void> {
     if (this.proc) return;
     this.stderr = '';
-    const proc = spawn(MOSQUITTO, ['-c', this.conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = own(spawn(MOSQUITTO, ['-c', this.conf], { stdio: ['ignore', 'ignore', 'pipe'] }));
     this.proc = proc;
     proc.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
     const exited = new Promise<never>((_, reject) =>
@@ -111,12 +132,18 @@ export class Mosquitto {
     }
   }
 
+  /** SIGSTOP: the broker stops taking and delivering messages at once (synchronous). */
+  freeze(): void {
+    this.proc?.kill('SIGSTOP');
+  }
+
   /** SIGTERM and wait; with persistence the broker saves its state on the way out. */
   async stop(): Promise<void> {
     const proc = this.proc;
     if (!proc) return;
     this.proc = null;
     if (proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill('SIGCONT');
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
       proc.once('exit', () => {

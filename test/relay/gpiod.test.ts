@@ -16,6 +16,7 @@ import { GpiodRelay } from '../../src/relay/index.js';
 import { detectGpiodVersion, holdArgs, monitorArgs, offScript, ownerScript, parseEdge, parseGpiodVersion, setOnceArgs, timedArgs } from '../../src/relay/gpiod-cli.js';
 import { ROOT } from '../paths.js';
 import { CONTRACT_PULSE_MS, SLACK_MS, contractChecks, waitFor } from './contract.js';
+import { own } from '../proc.js';
 
 const spec = { chip: 'gpiochip0', line: 17, activeLow: false };
 
@@ -96,10 +97,10 @@ void describe('Relay contract: gpiod (driver processes real, gpioset v1 stand-in
     const code = `import { GpiodRelay } from ${JSON.stringify(join(ROOT, 'dist', 'src', 'relay', 'index.js'))};
       const r = new GpiodRelay({ pin: 17, pulseMs: 300, gpiodBinDir: ${JSON.stringify(bin)} });
       await r.start(); await r.pulse(); console.log('pulsing'); setInterval(() => {}, 1000);`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+    const child = own(spawn(process.execPath, ['--input-type=module', '-e', code], {
       env: { ...process.env, GPIOD_STUB_DIR: state, GATE_AGENT_LOG_LEVEL: 'silent' },
       stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    }));
     try {
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));

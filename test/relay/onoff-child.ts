@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { OnoffRelay, installRelayFailSafe } from '../../src/relay/index.js';
 import { CONTRACT_PULSE_MS, SLACK_MS, contractChecks, waitFor } from './contract.js';
 import { attr, startFakeKernel } from './fake-sysfs.js';
+import { own } from '../proc.js';
 
 const PIN = 17;
 const value = (): string => attr(PIN, 'value');
@@ -28,7 +29,7 @@ async function hold(mode: string): Promise<void> {
 }
 
 async function runHeld(mode: 'sigterm' | 'throw' | 'exit', expectCode: number): Promise<void> {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'hold', mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = own(spawn(process.execPath, [fileURLToPath(import.meta.url), 'hold', mode], { stdio: ['ignore', 'pipe', 'inherit'] }));
   try {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -19,13 +19,14 @@ print("listening", flush=True)
 while True:
     print(json.dumps(s.recv(4096).decode()), flush=True)
 `;
+import { own } from '../proc.js';
 
 const whyNot = spawnSync('which', ['systemd-notify', 'python3']).status === 0 ? null : 'needs systemd-notify and python3';
 
 async function withListener(fn: (socket: string, messages: string[]) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sdnotify-'));
   const socket = join(dir, 'notify.sock');
-  const py = spawn('python3', ['-c', LISTENER, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const py = own(spawn('python3', ['-c', LISTENER, socket], { stdio: ['ignore', 'pipe', 'inherit'] }));
   const messages: string[] = [];
   try {
     const lines = createInterface({ input: py.stdout });
@@ -52,7 +53,8 @@ void describe('SdNotify', () => {
   void it('sends READY=1, STATUS, watchdog pings at half WATCHDOG_USEC, then STOPPING=1', async (t) => {
     if (whyNot) return t.skip(whyNot);
     await withListener(async (socket, messages) => {
-      const n = new SdNotify({ env: { ...process.env, NOTIFY_SOCKET: socket, WATCHDOG_USEC: '300000', WATCHDOG_PID: String(process.pid) } });
+      let asked = 0;
+      const n = new SdNotify({ env: { ...process.env, NOTIFY_SOCKET: socket, WATCHDOG_USEC: '300000', WATCHDOG_PID: String(process.pid) }, healthy: () => (asked++, true) });
       assert.equal(n.watchdogIntervalMs(), 150);
       try {
         await n.ready('gate open for business');
@@ -63,7 +65,10 @@ void describe('SdNotify', () => {
         await n.stopping();
         await until(() => messages.some((m) => m.includes('STOPPING=1')), 2000);
         const after = messages.length;
-        await new Promise((r) => setTimeout(r, 400));
+        const askedAtStop = asked;
+        // An absence can only be shown over time: three watchdog intervals pass without a ping.
+        await new Promise((r) => setTimeout(r, 3 * n.watchdogIntervalMs()!));
+        assert.equal(asked, askedAtStop, 'the watchdog timer is gone after STOPPING=1');
         assert.ok(!messages.slice(after).some((m) => m.includes('WATCHDOG=1')), 'no ping after STOPPING=1');
       } finally {
         n.stop();
@@ -74,11 +79,15 @@ void describe('SdNotify', () => {
   void it('withholds watchdog pings while unhealthy', async (t) => {
     if (whyNot) return t.skip(whyNot);
     await withListener(async (socket, messages) => {
-      const n = new SdNotify({ env: { NOTIFY_SOCKET: socket, WATCHDOG_USEC: '100000', PATH: process.env.PATH }, healthy: () => false });
+      let asked = 0;
+      const n = new SdNotify({ env: { NOTIFY_SOCKET: socket, WATCHDOG_USEC: '100000', PATH: process.env.PATH }, healthy: () => (asked++, false) });
       try {
         await n.ready();
-        await new Promise((r) => setTimeout(r, 300));
-        assert.ok(messages.some((m) => m.includes('READY=1')));
+        await until(() => messages.some((m) => m.includes('READY=1')), 5000);
+        // Three pings were due and each was withheld.
+        await until(() => asked >= 3, 5000);
+        await n.send(['STATUS=marker']);
+        await until(() => messages.some((m) => m.includes('STATUS=marker')), 5000);
         assert.ok(!messages.some((m) => m.includes('WATCHDOG=1')));
       } finally {
         n.stop();

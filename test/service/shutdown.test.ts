@@ -5,12 +5,13 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { ROOT } from '../paths.js';
 import { EXIT_COMPONENT_FAILED, EXIT_DEADLINE, EXIT_OK } from '../../src/service/shutdown.js';
+import { own } from '../proc.js';
 
 const CHILD = join(ROOT, 'dist', 'test', 'service', 'shutdown-child.js');
 
 /** Starts the child daemon, sends the signals, returns its lines and exit code. */
 async function run(mode: string, signals: NodeJS.Signals[], gapMs = 50): Promise<{ lines: string[]; code: number | null; ms: number }> {
-  const child = spawn(process.execPath, [CHILD, mode], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, GATE_AGENT_LOG_LEVEL: 'silent' } });
+  const child = own(spawn(process.execPath, [CHILD, mode], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, GATE_AGENT_LOG_LEVEL: 'silent' } }));
   try {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

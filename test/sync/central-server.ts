@@ -86,7 +86,8 @@ export function fakeVector(seed: number, dim = 512): Float32Array {
 
 export class CentralServer {
   readonly apiKey = `test-key-${Math.random().toString(36).slice(2)}`;
-  event = { id: 'evt_test', name: 'Test Event', startsAt: '2030-05-01T18:00:00Z' as string | null, endsAt: '2030-05-01T23:00:00Z' as string | null };
+  /** An event running now (from an hour ago to a day ahead): the suite must pass on any date. */
+  event = { id: 'evt_test', name: 'Test Event', startsAt: new Date(Date.now() - 3_600_000).toISOString() as string | null, endsAt: new Date(Date.now() + 86_400_000).toISOString() as string | null };
   /** userId -> data (null: deleted) and the sequence number of its last change. */
   private readonly log = new Map<string, { data: ServerAttendee | null; seq: number }>();
   private seq = 0;

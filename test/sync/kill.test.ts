@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { syncEvent } from '../../src/sync/sync.js';
 import { ROOT } from '../paths.js';
 import { MODEL, openTestStore, storedCursor, syncOpts, tempDir, testClient, testServer, userIds } from './helpers.js';
+import { own } from '../proc.js';
 
 const CHILD = join(ROOT, 'dist', 'test', 'sync', 'sync-child.js');
 const ATTENDEES = 3000;
@@ -25,10 +26,10 @@ for (const hold of [false, true]) {
 async function killedSync(t: TestContext, hold: boolean): Promise<void> {
   const server = await testServer(t, ATTENDEES);
   const dataDir = await tempDir(t);
-  const child = spawn(process.execPath, [CHILD, dataDir, server.baseUrl, String(PAGE), ...(hold ? ['4'] : [])], {
+  const child = own(spawn(process.execPath, [CHILD, dataDir, server.baseUrl, String(PAGE), ...(hold ? ['4'] : [])], {
     env: { ...process.env, GATE_AGENT_SYNC_API_KEY: server.apiKey, GATE_AGENT_LOG_LEVEL: 'silent' },
     stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  }));
   t.after(() => child.kill('SIGKILL'));
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
   // Without hold: killed as soon as it reports its third page, while it fetches or applies the fourth.
