@@ -5,10 +5,11 @@
 // told to exit when the tests are done, the whole run has a deadline, and every process
 // the run started (daemons, brokers, ffmpeg) is killed at the end, whatever happened.
 //
-//   node scripts/run-tests.js [--clock=+365d] [name-filter…]
+//   node scripts/run-tests.js [--check] [--clock=+365d] [name-filter…]
 //
-// --clock runs the tests with the process clock moved (libfaketime), children included:
-// the suite must pass on any date, not only today's.
+// --check only checks that the programs the tests need are installed (npm test does this
+// first, so a missing package stops it at once). --clock runs the tests with the process
+// clock moved (libfaketime), children included: the suite must pass on any date.
 import { readdirSync, statSync, existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -17,6 +18,7 @@ const TEST_TIMEOUT_MS = Number(process.env.GATE_AGENT_TEST_TIMEOUT_MS ?? 180_000
 const RUN_DEADLINE_MS = Number(process.env.GATE_AGENT_TEST_DEADLINE_MS ?? 20 * 60_000);
 
 const args = process.argv.slice(2);
+const checkOnly = args.includes('--check');
 const clock = args.find((a) => a.startsWith('--clock='))?.slice('--clock='.length) ?? null;
 const filter = args.filter((a) => !a.startsWith('--'));
 
@@ -47,6 +49,7 @@ if (missing.length) {
   );
   process.exit(1);
 }
+if (checkOnly) process.exit(0);
 
 const root = new URL('../dist/test/', import.meta.url).pathname;
 const files = [];

@@ -14,7 +14,9 @@ const src = createFrameSource({ kind: 'rtsp', url: 'rtsp://admin:hunter2secret@1
 const lost = new Promise((r) => src.on('lost', r));
 await src.start();
 const e = await lost;
-await new Promise((r) => setTimeout(r, 300)); // a retry or two
+// Wait (with a deadline) until it has retried at least once and is lost again.
+const deadline = performance.now() + 8000;
+while (!(src.status().restarts >= 1 && src.status().state === 'lost') && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 const st = src.status();
 await src.stop();
 console.log(JSON.stringify({ lost: e, status: st }));
