@@ -13,7 +13,7 @@ import { Outbox } from '../publish/outbox.js';
 import { sealerOf } from '../store/open.js';
 import { MqttPublisher } from '../publish/publisher.js';
 import type { Decision } from '../publish/topics.js';
-import { createRelay, installRelayFailSafe, type Relay } from '../relay/index.js';
+import { acquireRelayLock, createRelay, installRelayFailSafe, type Relay } from '../relay/index.js';
 import { SdNotify } from '../service/sdnotify.js';
 import type { EventRow } from '../store/attendees.js';
 import { decodeImage } from '../vision/image.js';
@@ -45,7 +45,9 @@ export interface DaemonStats {
   frames: number;
   framesFailed: number;
   decisions: Record<string, number>;
+  /** Pulses the relay driver confirmed (the line was driven); a failed one counts in pulseFailures. */
   pulses: number;
+  pulseFailures: number;
   /** Frame capture to relay energised, per grant, ms. */
   grantLatencyMs: number[];
 }
@@ -53,7 +55,11 @@ export interface DaemonStats {
 const publishedDecision = (d: GateDecision): Decision => (d.kind === 'grant' ? 'granted' : d.reason === 'unknown_face' ? 'unknown' : 'denied');
 
 export class GateDaemon {
-  readonly stats: DaemonStats = { frames: 0, framesFailed: 0, decisions: {}, pulses: 0, grantLatencyMs: [] };
+  readonly stats: DaemonStats = { frames: 0, framesFailed: 0, decisions: {}, pulses: 0, pulseFailures: 0, grantLatencyMs: [] };
+  /** pulse() calls whose outcome the relay has not reported yet (a newer pulse merges with them). */
+  private unsettledPulses = 0;
+  private pulsesSettledWaiters: (() => void)[] = [];
+  private releaseRelayLock: (() => void) | undefined;
   relay: Relay | undefined;
   rec: Recognition | undefined;
   outbox: Outbox | undefined;
@@ -97,6 +103,8 @@ export class GateDaemon {
   async start(): Promise<void> {
     const c = this.config;
     // The relay first, and its fail-safe before anything can fail: it must never be left energised.
+    // One process drives the line: `relay test` refuses while this lock is held.
+    this.releaseRelayLock = acquireRelayLock(this.opts.dataDir, 'gate-agent run');
     this.relay = createRelay(c.relay);
     this.removeFailSafe = installRelayFailSafe(this.relay);
     await this.relay.start();
@@ -111,9 +119,15 @@ export class GateDaemon {
     if (c.mqtt.brokerUrl) {
       this.publisher = new MqttPublisher({ ...c.mqtt, brokerUrl: c.mqtt.brokerUrl }, { outbox: this.outbox, identity: { ...this.identity, version: VERSION } });
       this.publisher.onCommand('open', async (p) => {
-        await this.relay!.pulse(Math.min(p.pulseMs ?? c.relay.pulseMs, c.relay.pulseMs));
-        this.stats.pulses++;
-        return { opened: true };
+        // The answer says what the line did: refused while stopping, or the driver's outcome.
+        if (this.abort.signal.aborted) return { opened: false, reason: 'the gate is stopping' };
+        try {
+          this.unsettledPulses++;
+          await this.relay!.pulseChecked(Math.min(p.pulseMs ?? c.relay.pulseMs, c.relay.pulseMs));
+          return { opened: true };
+        } catch (err) {
+          return { opened: false, reason: (err as Error).message };
+        }
       });
       this.publisher.onCommand('reload', () => ({ changed: this.reload() }));
       this.publisher.onCommand('sync', async () => {
@@ -130,6 +144,7 @@ export class GateDaemon {
     this.relay.on('door-held-open', ({ openForMs }) => this.outbox!.recordEvent('door_held', { openMs: openForMs }));
     this.relay.on('door-forced', () => this.outbox!.recordEvent('door_forced', {}));
     this.relay.on('error', (err) => this.outbox!.recordEvent('relay_fault', { error: err.message }));
+    this.relay.on('pulse-ended', ({ ok }) => this.settlePulses(ok));
 
     if (c.api.enabled) {
       this.api = await startApiService({
@@ -370,10 +385,11 @@ export class GateDaemon {
     });
     if (d.kind === 'grant') {
       try {
+        this.unsettledPulses++;
         await this.relay!.pulse();
-        this.stats.pulses++;
         if (capturedAtMs !== null) this.stats.grantLatencyMs.push(performance.now() - capturedAtMs);
       } catch (err) {
+        this.settlePulses(false);
         log.error({ err: (err as Error).message }, 'relay pulse failed');
         this.outbox!.recordEvent('relay_fault', { error: (err as Error).message });
       }
@@ -381,9 +397,31 @@ export class GateDaemon {
     log.info({ decision: d.kind, reason: d.reason, userId: d.userId, similarity: d.similarity, track: d.trackId }, d.kind === 'grant' ? `granted: ${d.userId}` : `denied: ${d.reason}${d.userId ? ` (${d.userId})` : ''}`);
   }
 
-  /** No more grants from now on (shutdown began); the frame loop ends at its next frame. */
+  /** The relay reported the outcome of the pulses asked for so far (they merged into one). */
+  private settlePulses(ok: boolean): void {
+    if (this.unsettledPulses === 0) return;
+    if (ok) this.stats.pulses += this.unsettledPulses;
+    else this.stats.pulseFailures += this.unsettledPulses;
+    this.unsettledPulses = 0;
+    for (const w of this.pulsesSettledWaiters.splice(0)) w();
+  }
+
+  /** Resolves once every pulse asked for has an outcome, or after timeoutMs (they stay unconfirmed). */
+  async pulsesSettled(timeoutMs = this.config.relay.pulseMs + 3000): Promise<void> {
+    if (this.unsettledPulses === 0) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      this.pulsesSettledWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  /** No more grants or pulses from now on (shutdown began); the frame loop ends at its next frame. */
   halt(): void {
     this.abort.abort();
+    this.relay?.refusePulses('the gate is stopping');
   }
 
   /** Stop in order: relay safe first, then camera and loop, network, models, database last. */
@@ -396,6 +434,7 @@ export class GateDaemon {
       { name: 'relay', stop: () => this.relay?.stop() },
       { name: 'recognition', stop: () => this.rec?.stop() },
       { name: 'fail-safe', stop: () => this.removeFailSafe?.() },
+      { name: 'relay lock', stop: () => this.releaseRelayLock?.() },
     ];
   }
 

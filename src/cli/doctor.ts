@@ -1,8 +1,8 @@
 // `gate-agent doctor` and `gate-agent relay test`: for the technician at the gate.
 import type { Command } from 'commander';
 import { runChecks } from '../doctor/checks.js';
-import { createRelay } from '../relay/index.js';
-import { action, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
+import { acquireRelayLock, createRelay } from '../relay/index.js';
+import { action, fail, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
 
 const MARK = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
 
@@ -32,18 +32,28 @@ export function register(program: Command): void {
         process.exitCode = 2;
         return;
       }
+      // Never while the daemon drives the line: two processes must not fight over it.
+      const release = acquireRelayLock(ctx.dataDir, 'relay test');
       const r = createRelay(ctx.config.relay);
-      await r.start();
       try {
-        await r.pulse(ms);
-        // The pulse ends by itself after ms; wait for it so the line is seen to drop.
-        await new Promise((res) => setTimeout(res, ms + 50));
+        try {
+          await r.start();
+          // Resolves only when the driver saw the line driven for the whole pulse.
+          await r.pulseChecked(ms);
+        } catch (err) {
+          return fail(`relay test: the ${r.driver} relay on line ${ctx.config.relay.pin} did not pulse: ${(err as Error).message}`);
+        }
         const s = r.state();
-        const out = { driver: r.driver, pin: ctx.config.relay.pin, pulseMs: ms, activeAfter: s.active };
-        process.stdout.write(opts.json ? JSON.stringify(out) + '\n' : `pulsed the ${r.driver} relay on line ${ctx.config.relay.pin} for ${ms} ms; it is ${s.active ? 'STILL ACTIVE' : 'off again'}\n`);
+        const out = { driver: r.driver, pin: ctx.config.relay.pin, pulseMs: ms, pulsed: true, activeAfter: s.active };
+        process.stdout.write(
+          opts.json
+            ? JSON.stringify(out) + '\n'
+            : `pulsed the ${r.driver} relay on line ${ctx.config.relay.pin} for ${ms} ms (${r.driver === 'sim' ? 'simulated: no door moved' : 'the driver confirmed the line was driven'}); it is ${s.active ? 'STILL ACTIVE' : 'off again'}\n`,
+        );
         if (s.active) process.exitCode = 1;
       } finally {
         await r.stop();
+        release();
       }
     }),
   );

@@ -51,9 +51,11 @@ export function register(program: Command): void {
         await daemon.finished;
         // Tracks still open when the replay ends are reported as at their expiry.
         daemon.flushTracks();
+        // Pulses count once the relay driver has confirmed them.
+        await daemon.pulsesSettled();
         const s = daemon.stats;
         process.stdout.write(
-          JSON.stringify({ event: daemon.event?.id ?? null, frames: s.frames, framesFailed: s.framesFailed, decisions: s.decisions, pulses: s.pulses, grantLatencyMs: s.grantLatencyMs.map((v) => Math.round(v)) }) + '\n',
+          JSON.stringify({ event: daemon.event?.id ?? null, frames: s.frames, framesFailed: s.framesFailed, decisions: s.decisions, pulses: s.pulses, pulseFailures: s.pulseFailures, grantLatencyMs: s.grantLatencyMs.map((v) => Math.round(v)) }) + '\n',
         );
         await shutdown.run('replay ended');
       }

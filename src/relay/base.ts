@@ -63,13 +63,59 @@ export abstract class BaseRelay extends EventEmitter<RelayEvents> implements Rel
     log.info({ driver: this.driver, pin: this.opts.pin, activeLow: this.opts.activeLow }, 'relay started');
   }
 
+  private refusal: string | null = null;
+
+  /** From now on every pulse() is refused (shutdown began): nothing energises the line again. */
+  refusePulses(reason: string): void {
+    this.refusal = reason;
+  }
+
   async pulse(ms: number = this.opts.pulseMs): Promise<void> {
+    if (this.refusal !== null) throw new Error(`relay: pulse refused: ${this.refusal}`);
     if (!this.started) throw new Error('relay: pulse() before start()');
     if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`relay: pulse length must be a positive number of ms, got ${ms}`);
     const until = this.timers.now() + ms;
     this.activeUntil = until;
     log.debug({ ms }, 'pulse');
     await this.energise(ms, until);
+    if (this.confirmsPulseEnd) return;
+    // Drivers that write the line themselves: the pulse is good once energised, unless the
+    // relay failed or was made safe before its end.
+    this.timers.setTimeout(() => {
+      if (this.activeUntil === until) this.pulseEnded(until, null);
+    }, ms);
+  }
+
+  /**
+   * Pulse and wait for its outcome (the technician's `relay test`): rejects with the
+   * driver's reason when the line was not driven, or when no outcome came in time.
+   */
+  async pulseChecked(ms: number = this.opts.pulseMs, slackMs = 3000): Promise<void> {
+    const outcome = new Promise<string | null>((resolve) => {
+      const timer = setTimeout(() => done(`no confirmation from the ${this.driver} driver within ${ms + slackMs} ms`), ms + slackMs);
+      const onEnd = (e: { error: string | null }): void => done(e.error);
+      const onError = (e: Error): void => done(e.message);
+      const done = (err: string | null): void => {
+        clearTimeout(timer);
+        this.off('pulse-ended', onEnd);
+        this.off('error', onError);
+        resolve(err);
+      };
+      this.on('pulse-ended', onEnd);
+      this.on('error', onError);
+    });
+    await this.pulse(ms);
+    const err = await outcome;
+    if (err !== null) throw new Error(err);
+  }
+
+  /** gpiod confirms each pulse's end itself (from gpioset's exit); the others do not. */
+  protected readonly confirmsPulseEnd: boolean = false;
+
+  /** Reports the outcome of the pulse that was to end at `until` (error null: it worked). */
+  protected pulseEnded(until: number, error: string | null): void {
+    if (error === null && this.activeUntil !== until && this.activeUntil !== null) return; // superseded by a newer pulse
+    this.emit('pulse-ended', { ok: error === null, error });
   }
 
   safe(): void {
@@ -79,7 +125,7 @@ export abstract class BaseRelay extends EventEmitter<RelayEvents> implements Rel
     } catch (err) {
       // Nothing better to do from here: the error is logged, callers go on
       // stopping; the driver's own off-switch still runs.
-      log.error({ err }, 'could not drive the relay inactive');
+      log.error({ err: err instanceof Error ? err.message : String(err) }, 'could not drive the relay inactive');
     }
   }
 
@@ -119,7 +165,8 @@ export abstract class BaseRelay extends EventEmitter<RelayEvents> implements Rel
 
   protected report(err: unknown): void {
     const e = err instanceof Error ? err : new Error(String(err));
-    log.error({ err: e }, 'relay fault');
+    // One line, no stack: a technician reads this in the journal.
+    log.error({ err: e.message }, 'relay fault');
     if (this.listenerCount('error') > 0) this.emit('error', e);
   }
 }

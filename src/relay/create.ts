@@ -41,11 +41,15 @@ export function hasGpio(gpiodBinDir?: string): boolean {
   return s.sysfs || s.gpiod;
 }
 
-/** 'auto' follows the design default (onoff), then gpiod, then sim. */
+/**
+ * 'auto' prefers the driver that fails secure: gpiod's pulse is timed by gpioset in its own
+ * process group, so it ends even when the agent is SIGKILLed; onoff's end is written by the
+ * agent, so a killed agent leaves the line energised until the next start. Then sim.
+ */
 export function chooseDriver(wanted: RelayOptions['driver'], support: GpioSupport): RelayDriver {
   if (wanted !== 'auto') return wanted;
-  if (support.sysfs) return 'onoff';
   if (support.gpiod) return 'gpiod';
+  if (support.sysfs) return 'onoff';
   return 'sim';
 }
 

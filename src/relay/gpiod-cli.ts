@@ -70,7 +70,8 @@ export function ownerScript(v: GpiodMajor, s: LineSpec, binDir: string, pulseMs:
     // stderr is a pipe to the agent: once the agent is dead a write there
     // would kill the script by SIGPIPE before it drives the line inactive.
     "trap '' PIPE",
-    pulseMs === null ? '' : `${cmd(gpioset, timedArgs(v, s, pulseMs))} || exit 1`,
+    // "pulsed" tells the agent the line was really driven for the whole pulse.
+    pulseMs === null ? '' : `${cmd(gpioset, timedArgs(v, s, pulseMs))} || exit 1\necho pulsed`,
     `${cmd(gpioset, holdArgs(v, s, 0))} &`,
     'h=$!',
     'read _ || true',

@@ -54,6 +54,7 @@ export function groupAlive(pgid: number): boolean {
 
 export class GpiodRelay extends BaseRelay {
   readonly driver = 'gpiod' as const;
+  protected override readonly confirmsPulseEnd = true;
   private version: GpiodMajor = 1;
   private owner: ChildProcess | null = null;
   private monitors: ChildProcess[] = [];
@@ -148,14 +149,28 @@ export class GpiodRelay extends BaseRelay {
       const ms = left > 0 ? left : null;
       const child = spawn('sh', ['-c', ownerScript(this.version, this.spec, this.opts.gpiodBinDir, ms)], {
         detached: true,
-        stdio: ['pipe', 'ignore', 'pipe'],
+        stdio: ['pipe', 'pipe', 'pipe'],
       });
       this.owner = child;
       let stderr = '';
+      let settled = ms === null;
       child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-500)));
+      // The owner script says "pulsed" once the timed gpioset has exited 0: the line was driven.
+      createInterface({ input: child.stdout! }).on('line', (l) => {
+        if (l.trim() === 'pulsed' && !settled && until !== null) {
+          settled = true;
+          this.pulseEnded(until, null);
+        }
+      });
       child.on('exit', (code) => {
+        if (code === 0 || this.owner !== child) return;
+        const err = `relay: gpioset failed (exit ${code}): ${stderr.trim() || 'no message'}`;
+        if (!settled && until !== null) {
+          settled = true;
+          this.pulseEnded(until, err);
+        }
         // Not fail(): safe() would start another owner that fails the same way.
-        if (this.owner === child && code !== 0) this.report(new Error(`relay: gpioset failed (${code}): ${stderr.trim()}`));
+        this.report(new Error(err));
       });
       await new Promise<void>((resolve, reject) => {
         child.once('spawn', resolve);

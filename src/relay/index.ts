@@ -5,3 +5,4 @@ export { SimRelay, type SimPulse } from './sim.js';
 export { OnoffRelay } from './onoff.js';
 export { GpiodRelay } from './gpiod.js';
 export { DoorMonitor, type DoorHooks, type Timers } from './door.js';
+export { acquireRelayLock, relayLockHolder, RelayLockedError } from './lock.js';

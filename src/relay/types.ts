@@ -7,7 +7,10 @@ import type { EventEmitter } from 'node:events';
 export type RelayDriver = 'onoff' | 'gpiod' | 'sim';
 
 export interface RelayOptions {
-  /** 'auto' picks onoff where sysfs GPIO exists, else gpiod, else sim. */
+  /**
+   * 'auto' picks gpiod where a GPIO chip and gpioset exist (its pulse ends even if the agent
+   * is killed), else onoff where sysfs GPIO exists, else sim.
+   */
   driver: RelayDriver | 'auto';
   /** gpiod only: the GPIO chip (name, path or number). */
   chip: string;
@@ -73,6 +76,12 @@ export interface RelayEvents {
   'exit-button': [];
   /** An input or output failed after start(); the relay is made safe first. */
   error: [Error];
+  /**
+   * A pulse is over: `ok` when the driver saw the line driven for the whole pulse (gpiod:
+   * gpioset exited 0 after it; onoff/sim: energised and not failed before its end), else
+   * the driver's reason. Pulses cut short by a newer pulse or by safe() report nothing.
+   */
+  'pulse-ended': [{ ok: boolean; error: string | null }];
 }
 
 export interface Relay extends EventEmitter<RelayEvents> {
@@ -85,6 +94,10 @@ export interface Relay extends EventEmitter<RelayEvents> {
    * Resolves once the output is energised.
    */
   pulse(ms?: number): Promise<void>;
+  /** Pulses and waits for the pulse's outcome ('pulse-ended'); rejects with the driver's reason. */
+  pulseChecked(ms?: number, slackMs?: number): Promise<void>;
+  /** Every later pulse() is refused with `reason` (shutdown began). */
+  refusePulses(reason: string): void;
   /** De-energises now, synchronously, and cancels any pulse. Safe to call anytime. */
   safe(): void;
   /** De-energises and releases inputs; the output is left driven inactive. */

@@ -105,6 +105,26 @@ test('the enrolled person walking up gets exactly one relay pulse, recorded with
   assert.match(s.stderr, /camera: replay of/);
 });
 
+test('a relay whose driver fails is not counted as a pulse: the summary and the outbox say it failed', async (t) => {
+  const data = await freshData(t);
+  // gpioset as on a machine whose GPIO chip is missing: every call fails with the kernel's message.
+  const bin = await mkdtemp(join(dir, 'gpiod-'));
+  await writeFile(join(bin, 'gpioset'), '#!/bin/sh\ncase "$1" in --version) echo "gpioset (libgpiod) v1.6.3"; exit 0;; esac\necho "gpioset: error setting the GPIO line values: No such file or directory" >&2\nexit 1\n', { mode: 0o755 });
+  const r = await spawnAgent(t, data, ['--camera-path', clips.walkUp!, '--once'], { GATE_AGENT__relay__driver: '"gpiod"', GATE_AGENT__relay__gpiodBinDir: JSON.stringify(bin), GATE_AGENT__relay__pulseMs: '300' }).out;
+  assert.equal(r.code, 0, r.stderr.slice(-2000));
+  const s = JSON.parse(r.stdout.trim().split('\n').pop()!) as Summary & { pulseFailures: number };
+  assert.equal(s.decisions.granted, 1, 'the decision itself was a grant');
+  assert.equal(s.pulses, 0, 'no pulse is claimed for a line that was never driven');
+  assert.equal(s.pulseFailures, 1);
+  const db = new BetterSqlite3(join(data, 'gate-agent.db'), { readonly: true });
+  try {
+    const faults = (db.prepare("SELECT payload FROM outbox WHERE topic = 'events'").all() as { payload: string }[]).map((x) => JSON.parse(x.payload) as { type: string; detail: { error?: string } }).filter((e) => e.type === 'relay_fault');
+    assert.ok(faults.some((f) => /gpioset failed \(exit 1\): .*No such file or directory/.test(f.detail.error ?? '')), JSON.stringify(faults));
+  } finally {
+    db.close();
+  }
+});
+
 test('a stranger gets no pulse and is reported once as unknown; an empty scene gives nothing', async (t) => {
   const data = await freshData(t);
   const stranger = await replay(t, data, clips.stranger!);

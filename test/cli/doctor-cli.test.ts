@@ -1,11 +1,11 @@
 // `gate-agent doctor` and `gate-agent relay test` through the real CLI.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SHARED_FACES } from '../paths.js';
+import { ROOT, SHARED_FACES } from '../paths.js';
 import { runCli } from './run.js';
 
 let dir: string;
@@ -48,8 +48,49 @@ test('doctor: a ready gate passes, with warnings for what this machine lacks', a
 test('relay test pulses the configured relay once and sees it drop; a pulse longer than relay.pulseMs is refused', async () => {
   const r = await runCli(['relay', 'test', '--pulse-ms', '150', '--json'], { ...env, GATE_AGENT__relay__driver: '"sim"' });
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout), { driver: 'sim', pin: 17, pulseMs: 150, activeAfter: false });
+  assert.deepEqual(JSON.parse(r.stdout), { driver: 'sim', pin: 17, pulseMs: 150, pulsed: true, activeAfter: false });
   const long = await runCli(['relay', 'test', '--pulse-ms', '99999'], env);
   assert.equal(long.code, 2);
   assert.match(long.stderr, /--pulse-ms must be a number from 1 to relay.pulseMs \(3000\)/);
+});
+
+/** A gpiod bin dir: the v1 gpioset stand-in (test/relay/fixtures), or one that always fails like a missing chip. */
+async function gpiodBin(kind: 'stub' | 'broken'): Promise<{ bin: string; stubDir: string }> {
+  const bin = await mkdtemp(join(dir, `gpiod-${kind}-`));
+  const stubDir = join(bin, 'lines');
+  await mkdir(stubDir);
+  if (kind === 'stub') await copyFile(join(ROOT, 'test/relay/fixtures/gpioset-v1-stub'), join(bin, 'gpioset'));
+  else await writeFile(join(bin, 'gpioset'), '#!/bin/sh\ncase "$1" in --version) echo "gpioset (libgpiod) v1.6.3"; exit 0;; esac\necho "gpioset: error setting the GPIO line values: No such file or directory" >&2\nexit 1\n');
+  await chmod(join(bin, 'gpioset'), 0o755);
+  return { bin, stubDir };
+}
+
+test('relay test reports what the line did: a gpioset that fails is exit 1 with its reason; a working one is confirmed', async () => {
+  const broken = await gpiodBin('broken');
+  const r = await runCli(['relay', 'test', '--pulse-ms', '100'], { ...env, GATE_AGENT__relay__driver: '"gpiod"', GATE_AGENT__relay__gpiodBinDir: JSON.stringify(broken.bin) });
+  assert.equal(r.code, 1, r.stdout);
+  assert.equal(r.stdout, '', 'no success line');
+  assert.match(r.stderr, /gate-agent: relay test: the gpiod relay on line 17 did not pulse: relay: gpioset failed \(exit 1\): gpioset: error setting the GPIO line values: No such file or directory/);
+  assert.doesNotMatch(r.stderr, /"stack"|at .*\.js:\d+/, 'no stack trace');
+
+  const stub = await gpiodBin('stub');
+  const ok = await runCli(['relay', 'test', '--pulse-ms', '200', '--json'], { ...env, GATE_AGENT__relay__driver: '"gpiod"', GATE_AGENT__relay__gpiodBinDir: JSON.stringify(stub.bin), GPIOD_STUB_DIR: stub.stubDir });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(JSON.parse(ok.stdout), { driver: 'gpiod', pin: 17, pulseMs: 200, pulsed: true, activeAfter: false });
+  // The stand-in logged the line going active and back, as the kernel would.
+  const levels = (await readFile(join(stub.stubDir, 'gpiochip0-17.log'), 'utf8')).trim().split('\n').map((l) => l.split(' ')[0]);
+  assert.ok(levels.includes('1') && levels.at(-1) === '0', levels.join(','));
+});
+
+test('relay test refuses while another live gate-agent process holds the line', async () => {
+  const data = join(dir, 'locked');
+  await mkdir(data, { recursive: true });
+  // This test process stands in for a running daemon: it is alive and not the CLI.
+  await writeFile(join(data, 'relay.lock'), `${process.pid}\n`);
+  const r = await runCli(['relay', 'test', '--pulse-ms', '100'], { ...env, GATE_AGENT_DATA_DIR: data, GATE_AGENT__relay__driver: '"sim"' });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`relay test: the relay line is held by another gate-agent process \\(pid ${process.pid}\\); stop it first`));
+  // A stale lock (its process is gone) does not block.
+  await writeFile(join(data, 'relay.lock'), '999999999\n');
+  assert.equal((await runCli(['relay', 'test', '--pulse-ms', '100'], { ...env, GATE_AGENT_DATA_DIR: data, GATE_AGENT__relay__driver: '"sim"' })).code, 0);
 });

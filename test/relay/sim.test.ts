@@ -50,9 +50,10 @@ void describe('sim relay', () => {
     await relay.stop();
   });
 
-  void it('auto picks sim only when no GPIO interface exists', () => {
+  void it('auto prefers gpiod (fails secure when the agent dies), then onoff, and sim only when no GPIO interface exists', () => {
     assert.equal(chooseDriver('auto', { sysfs: false, gpiod: false }), 'sim');
-    assert.equal(chooseDriver('auto', { sysfs: true, gpiod: true }), 'onoff');
+    assert.equal(chooseDriver('auto', { sysfs: true, gpiod: true }), 'gpiod');
+    assert.equal(chooseDriver('auto', { sysfs: true, gpiod: false }), 'onoff');
     assert.equal(chooseDriver('auto', { sysfs: false, gpiod: true }), 'gpiod');
     assert.equal(chooseDriver('gpiod', { sysfs: true, gpiod: false }), 'gpiod');
   });
