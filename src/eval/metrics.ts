@@ -25,8 +25,10 @@ export function verificationAt(pairs: readonly ScoredPair[], threshold: number):
   let ta = 0, fr = 0, tr = 0, fa = 0;
   for (const p of pairs) {
     const accept = p.similarity >= threshold;
-    if (p.same) accept ? ta++ : fr++;
-    else accept ? fa++ : tr++;
+    if (p.same && accept) ta++;
+    else if (p.same) fr++;
+    else if (accept) fa++;
+    else tr++;
   }
   return { threshold, trueAccepts: ta, falseRejects: fr, trueRejects: tr, falseAccepts: fa, accuracy: (ta + tr) / pairs.length };
 }
