@@ -8,9 +8,13 @@ import { EvalInputError } from './inputs.js';
 import { bestThreshold, tarAtFar, verificationAt, type ScoredPair, type TarAtFar, type VerificationAt } from './metrics.js';
 
 export interface LabelledPair {
+  /** The two images as the pairs file names them (what reports show). */
   a: string;
   b: string;
   same: boolean;
+  /** Where they are read from. */
+  aPath: string;
+  bPath: string;
 }
 
 const YES = new Set(['yes', 'y', 'true', '1', 'same']);
@@ -35,7 +39,7 @@ export function parsePairs(text: string, file: string, imagesDir?: string): Labe
       throw new EvalInputError('bad_pairs', `${file}:${i + 1}: expected "a<TAB>b<TAB>yes|no", got "${line.slice(0, 80)}"`);
     }
     const at = (p: string) => (isAbsolute(p) ? p : join(base, p));
-    out.push({ a: at(a), b: at(b), same });
+    out.push({ a, b, same, aPath: at(a), bPath: at(b) });
   });
   if (out.length === 0) throw new EvalInputError('empty', `${file} holds no pair; write one "a<TAB>b<TAB>yes|no" per line`);
   return out;
@@ -84,8 +88,8 @@ export async function evaluatePairs(
   const scored: (ScoredPair & LabelledPair)[] = [];
   const skipped = { noFace: 0, unreadable: 0 };
   for (const p of pairs) {
-    const ea = await embed(p.a);
-    const eb = await embed(p.b);
+    const ea = await embed(p.aPath);
+    const eb = await embed(p.bPath);
     onPair();
     if (ea.status === 'error' || eb.status === 'error') skipped.unreadable++;
     else if (ea.status === 'no_face' || eb.status === 'no_face') skipped.noFace++;

@@ -142,10 +142,10 @@ test('planSplit: first usable photo enrolled, the rest probes, single-photo iden
 test('parsePairs: header skipped, yes/no and 1/0, paths relative to the images folder; bad lines named', () => {
   const pairs = parsePairs('a\tb\tsame\nx/1.jpg\tx/2.jpg\tyes\n\n/abs/y.jpg\tz.jpg\t0\n', '/data/pairs.tsv', '/imgs');
   assert.deepEqual(pairs, [
-    { a: '/imgs/x/1.jpg', b: '/imgs/x/2.jpg', same: true },
-    { a: '/abs/y.jpg', b: '/imgs/z.jpg', same: false },
+    { a: 'x/1.jpg', b: 'x/2.jpg', same: true, aPath: '/imgs/x/1.jpg', bPath: '/imgs/x/2.jpg' },
+    { a: '/abs/y.jpg', b: 'z.jpg', same: false, aPath: '/abs/y.jpg', bPath: '/imgs/z.jpg' },
   ]);
-  assert.equal(parsePairs('p.jpg,q.jpg,no\n', '/data/pairs.csv')[0]!.a, '/data/p.jpg');
+  assert.equal(parsePairs('p.jpg,q.jpg,no\n', '/data/pairs.csv')[0]!.aPath, '/data/p.jpg');
   assert.throws(() => parsePairs('a.jpg\tb.jpg\tmaybe\n', 'f.tsv'), /f\.tsv:1: expected/);
   assert.throws(() => parsePairs('a\tb\tsame\n', 'f.tsv'), /holds no pair/);
 });
