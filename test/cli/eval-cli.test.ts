@@ -96,7 +96,8 @@ test('eval verify: accuracy, TAR at FAR 1e-2 with enough impostor pairs, failing
   await writeFile(pairs, lines.join('\n') + '\n');
   await mkdir(join(lfw, 'sheldon'), { recursive: true });
 
-  const r = await runCli(['eval', 'verify', '--pairs', pairs, '--images', lfw, '--json']);
+  const cache = join(dir, 'pairs-emb.jsonl');
+  const r = await runCli(['eval', 'verify', '--pairs', pairs, '--images', lfw, '--json', '--cache', cache]);
   assert.equal(r.code, 0, r.stderr);
   const rep = jsonLines(r.stdout)[0] as {
     pairs: number; genuine: number; impostor: number; skipped: { noFace: number; unreadable: number };
@@ -115,10 +116,10 @@ test('eval verify: accuracy, TAR at FAR 1e-2 with enough impostor pairs, failing
   assert.deepEqual(rep.failures, []);
 
   // Threshold -1: every pair accepted, so every impostor pair fails: accuracy 30/130.
-  const all = jsonLines((await runCli(['eval', 'verify', '--pairs', pairs, '--images', lfw, '--json', '--config', join(dir, 'accept-all.yaml')])).stdout)[0] as typeof rep;
+  const all = jsonLines((await runCli(['eval', 'verify', '--pairs', pairs, '--images', lfw, '--json', '--cache', cache, '--config', join(dir, 'accept-all.yaml')])).stdout)[0] as typeof rep;
   assert.equal(all.atThreshold.accuracy, Math.round((30 / 130) * 1e6) / 1e6);
   assert.equal(all.failures.length, 100);
-  const text = await runCli(['eval', 'verify', '--pairs', pairs, '--images', lfw, '--show', '3', '--config', join(dir, 'accept-all.yaml')]);
+  const text = await runCli(['eval', 'verify', '--pairs', pairs, '--images', lfw, '--cache', cache, '--show', '3', '--config', join(dir, 'accept-all.yaml')]);
   assert.match(text.stdout, /failing pairs at -1: 100 \(the 3 furthest/);
   assert.equal(text.stdout.split('\n').filter((l) => l.startsWith('  different')).length, 3);
 });
