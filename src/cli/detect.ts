@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { readImageFile, ImageError } from '../vision/image.js';
 import { createPipeline } from '../vision/factory.js';
 import type { Face } from '../vision/types.js';
+import { assertCommandLineFits } from './argv-guard.js';
+import { expandImageArgs, LIST_HELP } from './image-args.js';
 import { action, fail, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
 
 const round = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
@@ -21,10 +23,14 @@ export function register(program: Command, name: 'detect' | 'embed'): void {
   const embed = name === 'embed';
   withCommonOptions(
     program
-      .command(`${name} <images...>`)
-      .description(embed ? 'detect faces and print their 512-d embeddings' : 'detect faces and print boxes, landmarks and quality'),
+      .command(`${name} [images...]`)
+      .description(embed ? 'detect faces and print their 512-d embeddings' : 'detect faces and print boxes, landmarks and quality')
+      .option('--list <file>', LIST_HELP)
+      .addHelpText('after', '\nImages may be files or folders; pass many images as a folder or --list, not on the command line.'),
   ).action(
-    action(async (images: string[], opts: CommonOptions) => {
+    action(async (args: string[], opts: CommonOptions & { list?: string }) => {
+      assertCommandLineFits('pass a folder or --list <file> instead of the image paths');
+      const images = await expandImageArgs(args, opts.list);
       const ctx = resolveContext(opts);
       const { pipeline } = await createPipeline(ctx.config, ctx.modelsDir);
       await pipeline.start();

@@ -3,20 +3,26 @@ import type { Command } from 'commander';
 import { startRecognition } from '../app/recognition.js';
 import { enrollAttendee } from '../enroll/enroll.js';
 import { readImageFile, ImageError } from '../vision/image.js';
+import { assertCommandLineFits } from './argv-guard.js';
+import { expandImageArgs, LIST_HELP } from './image-args.js';
 import { action, fail, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
 
 export function register(program: Command): void {
   withCommonOptions(
     program
-      .command('enroll <photos...>')
+      .command('enroll [photos...]')
       .description('enroll an attendee of an event from one or more photos')
       .requiredOption('--event <id>', 'event id')
       .requiredOption('--user <id>', 'attendee user id')
       .option('--name <name>', 'display name')
       .option('--email <email>', 'email')
-      .option('--phone <phone>', 'phone'),
+      .option('--phone <phone>', 'phone')
+      .option('--list <file>', LIST_HELP)
+      .addHelpText('after', '\nPhotos may be files or folders; pass many photos as a folder or --list, not on the command line.'),
   ).action(
-    action(async (photos: string[], opts: CommonOptions & { event: string; user: string; name?: string; email?: string; phone?: string }) => {
+    action(async (args: string[], opts: CommonOptions & { event: string; user: string; name?: string; email?: string; phone?: string; list?: string }) => {
+      assertCommandLineFits('pass a folder or --list <file> instead of the photo paths');
+      const photos = await expandImageArgs(args, opts.list);
       const ctx = resolveContext(opts);
       const rec = await startRecognition(ctx.config, ctx.modelsDir, ctx.dataDir);
       try {

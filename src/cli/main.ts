@@ -13,6 +13,7 @@ import * as run from './run.js';
 import * as sync from './sync.js';
 import * as doctor from './doctor.js';
 import * as serve from './serve.js';
+import * as evaluation from './eval.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   sync.register(program);
   doctor.register(program);
   serve.register(program);
+  evaluation.register(program);
   return program;
 }
 

@@ -4,7 +4,7 @@ import { decodeImage, type DecodeOptions } from './image.js';
 import type { FaceDetector } from './detector.js';
 import type { ArcfaceEmbedder } from './embedder.js';
 import { interEyePx, yawDeg } from './quality.js';
-import type { AnalyzedImage, Face, RgbImage } from './types.js';
+import type { AnalyzedImage, Detection, Face, RgbImage } from './types.js';
 
 export interface StageTimings {
   decodeMs: number;
@@ -20,6 +20,12 @@ export interface AnalyzeOptions {
   maxEmbedFaces?: number;
   /** Embed only faces at least this far between the eyes (smaller ones are bystanders). */
   minEmbedInterEyePx?: number;
+  /**
+   * Which faces to embed, as indices into the detections (largest first); replaces the two
+   * options above. Each run embeds its faces as one batch and the INT8 model's activation
+   * scale is per run, so picking one face here is not the same as picking it afterwards.
+   */
+  chooseFaces?: (dets: readonly Detection[], width: number, height: number) => number[];
 }
 
 export interface AnalyzeResult extends AnalyzedImage {
@@ -58,7 +64,11 @@ export class FacePipeline {
     const t1 = performance.now();
     const eyes = dets.map((d) => interEyePx(d.landmarks));
     // Faces come largest first, so the ones to embed are a prefix of those big enough.
-    const chosen = opts.embed ? dets.map((_, i) => i).filter((i) => eyes[i]! >= (opts.minEmbedInterEyePx ?? 0)).slice(0, opts.maxEmbedFaces ?? dets.length) : [];
+    const chosen = !opts.embed
+      ? []
+      : opts.chooseFaces
+        ? opts.chooseFaces(dets, img.width, img.height)
+        : dets.map((_, i) => i).filter((i) => eyes[i]! >= (opts.minEmbedInterEyePx ?? 0)).slice(0, opts.maxEmbedFaces ?? dets.length);
     const { tensor, sharpness } = this.embedder.crop(img, dets);
     const t2 = performance.now();
     const embedded = chosen.length ? await this.embedder.embedTensor(this.embedder.select(tensor, chosen), chosen.length) : [];

@@ -1,0 +1,135 @@
+// Output of `gate-agent eval`: a text summary for people, one JSON object for scripts.
+// The JSON keeps its keys in a fixed order and rounds figures, so two runs diff cleanly.
+import type { IdentifyReport } from '../eval/identify.js';
+import type { PadReport } from '../eval/pad.js';
+import type { VerifyReport } from '../eval/verify.js';
+import type { PadRates } from '../eval/metrics.js';
+
+/** Rounded to 6 decimals; NaN (no presentation of that kind) becomes null in JSON. */
+const r6 = (v: number) => Math.round(v * 1e6) / 1e6;
+const r4 = (v: number) => Math.round(v * 1e4) / 1e4;
+const pct = (v: number | null) => (v === null || Number.isNaN(v) ? 'n/a' : `${(v * 100).toFixed(2)}%`);
+const out = (s: string) => process.stdout.write(s + '\n');
+
+interface Opts {
+  json?: boolean;
+  show: number;
+}
+
+export function printVerify(r: VerifyReport, o: Opts): void {
+  if (o.json) {
+    out(
+      JSON.stringify({
+        command: 'eval verify',
+        threshold: r.threshold,
+        pairs: r.pairs,
+        genuine: r.genuine,
+        impostor: r.impostor,
+        skipped: r.skipped,
+        atThreshold: { ...r.atThreshold, accuracy: r6(r.atThreshold.accuracy) },
+        best: r.best ? { threshold: r4(r.best.threshold), accuracy: r6(r.best.accuracy) } : null,
+        tarAtFar: r.tarAtFar.map((t) => (t.tar === null ? t : { ...t, tar: r6(t.tar), threshold: r4(t.threshold), farReached: r6(t.farReached) })),
+        failures: r.failures.map((f) => ({ a: f.a, b: f.b, same: f.same, similarity: r4(f.similarity) })),
+      }),
+    );
+    return;
+  }
+  const a = r.atThreshold;
+  out(`${r.pairs} pairs scored (${r.genuine} same person, ${r.impostor} different); left out: ${r.skipped.noFace} with no face, ${r.skipped.unreadable} unreadable`);
+  out(
+    `at threshold ${r.threshold}: accuracy ${pct(a.accuracy)}; same person: ${a.trueAccepts} accepted, ${a.falseRejects} rejected; different: ${a.trueRejects} rejected, ${a.falseAccepts} accepted`,
+  );
+  if (r.best) out(`best threshold on this data: ${r.best.threshold.toFixed(3)} (accuracy ${pct(r.best.accuracy)}; fitted on the same pairs, so optimistic)`);
+  for (const t of r.tarAtFar) {
+    if (t.tar === null) out(`TAR at FAR ${t.far}: not measurable here (${t.reason})`);
+    else out(`TAR at FAR ${t.far}: ${pct(t.tar)} (accepting above ${t.threshold.toFixed(3)}; FAR reached ${pct(t.farReached)} of ${t.impostors} impostor pairs)`);
+  }
+  out(`failing pairs at ${r.threshold}: ${r.failures.length}${r.failures.length > o.show ? ` (the ${o.show} furthest from the threshold; --json lists all)` : ''}`);
+  for (const f of r.failures.slice(0, o.show)) out(`  ${f.same ? 'same     ' : 'different'} ${f.similarity.toFixed(3)}  ${f.a}  ${f.b}`);
+}
+
+export function printIdentify(r: IdentifyReport, o: Opts): void {
+  if (o.json) {
+    out(
+      JSON.stringify({
+        command: 'eval identify',
+        threshold: r.threshold,
+        margin: r.margin,
+        identities: r.identities,
+        enrolled: r.enrolled,
+        notEnrolled: r.notEnrolled,
+        mated: r.mated,
+        strangers: r.strangers,
+        unreadable: r.unreadable,
+        sizes: r.sizes.map((s) => ({
+          gallerySize: s.gallerySize,
+          embeddings: s.embeddings,
+          mated: s.mated,
+          nonMated: s.nonMated,
+          fnir: r6(s.fnir),
+          fpir: r6(s.fpir),
+          falseNegatives: s.falseNegatives,
+          falsePositives: s.falsePositives,
+          wrongIdentity: s.wrongIdentity,
+          misses: s.misses,
+          errors: s.errors.map((e) => ({ ...e, similarity: r4(e.similarity) })),
+        })),
+      }),
+    );
+    return;
+  }
+  out(`${r.identities} identities: ${r.enrolled} enrolled, ${r.notEnrolled} with no usable photo to enroll; ${r.mated} genuine probes, ${r.strangers} stranger probes, ${r.unreadable} unreadable`);
+  out(`threshold ${r.threshold}, margin ${r.margin}`);
+  out('gallery  genuine  strangers  FNIR      FPIR      wrong id  missed: no face / low quality / below threshold / below margin');
+  for (const s of r.sizes) {
+    const m = s.misses;
+    out(
+      `${String(s.gallerySize).padEnd(8)} ${String(s.mated).padEnd(8)} ${String(s.nonMated).padEnd(10)} ${pct(s.fnir).padEnd(9)} ${pct(s.fpir).padEnd(9)} ${String(s.wrongIdentity).padEnd(9)} ${m.noFace} / ${m.lowQuality} / ${m.belowThreshold} / ${m.belowMargin}`,
+    );
+  }
+  const last = r.sizes[r.sizes.length - 1];
+  if (last?.errors.length) {
+    out(`wrong matches at gallery size ${last.gallerySize}: ${last.errors.length}${last.errors.length > o.show ? ` (the ${o.show} most similar; --json lists all)` : ''}`);
+    for (const e of last.errors.slice(0, o.show)) out(`  ${e.probe} (${e.truth ?? 'stranger'}) -> ${e.matched}, similarity ${e.similarity.toFixed(3)}`);
+  }
+}
+
+function padRatesJson(p: PadRates): Record<string, unknown> {
+  return {
+    apcer: p.apcer.map((a) => ({ ...a, apcer: r6(a.apcer) })),
+    apcerMax: r6(p.apcerMax),
+    bonaFide: p.bonaFide,
+    rejectedAsAttack: p.rejectedAsAttack,
+    bpcer: r6(p.bpcer),
+  };
+}
+
+export function printPad(r: PadReport, o: { json?: boolean }): void {
+  if (o.json) {
+    out(
+      JSON.stringify({
+        command: 'eval pad',
+        threshold: r.threshold,
+        videoFps: r.videoFps,
+        perFrame: padRatesJson(r.perFrame),
+        perTrack: padRatesJson(r.perTrack),
+        sources: r.sources.map((s) => ({ ...s, frameErrorRate: r6(s.frameErrorRate), trackErrorRate: r6(s.trackErrorRate) })),
+        tracks: r.tracks.map((t) => ({ ...t, live: t.live === null ? null : r4(t.live) })),
+      }),
+    );
+    return;
+  }
+  out(`liveness threshold ${r.threshold} (live probability); videos sampled at ${r.videoFps} frames/s`);
+  out('source                         kind       tracks  frames  no face  per frame       per track');
+  for (const s of r.sources) {
+    const name = s.attack ? 'APCER' : 'BPCER';
+    out(
+      `${s.source.padEnd(30)} ${(s.attack ? 'attack' : 'bona fide').padEnd(10)} ${String(s.tracks).padEnd(7)} ${String(s.frames).padEnd(7)} ${String(s.noFace).padEnd(8)} ${name} ${pct(s.frameErrorRate).padEnd(9)} ${name} ${pct(s.trackErrorRate)}`,
+    );
+  }
+  for (const [what, p] of [['per frame', r.perFrame], ['per track', r.perTrack]] as const) {
+    out(`${what}: APCER (worst source) ${pct(p.apcerMax)}, BPCER ${pct(p.bpcer)} (${p.rejectedAsAttack} of ${p.bonaFide} bona fide rejected)`);
+  }
+  const failed = r.tracks.filter((t) => t.error);
+  for (const t of failed) out(`  ${t.path}: ${t.error}`);
+}
