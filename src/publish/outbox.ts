@@ -10,6 +10,7 @@ import { appendAudit, migrateAudit } from './audit.js';
 import { auditPayloadOfDecision, buildEvent, buildSessionMessage, type DecisionInput } from './message.js';
 import type { GateIdentity } from './options.js';
 import type { AuditRef, GateEventDetails, GateEventType, IdentitySession, OutboxTopic } from './topics.js';
+import { migrateCommandLog } from './command-log.js';
 
 /**
  * Creates the outbox and audit tables. Idempotent and independent of
@@ -34,6 +35,7 @@ export function migrateOutbox(db: Database): void {
       until_ms        INTEGER NOT NULL
     );`);
   migrateAudit(db);
+  migrateCommandLog(db);
 }
 
 export interface OutboxRow {
@@ -80,7 +82,7 @@ export class Outbox {
   };
 
   constructor(
-    private readonly db: Database,
+    readonly db: Database,
     private readonly opts: OutboxOptions,
   ) {
     if (!Number.isInteger(opts.maxMessages) || opts.maxMessages < 1) {

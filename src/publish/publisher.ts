@@ -17,6 +17,7 @@ import { buildStatus } from './message.js';
 import { backoffMs, baseTopicOf, clientIdOf, readTlsFiles, type GateIdentity, type PublishOptions, type TlsMaterial } from './options.js';
 import type { Outbox } from './outbox.js';
 import { commandNameOf, topicFor, type CommandName, type StatusPayload } from './topics.js';
+import { CommandLog } from './command-log.js';
 
 export type PublisherState = 'stopped' | 'connecting' | 'online' | 'offline';
 
@@ -51,6 +52,8 @@ export interface PublisherDeps {
   now?: () => number;
   /** For reconnect jitter; injectable so tests are deterministic. */
   random?: () => number;
+  /** Request ids already seen; default: the outbox's database. */
+  commandLog?: CommandLog;
 }
 
 /** Bound on the clean-stop handshake (offline status + in-flight acks) so shutdown keeps its deadline. */
@@ -89,6 +92,7 @@ export class MqttPublisher implements Publisher {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly router: CommandRouter;
+  private readonly commandLog: CommandLog;
   readonly baseTopic: string;
   private client: MqttClient | null = null;
   private generation = 0;
@@ -114,6 +118,7 @@ export class MqttPublisher implements Publisher {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.baseTopic = baseTopicOf(opts, deps.identity);
+    this.commandLog = deps.commandLog ?? new CommandLog(deps.outbox.db, this.now);
     this.router = new CommandRouter((name, id, params) => {
       const rec = deps.outbox.recordRemoteOpen(id, params);
       this.log.info({ command: name, requestId: id, auditSeq: rec.audit?.seq }, 'remote command audited');
@@ -270,27 +275,32 @@ export class MqttPublisher implements Publisher {
     }
   }
 
-  /** Recently seen request ids: a QoS 1 redelivery must not open the door twice. */
-  private readonly seenRequests = new Set<string>();
-
   private onMessage(gen: number, client: MqttClient, topic: string, payload: Buffer): void {
     const name = commandNameOf(this.baseTopic, topic);
     if (name === null || gen !== this.generation) return;
+    const respond = (body: string, requestId: string | null): void => {
+      client.publish(`${topic}/response`, body, { qos: 1 }, (err) => {
+        if (err) this.log.warn({ command: name, requestId, err: err.message }, 'command response not delivered');
+      });
+    };
     const id = requestIdOf(payload);
-    if (id !== null) {
-      const key = `${name}:${id}`;
-      if (this.seenRequests.has(key)) {
-        this.log.warn({ command: name, requestId: id }, 'repeated command request ignored');
-        return;
-      }
-      this.seenRequests.add(key);
-      if (this.seenRequests.size > 1000) this.seenRequests.delete(this.seenRequests.values().next().value!);
+    // A request id seen before (redelivery, replay, after a restart) never runs again: it is
+    // answered again with its first outcome, or not at all while that first run is going on.
+    const seen = id === null ? null : this.commandLog.claim(name, id);
+    if (seen?.state === 'answered') {
+      this.log.warn({ command: name, requestId: id }, 'repeated command request: answered again with its first outcome, not run');
+      respond(seen.response, id);
+      return;
+    }
+    if (seen?.state === 'running') {
+      this.log.warn({ command: name, requestId: id }, 'repeated command request while the first is still running: not run');
+      return;
     }
     void this.router.handle(name, payload).then((res) => {
       this.log.info({ command: name, requestId: res.id, ok: res.ok, ...(res.ok ? {} : { error: res.error }) }, 'remote command answered');
-      client.publish(`${topic}/response`, JSON.stringify(res), { qos: 1 }, (err) => {
-        if (err) this.log.warn({ command: name, requestId: res.id, err: err.message }, 'command response not delivered');
-      });
+      const body = JSON.stringify(res);
+      if (id !== null) this.commandLog.answered(name, id, body);
+      respond(body, res.id);
     });
   }
 

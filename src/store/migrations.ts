@@ -2,6 +2,7 @@
 // transaction; a database is moved from whatever version it has to the latest.
 import type { Database } from 'better-sqlite3';
 import { migrateOutbox } from '../publish/outbox.js';
+import { migrateCommandLog } from '../publish/command-log.js';
 import { migrateApiKeys } from '../api/keys.js';
 
 export interface Migration {
@@ -91,6 +92,11 @@ export const migrations: Migration[] = [
         );
       `);
     },
+  },
+  {
+    version: 5,
+    description: 'remote command request ids, so a repeated id is answered again and never run twice, across restarts',
+    up: (db) => migrateCommandLog(db),
   },
 ];
 

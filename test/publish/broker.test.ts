@@ -128,16 +128,20 @@ void test('commands: open pulses the relay, is audited and answered; malformed a
   await waitFor('command subscription', () => lines.some((l) => l.includes('command topics subscribed')));
   const send = (name: string, payload: string) => ops.client.publishAsync(`${BASE}/cmd/${name}`, payload, { qos: 1 });
   await send('open', JSON.stringify({ id: 'req-1', params: { pulseMs: 500 } }));
-  // The same request again (a QoS 1 redelivery, a replayed message) must not open twice.
+  await waitFor('the answer to req-1', () => ops.messages.some((m) => m.topic.endsWith('/open/response')));
+  // The same request again (a QoS 1 redelivery, a replayed message) must not open twice:
+  // it is answered again with the first outcome.
   await send('open', JSON.stringify({ id: 'req-1', params: { pulseMs: 500 } }));
+  await waitFor('req-1 answered twice', () => ops.messages.filter((m) => m.topic.endsWith('/open/response')).length >= 2);
   await send('open', 'open the door please');
   await send('explode', JSON.stringify({ id: 'req-3' }));
   await send('sync', JSON.stringify({ id: 'req-4' }));
   await send('reload', JSON.stringify({ id: 'req-5' }));
-  await waitFor('five responses', () => ops.messages.filter((m) => m.topic.endsWith('/response')).length >= 5);
+  await waitFor('six responses', () => ops.messages.filter((m) => m.topic.endsWith('/response')).length >= 6);
   const resp = (name: string) => ops.json<CommandResponse>(`${BASE}/cmd/${name}/response`);
-  const [opened, malformed] = resp('open');
+  const [opened, again, malformed] = resp('open');
   assert.deepEqual(opened, { id: 'req-1', ok: true, result: { opened: true } });
+  assert.deepEqual(again, opened, 'a repeated id gets the first outcome again');
   assert.deepEqual([malformed?.id, malformed?.ok], [null, false]);
   assert.match(malformed?.ok === false ? malformed.error : '', /malformed payload: not JSON/);
   assert.deepEqual(pulses, [500]);
@@ -150,7 +154,7 @@ void test('commands: open pulses the relay, is audited and answered; malformed a
   const audit = f.db.prepare(`SELECT seq, payload FROM audit WHERE kind = 'remote_open'`).all() as { seq: number; payload: string }[];
   assert.equal(audit.length, 1);
   await waitFor('the retained command refused', () => lines.some((l) => l.includes('retained command ignored')));
-  assert.ok(lines.some((l) => l.includes('repeated command request ignored')));
+  assert.ok(lines.some((l) => l.includes('repeated command request: answered again with its first outcome, not run')));
   // Clear the retained message so it does not linger on the broker.
   await ops.client.publishAsync(`${BASE}/cmd/open`, '', { qos: 1, retain: true });
   assert.equal((JSON.parse(audit[0]?.payload ?? '{}') as { requestId: string }).requestId, 'req-1');
@@ -158,4 +162,22 @@ void test('commands: open pulses the relay, is audited and answered; malformed a
   await waitFor('remote_open event', () => ops.on(`${BASE}/events`).length > 0);
   const ev = ops.json<GateEvent>(`${BASE}/events`)[0];
   assert.deepEqual(ev?.type === 'remote_open' ? [ev.detail.requestId, ev.detail.audit.seq] : null, ['req-1', audit[0]?.seq]);
+
+  // After a restart (a new publisher on the same database) the id is still known: answered, not run.
+  await pub.stop();
+  const log2 = captureLogger();
+  const pub2 = new MqttPublisher(testOptions(broker.url), { outbox: new Outbox(f.db, { identity, maxMessages: 1000 }), identity, log: log2.log });
+  defer(t, () => pub2.stop());
+  pub2.onCommand('open', async (params) => {
+    await relay.pulse(params.pulseMs ?? 800);
+    return { opened: true };
+  });
+  pub2.start();
+  await waitFor('second publisher subscribed', () => log2.lines.some((l) => l.includes('command topics subscribed')));
+  const answers = () => resp('open').filter((r) => r.id === 'req-1');
+  const before = answers().length;
+  await send('open', JSON.stringify({ id: 'req-1', params: { pulseMs: 500 } }));
+  await waitFor('req-1 answered after the restart', () => answers().length > before);
+  assert.deepEqual(answers().at(-1), opened);
+  assert.deepEqual(pulses, [500], 'the door opened once in all');
 });
