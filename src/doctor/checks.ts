@@ -3,11 +3,14 @@
 // the store's own migrations).
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, statfsSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
+import BetterSqlite3 from 'better-sqlite3';
+import { probeBroker } from '../publish/probe.js';
+import { redactUrl } from '../publish/publisher.js';
 import type { Config } from '../config/types.js';
 import { chooseCamera } from '../app/camera.js';
 import { modelById, locateModel } from '../models/manifest.js';
-import { chooseDriver, detectGpio } from '../relay/index.js';
+import { chooseDriver, detectGpio, relayLockHolder } from '../relay/index.js';
 import { openStore } from '../store/open.js';
 import { currentEvent } from '../app/schedule.js';
 
@@ -120,14 +123,46 @@ function camera(ctx: DoctorContext): CheckResult {
   return ok('camera', choice.description);
 }
 
+/** The chip device: `gpiochip0`, `/dev/gpiochip0` or a number. */
+function chipPath(chip: string): string {
+  if (chip.startsWith('/')) return chip;
+  return /^\d+$/.test(chip) ? `/dev/gpiochip${chip}` : `/dev/${chip}`;
+}
+
 function relay(ctx: DoctorContext): CheckResult {
-  const support = detectGpio(ctx.config.relay.gpiodBinDir);
-  const driver = chooseDriver(ctx.config.relay.driver, support);
-  if (ctx.config.relay.driver !== 'auto' && ctx.config.relay.driver !== 'sim' && driver === 'sim') {
-    return fail('relay', `relay.driver is ${ctx.config.relay.driver} but no usable GPIO was found (sysfs: ${support.sysfs}, gpiochip + gpioset: ${support.gpiod}); check the user is in the gpio group`);
+  const r = ctx.config.relay;
+  const support = detectGpio(r.gpiodBinDir);
+  const driver = chooseDriver(r.driver, support);
+  if (driver === 'sim') {
+    return r.driver === 'sim' ? warn('relay', 'relay.driver is sim: pulses are only recorded, no door opens') : warn('relay', 'no GPIO on this machine: the simulated relay would be used and no door would open');
   }
-  if (driver === 'sim') return warn('relay', 'no GPIO on this machine: the simulated relay would be used and no door would open');
-  return ok('relay', `${driver} driver, line ${ctx.config.relay.pin}${ctx.config.relay.activeLow ? ' (active low)' : ''}; test it with \`gate-agent relay test\``);
+  const holder = relayLockHolder(ctx.dataDir);
+  const held = holder !== null ? ` (held now by the running gate-agent, pid ${holder})` : '';
+  if (driver === 'gpiod') {
+    const dev = chipPath(r.chip);
+    if (!existsSync(dev)) return fail('relay', `relay.chip ${r.chip}: ${dev} does not exist; \`ls /dev/gpiochip*\` lists the chips (a Pi 5 uses gpiochip4 on older kernels, gpiochip0 on 6.6+)`);
+    try {
+      accessSync(dev, constants.R_OK | constants.W_OK);
+    } catch {
+      return fail('relay', `${dev} cannot be opened by this user; add it to the gpio group (\`sudo usermod -aG gpio gate-agent\`) or install the udev rule in docs/relay.md`);
+    }
+    if (!existsSync(`${r.gpiodBinDir}/gpioset`)) return fail('relay', `${r.gpiodBinDir}/gpioset is missing: \`sudo apt-get install gpiod\` or fix relay.gpiodBinDir`);
+    const info = lineInfo(r.gpiodBinDir, r.chip, r.pin);
+    if (info && /\bused\b|\[used/.test(info) && holder === null) return fail('relay', `line ${r.pin} on ${r.chip} is in use by another program (${info.trim()}); free it or pick another relay.pin`);
+    return ok('relay', `gpiod driver, ${dev} line ${r.pin}${r.activeLow ? ' (active low)' : ''}${held}; test it with \`gate-agent relay test\``);
+  }
+  if (!support.sysfs) return fail('relay', `relay.driver is onoff but /sys/class/gpio/export is not writable by this user; add it to the gpio group, or use driver gpiod`);
+  return ok('relay', `onoff driver, line ${r.pin}${r.activeLow ? ' (active low)' : ''}${held}; test it with \`gate-agent relay test\``);
+}
+
+/** gpioinfo's line for `pin` (v1 and v2 both print "line N:"), or null when it cannot tell. */
+function lineInfo(binDir: string, chip: string, pin: number): string | null {
+  try {
+    const out = execFileSync(`${binDir}/gpioinfo`, [chip], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
+    return out.split('\n').find((l) => new RegExp(`^\\s*line\\s+${pin}:`).test(l)) ?? null;
+  } catch {
+    return null;
+  }
 }
 
 async function network(name: string, url: string | null, unset: string, ctx: DoctorContext): Promise<CheckResult> {
@@ -144,21 +179,131 @@ async function network(name: string, url: string | null, unset: string, ctx: Doc
   return err ? fail(name, `${u.hostname}:${port} not reachable (${err}); check the network, DNS and firewall. Results and decisions continue offline`) : ok(name, `${u.hostname}:${port} reachable`);
 }
 
+/** A real MQTT connect with the configured credentials and TLS files. */
+async function broker(ctx: DoctorContext): Promise<CheckResult> {
+  const m = ctx.config.mqtt;
+  if (!m.brokerUrl) return warn('broker', 'mqtt.brokerUrl not set: results stay in the local outbox');
+  const reach = await network('broker', m.brokerUrl, '', ctx);
+  if (reach.status !== 'ok') return reach;
+  const err = await probeBroker({ ...m, brokerUrl: m.brokerUrl }, ctx.timeoutMs ?? 3000);
+  return err ? fail('broker', `${redactUrl(m.brokerUrl)}: ${err}. Results and decisions continue offline`) : ok('broker', `${redactUrl(m.brokerUrl)} accepted this gate's credentials${m.caFile ? ' and TLS files' : ''}`);
+}
+
+/** Files the config points at: readable by this user, and secrets not readable by others. */
+function files(ctx: DoctorContext): CheckResult[] {
+  const out: CheckResult[] = [];
+  const c = ctx.config;
+  const entries: [string, string | null, boolean][] = [
+    ['store.keyFile', c.store.keyFile, true],
+    ['sync.apiKeyFile', c.sync.apiKeyFile, true],
+    ['mqtt.caFile', c.mqtt.caFile, false],
+    ['mqtt.certFile', c.mqtt.certFile, false],
+    ['mqtt.keyFile', c.mqtt.keyFile, true],
+  ];
+  for (const [key, path, secret] of entries) {
+    if (!path) continue;
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (err) {
+      out.push(fail(key, `${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'}); fix ${key} or the file's owner and mode (the service runs as gate-agent)`));
+      continue;
+    }
+    const mode = statSync(path).mode;
+    if (secret && (mode & 0o004) !== 0) out.push(warn(key, `${path} is readable by every user (mode ${(mode & 0o777).toString(8)}); \`chmod 600 ${path}\``));
+    else out.push(ok(key, `${path} readable`));
+  }
+  return out;
+}
+
+/** The data dir and database belong to this user: a `sudo gate-agent …` leaves root-owned files the service cannot write. */
+function ownership(ctx: DoctorContext): CheckResult | null {
+  if (typeof process.getuid !== 'function' || !existsSync(ctx.dataDir)) return null;
+  const uid = process.getuid();
+  const wrong = [ctx.dataDir, ...['gate-agent.db', 'gate-agent.db-wal', 'gate-agent.db-shm'].map((f) => `${ctx.dataDir}/${f}`)]
+    .filter((p) => existsSync(p))
+    .filter((p) => statSync(p).uid !== uid);
+  if (wrong.length === 0) return ok('data owner', `${ctx.dataDir} and its database belong to this user`);
+  return fail('data owner', `${wrong.join(', ')} belong(s) to uid ${statSync(wrong[0]!).uid}, not this user (uid ${uid}); the gate cannot write there. Run \`sudo chown -R $(id -un) ${ctx.dataDir}\` (commands on the gate: \`sudo -u gate-agent gate-agent …\`)`);
+}
+
+/** The API port is free (when the endpoint is on): a busy port would leave the API down. */
+async function apiPort(ctx: DoctorContext): Promise<CheckResult | null> {
+  const a = ctx.config.api;
+  if (!a.enabled) return null;
+  const err = await new Promise<string | null>((resolve) => {
+    const s = createServer();
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    s.listen(a.port, a.host, () => s.close(() => resolve(null)));
+  });
+  return err
+    ? fail('api port', `${a.host}:${a.port}: cannot listen (${err}${err === 'EADDRINUSE' ? ': another program, or a running gate-agent, uses it' : ''}); change api.port or stop the other program`)
+    : ok('api port', `${a.host}:${a.port} is free`);
+}
+
+/** The newest wall-clock time this gate has recorded (decisions, entries, commands), or null. */
+function newestRecordMs(ctx: DoctorContext): number | null {
+  if (!existsSync(`${ctx.dataDir}/gate-agent.db`)) return null;
+  // Read-only and without the store key: these columns are plain times.
+  const db = new BetterSqlite3(`${ctx.dataDir}/gate-agent.db`, { readonly: true, fileMustExist: true });
+  try {
+    const r = db
+      .prepare('SELECT MAX(t) AS t FROM (SELECT MAX(created_ms) AS t FROM outbox UNION ALL SELECT MAX(entered_at) FROM gate_entries UNION ALL SELECT MAX(received_ms) FROM command_requests)')
+      .get() as { t: number | null };
+    return r.t;
+  } finally {
+    db.close();
+  }
+}
+
+/** The central server's clock from its HTTP Date header, or null when it cannot be asked. */
+async function serverClockMs(url: string | null, timeoutMs: number): Promise<number | null> {
+  if (!url) return null;
+  try {
+    const res = await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(timeoutMs) });
+    const date = res.headers.get('date');
+    return date ? Date.parse(date) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A wrong clock in either direction: behind the install time or behind times this gate
+ * already recorded (it went back: a Pi without RTC before NTP), or minutes off the central
+ * server's clock. Event windows, cooldowns and TLS certificates depend on it.
+ */
+async function clock(ctx: DoctorContext): Promise<CheckResult> {
+  const now = Date.now();
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  const installedAt = statSync(new URL('../../../package.json', import.meta.url)).mtimeMs;
+  if (now < installedAt - 86_400_000) return fail('clock', `the system clock says ${iso(now)}, before this agent was installed (${iso(installedAt)}); check NTP (\`timedatectl\`)`);
+  let newest: number | null = null;
+  try {
+    newest = newestRecordMs(ctx);
+  } catch {
+    /* the database check reports it */
+  }
+  if (newest !== null && newest > now + 10 * 60_000) return fail('clock', `the system clock says ${iso(now)}, but this gate recorded ${iso(newest)}: the clock went back (or was far ahead then); check NTP (\`timedatectl\`)`);
+  const server = await serverClockMs(ctx.config.sync.baseUrl, ctx.timeoutMs ?? 3000);
+  if (server !== null && Math.abs(server - now) > 2 * 60_000) {
+    return fail('clock', `the system clock says ${iso(now)}, the central server ${iso(server)} (${Math.round((now - server) / 1000)} s off); check NTP (\`timedatectl\`)`);
+  }
+  return ok('clock', `${iso(now)}${server !== null ? ` (within 2 min of the central server)` : ''}`);
+}
+
 export async function runChecks(ctx: DoctorContext): Promise<CheckResult[]> {
   const out: CheckResult[] = [ok('config', ctx.configFile ? `${ctx.configFile} is valid` : 'no config file: embedded defaults')];
   out.push(await models(ctx));
   out.push(...store(ctx));
   out.push(camera(ctx));
   out.push(relay(ctx));
-  out.push(await network('broker', ctx.config.mqtt.brokerUrl, 'mqtt.brokerUrl not set: results stay in the local outbox', ctx));
+  out.push(...files(ctx));
+  const own = ownership(ctx);
+  if (own) out.push(own);
+  const port = await apiPort(ctx);
+  if (port) out.push(port);
+  out.push(await broker(ctx));
   out.push(await network('central server', ctx.config.sync.baseUrl, 'sync.baseUrl not set: attendees come from local enrollment only', ctx));
-  // A clock behind the time this agent was installed is certainly wrong (a Pi without
-  // RTC that booted without NTP); event windows and TLS certificates depend on it.
-  const installedAt = statSync(new URL('../../../package.json', import.meta.url)).mtimeMs;
-  out.push(
-    Date.now() < installedAt - 86_400_000
-      ? fail('clock', `the system clock says ${new Date().toISOString()}, before this agent was installed (${new Date(installedAt).toISOString()}); check NTP`)
-      : ok('clock', new Date().toISOString()),
-  );
+  out.push(await clock(ctx));
   return out;
 }

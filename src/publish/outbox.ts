@@ -86,7 +86,7 @@ export class Outbox {
     private readonly opts: OutboxOptions,
   ) {
     if (!Number.isInteger(opts.maxMessages) || opts.maxMessages < 1) {
-      throw new Error(`publish.outboxMaxMessages: ${opts.maxMessages}: must be a positive integer`);
+      throw new Error(`mqtt.outboxMaxMessages: ${opts.maxMessages}: must be a positive integer`);
     }
     this.identity = opts.identity;
     this.maxMessages = opts.maxMessages;

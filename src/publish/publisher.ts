@@ -73,10 +73,10 @@ export function redactUrl(url: string): string {
 /** A message a site technician can act on. */
 export function describeMqttError(e: Error & { code?: string | number }): string {
   const code = e.code;
-  if (code === 4 || code === 134) return `broker refused the connection: bad username or password (check publish.username/password) [${e.message}]`;
-  if (code === 5 || code === 135) return `broker refused the connection: not authorized (check publish.username/password and the broker ACL) [${e.message}]`;
+  if (code === 4 || code === 134) return `broker refused the connection: bad username or password (check mqtt.username/password) [${e.message}]`;
+  if (code === 5 || code === 135) return `broker refused the connection: not authorized (check mqtt.username/password and the broker ACL) [${e.message}]`;
   if (typeof code === 'string' && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
-    return `TLS handshake failed: ${e.message} (${code}; check publish.caFile/certFile/keyFile and the broker certificate)`;
+    return `TLS handshake failed: ${e.message} (${code}; check mqtt.caFile/certFile/keyFile and the broker certificate)`;
   }
   if (code === 'ECONNREFUSED') return `broker unreachable: connection refused (${e.message})`;
   return typeof code === 'string' || typeof code === 'number' ? `${e.message} (${code})` : e.message;

@@ -162,7 +162,8 @@ export class GpiodRelay extends BaseRelay {
           this.pulseEnded(until, null);
         }
       });
-      child.on('exit', (code) => {
+      // 'close', not 'exit': its stderr (gpioset's own message) is complete only then.
+      child.on('close', (code) => {
         if (code === 0 || this.owner !== child) return;
         const err = `relay: gpioset failed (exit ${code}): ${stderr.trim() || 'no message'}`;
         if (!settled && until !== null) {

@@ -6,6 +6,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, SHARED_FACES } from '../paths.js';
+import { Mosquitto } from '../publish/mosquitto.js';
+import BetterSqlite3 from 'better-sqlite3';
+import { chown } from 'node:fs/promises';
 import { runCli } from './run.js';
 
 let dir: string;
@@ -33,6 +36,57 @@ test('doctor: every failure says what is wrong and what to do, and fails the exi
   assert.match(c.broker!.detail, new RegExp(`127.0.0.1:${port} not reachable \\(ECONNREFUSED\\)`));
   assert.equal(c.camera!.status, 'fail');
   assert.match(c.camera!.detail, /\/dev\/video9 does not exist/);
+});
+
+test('doctor fails what `run` would fail on: wrong broker password, missing GPIO chip, foreign-owned data, busy API port, clock gone back, open key file', async (t) => {
+  const data = join(dir, 'faults');
+  const fenv = { ...env, GATE_AGENT_DATA_DIR: data };
+  assert.equal((await runCli(['events', 'add', 'gala'], fenv)).code, 0);
+  const broker = await Mosquitto.launch({ users: { gate: 'right-password' } });
+  t.after(() => broker.dispose());
+  const busy = createServer();
+  await new Promise<void>((res) => busy.listen(0, '127.0.0.1', res));
+  t.after(() => busy.close());
+  const busyPort = (busy.address() as { port: number }).port;
+  const key = join(dir, 'store.key');
+  await writeFile(key, 'k'.repeat(64), { mode: 0o644 });
+  // The gate recorded a command a day "ahead" of now: the clock has gone back since.
+  const db = new BetterSqlite3(join(data, 'gate-agent.db'));
+  db.prepare('INSERT INTO command_requests (name, id, received_ms, response) VALUES (?, ?, ?, ?)').run('open', 'r1', Date.now() + 86_400_000, '{}');
+  db.close();
+  await chown(join(data, 'gate-agent.db'), 4321, 4321);
+  const r = await runCli(['doctor', '--json'], {
+    ...fenv,
+    GATE_AGENT__event__id: '"gala"',
+    GATE_AGENT__mqtt__brokerUrl: JSON.stringify(broker.url),
+    GATE_AGENT__mqtt__username: '"gate"',
+    GATE_AGENT__mqtt__password: '"wrong-password"',
+    GATE_AGENT__relay__driver: '"gpiod"',
+    GATE_AGENT__relay__chip: '"gpiochip7"',
+    GATE_AGENT__api__enabled: 'true',
+    GATE_AGENT__api__host: '"127.0.0.1"',
+    GATE_AGENT__api__port: String(busyPort),
+    GATE_AGENT__store__keyFile: JSON.stringify(key),
+  });
+  assert.equal(r.code, 1, r.stderr);
+  const c = byName(JSON.parse(r.stdout) as Doctor);
+  assert.equal(c.broker!.status, 'fail');
+  // mosquitto answers a wrong password with "not authorized" (MQTT 3.1.1 return code 5).
+  assert.match(c.broker!.detail, /broker refused the connection: not authorized \(check mqtt\.username\/password/);
+  assert.equal(c.relay!.status, 'fail');
+  assert.match(c.relay!.detail, /relay\.chip gpiochip7: \/dev\/gpiochip7 does not exist/);
+  assert.equal(c['data owner']!.status, 'fail');
+  assert.match(c['data owner']!.detail, /gate-agent\.db belong\(s\) to uid 4321, not this user/);
+  assert.equal(c['api port']!.status, 'fail');
+  assert.match(c['api port']!.detail, new RegExp(`127\\.0\\.0\\.1:${busyPort}: cannot listen \\(EADDRINUSE`));
+  assert.equal(c.clock!.status, 'fail');
+  assert.match(c.clock!.detail, /the clock went back/);
+  assert.equal(c['store.keyFile']!.status, 'warn');
+  assert.match(c['store.keyFile']!.detail, /readable by every user \(mode 644\); `chmod 600/);
+
+  // The same broker with the right password passes: the check really connected.
+  const good = await runCli(['doctor', '--json'], { ...env, GATE_AGENT__mqtt__brokerUrl: JSON.stringify(broker.url), GATE_AGENT__mqtt__username: '"gate"', GATE_AGENT__mqtt__password: '"right-password"' });
+  assert.equal(byName(JSON.parse(good.stdout) as Doctor).broker!.status, 'ok', good.stdout);
 });
 
 test('doctor: a ready gate passes, with warnings for what this machine lacks', async () => {
