@@ -37,11 +37,11 @@ export interface ImageDirSessionOptions {
 }
 
 /**
- * Reads one image per tick. The directory is listed again on every (re)start, so images
- * added while the daemon runs are picked up after the next loop or restart.
+ * Reads one image per tick. The directory is listed again at every (re)start and at the
+ * start of every loop, so images added while the daemon runs play from the next loop on.
  */
 export async function openImageDirSession(o: ImageDirSessionOptions, sink: SessionSink): Promise<CaptureSession> {
-  const files = await listImages(o.dir);
+  let files = await listImages(o.dir);
   if (files.length === 0) throw new Error(`no .jpg/.jpeg/.png images in ${o.dir}`);
   const intervalMs = 1000 / o.fps;
   let timer: unknown = null;
@@ -69,6 +69,17 @@ export async function openImageDirSession(o: ImageDirSessionOptions, sink: Sessi
     if (index >= files.length) {
       if (!o.loop) return resolveDone({ kind: 'ended' });
       index = 0;
+      // Each loop plays the folder as it is now: images added or removed meanwhile count.
+      try {
+        files = await listImages(o.dir);
+      } catch (err) {
+        if (!closed) resolveDone({ kind: 'failed', reason: `cannot list ${o.dir}: ${err instanceof Error ? err.message : String(err)}` });
+        return;
+      }
+      if (files.length === 0) {
+        if (!closed) resolveDone({ kind: 'failed', reason: `no .jpg/.jpeg/.png images left in ${o.dir}` });
+        return;
+      }
     }
     // Subtract the read time so the rate holds even for large PNGs.
     const waitMs = Math.max(0, intervalMs - (o.clock.now() - startedMs));

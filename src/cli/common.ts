@@ -47,6 +47,26 @@ export function fail(message: string, code = 1): void {
   process.exitCode = code;
 }
 
+type ErrnoLike = Error & { code?: unknown; path?: unknown };
+
+/** SQLite and file-permission failures: the technician gets one line with what to do. */
+function isStorageError(err: unknown): err is ErrnoLike {
+  if (!(err instanceof Error)) return false;
+  const code = (err as ErrnoLike).code;
+  return err.name === 'SqliteError' || code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOSPC';
+}
+
+function storageProblem(err: ErrnoLike): string {
+  const code = typeof err.code === 'string' ? err.code : '';
+  const where = typeof err.path === 'string' ? ` (${err.path})` : '';
+  if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code === 'EACCES' || code === 'EPERM') {
+    return `the gate's data cannot be written${where}: ${err.message}. Its files probably belong to another user (made by \`sudo gate-agent …\`?): run commands as the service user (\`sudo -u gate-agent gate-agent …\`) or give the data folder back (\`sudo chown -R gate-agent: /var/lib/gate-agent\`); \`gate-agent doctor\` shows which files`;
+  }
+  if (code.startsWith('SQLITE_FULL') || code === 'ENOSPC') return `the disk holding the gate's data is full${where}: ${err.message}. Free some space; \`gate-agent doctor\` shows how much is left`;
+  if (code === 'EROFS') return `the gate's data folder is on a read-only file system${where}: ${err.message}`;
+  return `the database failed: ${err.message} (${code}); \`gate-agent doctor\` checks it`;
+}
+
 /** Run a command body; known errors become one clear line, not a stack trace. */
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
@@ -56,6 +76,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
       if (err instanceof ConfigError) fail(err.message, 2);
       else if (err instanceof Error && ['ModelFileError', 'ImageError', 'UsageError', 'StoreError'].includes(err.name)) fail(err.message);
       else if (err instanceof Error && /unknown model id|is a .* not a/.test(err.message)) fail(err.message);
+      else if (isStorageError(err)) fail(storageProblem(err));
       else throw err;
     }
   };

@@ -65,3 +65,26 @@ void test('without loop the directory plays once and the source ends', { timeout
     }
   });
 });
+
+void test('a looping directory is listed again at each loop: an image added meanwhile plays from the next loop', { timeout: 20_000 }, async () => {
+  await withTempDir(async (dir) => {
+    const images = await makeDir(dir);
+    const src = createFrameSource({ kind: 'replay', path: images, fps: 5, loop: true });
+    await src.start();
+    try {
+      const size = async (): Promise<string> => {
+        const m = await sharp((await src.next()).data).metadata();
+        return `${m.width}x${m.height}`;
+      };
+      assert.equal(await size(), '1480x832');
+      // Added during the first loop, after frame1: it sorts last (frame20) and joins the next loop.
+      await copyFile(join(SHARED_FACES, 'people/biden/1.jpg'), join(images, 'frame20.jpg'));
+      const biden = await sharp(join(SHARED_FACES, 'people/biden/1.jpg')).metadata();
+      const seen: string[] = [];
+      for (let i = 0; i < 6; i++) seen.push(await size());
+      assert.ok(seen.includes(`${biden.width}x${biden.height}`), `the added image was played: ${seen.join(', ')}`);
+    } finally {
+      await src.stop();
+    }
+  });
+});

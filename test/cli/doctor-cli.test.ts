@@ -148,3 +148,22 @@ test('relay test refuses while another live gate-agent process holds the line', 
   await writeFile(join(data, 'relay.lock'), '999999999\n');
   assert.equal((await runCli(['relay', 'test', '--pulse-ms', '100'], { ...env, GATE_AGENT_DATA_DIR: data, GATE_AGENT__relay__driver: '"sim"' })).code, 0);
 });
+
+test('a database the command cannot write (made by root, used by another user) is one line with what to do', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root to run the CLI as another user');
+  const data = join(dir, 'root-owned');
+  assert.equal((await runCli(['events', 'add', 'x'], { ...env, GATE_AGENT_DATA_DIR: data })).code, 0);
+  // The other user can reach the folder and read the database, as on a gate, but not write it.
+  await chmod(dir, 0o755);
+  await chmod(data, 0o755);
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin/gate-agent.js'), 'events', 'add', 'y'], {
+    uid: 65534,
+    gid: 65534,
+    encoding: 'utf8',
+    env: { ...process.env, GATE_AGENT_DATA_DIR: data, GATE_AGENT_LOG_LEVEL: 'error' },
+  });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^gate-agent: the gate's data cannot be written: attempt to write a readonly database\. .*`sudo -u gate-agent gate-agent …`/);
+  assert.equal(r.stderr.trim().split('\n').length, 1, 'one line, no stack trace');
+});
