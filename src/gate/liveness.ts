@@ -30,9 +30,9 @@ export interface LivenessOptions {
 }
 
 export const livenessDefaults: Readonly<LivenessOptions> = Object.freeze({
-  mode: 'required',
-  threshold: 0.5,
-  frames: 3,
+  mode: 'advisory',
+  threshold: 0.9,
+  frames: 5,
   models: ['minifasnet_v2_2.7', 'minifasnet_v1se_4.0'],
 });
 
@@ -45,8 +45,8 @@ export const livenessSchema: SchemaNode = {
   default: {},
   properties: {
     mode: { type: 'string', enum: ['off', 'advisory', 'required'], description: 'off: not run. advisory: matched faces are scored and the track\'s score is recorded with every decision, but never denies. required: a track whose score is below threshold is denied with liveness_failed.', default: livenessDefaults.mode, examples: ['required'] },
-    threshold: { type: 'number', description: 'Probability of a live face (0..1) the mean score of a track\'s last `frames` scored frames must reach.', default: livenessDefaults.threshold, minimum: 0, maximum: 1, examples: [0.5] },
-    frames: { type: 'integer', description: 'Scored frames of a track the verdict is taken over; with `required` a track waits for this many matched frames before it can open the door.', default: livenessDefaults.frames, minimum: 1, maximum: 30, examples: [3] },
+    threshold: { type: 'number', description: 'Probability of a live face (0..1) the mean score of a track\'s last `frames` scored frames must reach.', default: livenessDefaults.threshold, minimum: 0, maximum: 1, examples: [0.9] },
+    frames: { type: 'integer', description: 'Scored frames of a track the verdict is taken over; with `required` a track waits for this many matched frames before it can open the door.', default: livenessDefaults.frames, minimum: 1, maximum: 30, examples: [5] },
     models: { type: 'array', items: { type: 'string', enum: LIVENESS_MODEL_IDS }, description: 'Liveness model ids from models/manifest.json; the reference averages the softmax of both.', default: [...livenessDefaults.models], examples: [[...livenessDefaults.models]] },
   },
 };
@@ -55,8 +55,8 @@ export const livenessSchema: SchemaNode = {
 export function livenessProblems(o: LivenessOptions, path = 'liveness'): string[] {
   const problems: string[] = [];
   if (!['off', 'advisory', 'required'].includes(o.mode)) problems.push(`${path}.mode: ${JSON.stringify(o.mode)}: must be off, advisory or required`);
-  if (!(o.threshold >= 0 && o.threshold <= 1)) problems.push(`${path}.threshold: ${String(o.threshold)}: must be between 0 and 1 (example: 0.5)`);
-  if (!(Number.isInteger(o.frames) && o.frames >= 1)) problems.push(`${path}.frames: ${String(o.frames)}: must be a whole number of at least 1 (example: 3)`);
+  if (!(o.threshold >= 0 && o.threshold <= 1)) problems.push(`${path}.threshold: ${String(o.threshold)}: must be between 0 and 1 (example: 0.9)`);
+  if (!(Number.isInteger(o.frames) && o.frames >= 1)) problems.push(`${path}.frames: ${String(o.frames)}: must be a whole number of at least 1 (example: 5)`);
   if (o.mode !== 'off' && o.models.length === 0) problems.push(`${path}.models: []: at least one model is needed when mode is ${o.mode}; list ${LIVENESS_MODEL_IDS.join(' and ')}`);
   return problems;
 }
