@@ -271,8 +271,11 @@ export class GatePolicy {
         s.livenessPending = u;
         return [];
       }
-      // Below the threshold: say so, once; the track stays open, so a real face whose
-      // first frames scored low (blur, a turn of the head) can still be let in.
+      // Below the threshold: one verdict per track. Were the track kept open, a screen
+      // replay would get in at the first lucky window: the zalo screen attack's 5-frame
+      // means range from 0.35 to 0.96 (docs/accuracy.md, Liveness). A real person whose
+      // first frames scored low gets a new verdict on a new track (step out of view).
+      s.settled = true;
       if (!s.livenessReported && !this.inCooldown(u, frame.atMs)) {
         s.livenessReported = true;
         return [this.decision(s, 'deny', 'liveness_failed', u, ctx, `not live: mean liveness ${lv.score!.toFixed(2)} over the last ${lv.frames} frames, below ${this.liveness.threshold}`)];
