@@ -6,10 +6,11 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createLivenessCheck, fuseLiveness, livenessDefaults } from '../src/gate/liveness.js';
 import { loadConfig } from '../src/config/load.js';
 import { createPipeline } from '../src/vision/factory.js';
+import { cosine } from '../src/vision/embedder.js';
 import { decodeImage } from '../src/vision/image.js';
 import { SHARED_FACES, SHARED_MODELS } from '../test/paths.js';
 import { percentile } from './stats.js';
@@ -26,19 +27,27 @@ await check.start();
 const byName = new Intl.Collator('en', { numeric: true }).compare;
 const files = (dir: string): string[] => readdirSync(dir).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort(byName).map((f) => join(dir, f));
 
-/** The largest face's score per image (null: no face); the time of one scoreFace call. */
-async function scores(paths: string[]): Promise<{ s: (number | null)[]; ms: number[] }> {
+/**
+ * The largest face's score per image (null: no face), the time of each scoreFace call, and
+ * where the person changes: a frame whose face is below match.threshold from the previous
+ * one starts a new segment (pad/selfie-crops holds two people, one after the other).
+ */
+async function scores(paths: string[]): Promise<{ s: (number | null)[]; ms: number[]; cuts: number[] }> {
   const s: (number | null)[] = [];
   const ms: number[] = [];
+  const cuts: number[] = [];
+  let prev: Float32Array | undefined;
   for (const p of paths) {
     const img = await decodeImage(readFileSync(p), { maxPixels: config.vision.maxImagePixels });
-    const face = (await pipeline.analyze(img, { embed: false })).faces[0];
+    const face = (await pipeline.analyze(img, { embed: true, maxEmbedFaces: 1 })).faces[0];
     if (!face) { s.push(null); continue; }
+    if (face.embedding && prev && cosine(face.embedding, prev) < config.match.threshold) cuts.push(s.length);
+    prev = face.embedding ?? prev;
     const t0 = performance.now();
     s.push(await check.scoreFace(img, face));
     ms.push(performance.now() - t0);
   }
-  return { s, ms };
+  return { s, ms, cuts };
 }
 
 const f2 = (x: number): string => x.toFixed(2);
@@ -78,6 +87,12 @@ try {
     const r = await scores(paths);
     allMs.push(...r.ms);
     report(name, r.s);
+    // Each person of a set on their own, as the gate would see them: one track each.
+    const bounds = [0, ...r.cuts, r.s.length];
+    if (bounds.length > 2) {
+      const names = paths.map((p) => basename(p));
+      for (let k = 0; k + 1 < bounds.length; k++) report(`  person ${k + 1} (${names[bounds[k]!]} .. ${names[bounds[k + 1]! - 1]})`, r.s.slice(bounds[k], bounds[k + 1]));
+    }
   }
   console.log(`scoreFace (both models, crop + 2 inferences): p50 ${percentile(allMs, 50).toFixed(2)} ms, p95 ${percentile(allMs, 95).toFixed(2)} ms over ${allMs.length} faces`);
 } finally {
