@@ -1,6 +1,9 @@
 // npm run bench:gate: the daemon's per-frame work (decode, detect, embed, match, policy,
 // outbox record, relay) on 640x480 and 1280x720 JPEG frames of an enrolled attendee:
-// sustained frames/s, frame-arrival-to-relay latency under the N-of-M vote, CPU use.
+// sustained frames/s, frame-arrival-to-relay latency under the N-of-M vote, CPU use; each
+// row with liveness off and on (`advisory`: the same two MiniFASNet runs per matched face
+// as `required`, but the photo used here is still let in, so latency can be measured).
+// BENCH_LIVENESS=off,advisory picks the liveness modes.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +19,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const APPROACHES = Number(process.env.BENCH_APPROACHES ?? 40);
 const TTL_MS = 300;
 const models = process.env.GATE_AGENT_MODELS_DIR ?? SHARED_MODELS;
+const LIVENESS = (process.env.BENCH_LIVENESS ?? 'off,advisory').split(',');
 
 /** A frame with the attendee's face at the left or right of a w x h scene. */
 async function frame(w: number, h: number, side: 'left' | 'right'): Promise<Buffer> {
@@ -28,10 +32,10 @@ async function frame(w: number, h: number, side: 'left' | 'right'): Promise<Buff
     .toBuffer();
 }
 
-async function run(w: number, h: number, inputPx: number): Promise<void> {
+async function run(w: number, h: number, inputPx: number, liveness: string): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-gate-'));
   // A short track lifetime lets the latency phase end one approach with a pause.
-  const overrides = { 'models.detectorInputPx': inputPx, 'relay.driver': 'sim', 'camera.kind': 'replay', 'gate.cooldownMs': 0, 'gate.trackTtlMs': TTL_MS };
+  const overrides = { 'liveness.mode': liveness, 'models.detectorInputPx': inputPx, 'relay.driver': 'sim', 'camera.kind': 'replay', 'gate.cooldownMs': 0, 'gate.trackTtlMs': TTL_MS };
   const config = loadConfig({ file: null, env: {}, overrides });
   const rec = await startRecognition(config, models, dataDir);
   rec.store.upsertEvent({ id: 'bench' });
@@ -62,8 +66,10 @@ async function run(w: number, h: number, inputPx: number): Promise<void> {
     await new Promise((r) => setTimeout(r, TTL_MS + 30));
   }
   const lat = daemon.stats.grantLatencyMs;
+  const lv = daemon.stats.livenessMs;
+  const livenessMs = lv.length ? lv.reduce((a, b) => a + b, 0) / lv.length : 0;
   console.log(
-    `${w}x${h} (detector ${inputPx}px): ${fps.toFixed(1)} frames/s sustained, CPU ${((cpu.user + cpu.system) / 1e6 / wallS).toFixed(2)} cores; ` +
+    `${w}x${h} (detector ${inputPx}px, liveness ${liveness}): ${fps.toFixed(1)} frames/s sustained, liveness ${livenessMs.toFixed(1)} ms/frame, CPU ${((cpu.user + cpu.system) / 1e6 / wallS).toFixed(2)} cores; ` +
       `frame-to-relay p50 ${percentile(lat, 50).toFixed(1)} ms, p95 ${percentile(lat, 95).toFixed(1)} ms over ${lat.length} of ${APPROACHES} approaches granted`,
   );
   await daemon.stop();
@@ -71,4 +77,4 @@ async function run(w: number, h: number, inputPx: number): Promise<void> {
 }
 
 console.log(`gate benchmark: ${SECONDS} s per row, votes 2 of 3, one attendee enrolled, simulated relay`);
-for (const [w, h] of [[640, 480], [1280, 720]] as const) for (const px of [640, 320]) await run(w, h, px);
+for (const [w, h] of [[640, 480], [1280, 720]] as const) for (const px of [640, 320]) for (const lv of LIVENESS) await run(w, h, px, lv);

@@ -108,6 +108,8 @@ export async function handleIdentity(deps: IdentityRouteDeps, req: IdentityReque
       throw new ApiError(422, 'no face was found in the image; send a frame where one face is visible, frontal and well lit');
     case 'unknown':
       throw new ApiError(404, `the face matches no registered attendee of event ${JSON.stringify(params.eventId)} (${outcome.reason}); the person is not registered for this event, send them to manual check-in`);
+    case 'not_live':
+      throw new ApiError(422, `the face in the image did not pass the liveness check (score ${outcome.score.toFixed(2)}): it looks like a photo or a screen rather than a person in front of the camera; send a frame captured live from the gate camera, or send the person to manual check-in`);
     case 'bad_image':
       throw new ApiError(415, `the image could not be decoded (${outcome.reason}); send a complete JPEG, PNG or WebP file`);
   }

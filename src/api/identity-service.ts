@@ -14,6 +14,8 @@ export type IdentifyOutcome =
   | { kind: 'match'; session: AttendeeSession }
   | { kind: 'no_face' }
   | { kind: 'unknown'; reason: string }
+  /** The face did not pass the liveness check (a photo or a screen, by its look). */
+  | { kind: 'not_live'; score: number }
   | { kind: 'bad_image'; reason: string };
 
 export interface IdentityService {

@@ -84,7 +84,7 @@ export const IDENTITY_ERRORS: Readonly<Record<string, string>> = {
   '405': 'Wrong HTTP method; use POST.',
   '413': 'The image (or the request body, which should be empty) is larger than the configured limit.',
   '415': 'The image is not a JPEG, PNG or WebP (checked by magic bytes), or could not be decoded.',
-  '422': 'event_id or image_url is missing, repeated or malformed, or no face was found in the image.',
+  '422': 'event_id or image_url is missing, repeated or malformed, no face was found in the image, or (liveness.mode required) the face did not pass the liveness check.',
   '429': 'Too many requests from this API key or client address; retry after the Retry-After header.',
   '503': 'The recognition service failed or the server is shutting down; retry.',
 };

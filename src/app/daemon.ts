@@ -50,12 +50,14 @@ export interface DaemonStats {
   pulseFailures: number;
   /** Frame capture to relay energised, per grant, ms. */
   grantLatencyMs: number[];
+  /** Liveness scoring time per processed frame with an event, ms (0 when no face matched). */
+  livenessMs: number[];
 }
 
 const publishedDecision = (d: GateDecision): Decision => (d.kind === 'grant' ? 'granted' : d.reason === 'unknown_face' ? 'unknown' : 'denied');
 
 export class GateDaemon {
-  readonly stats: DaemonStats = { frames: 0, framesFailed: 0, decisions: {}, pulses: 0, pulseFailures: 0, grantLatencyMs: [] };
+  readonly stats: DaemonStats = { frames: 0, framesFailed: 0, decisions: {}, pulses: 0, pulseFailures: 0, grantLatencyMs: [], livenessMs: [] };
   /** pulse() calls whose outcome the relay has not reported yet (a newer pulse merges with them). */
   private unsettledPulses = 0;
   private pulsesSettledWaiters: (() => void)[] = [];
@@ -233,7 +235,7 @@ export class GateDaemon {
   /** A policy for the current event, with its anti-passback entries from the store. */
   private newPolicy(e: EventRow | null = this.event): GatePolicy {
     return new GatePolicy(
-      { ...this.config.gate, initialEntries: e ? this.rec!.store.entries(e.id) : [] },
+      { ...this.config.gate, liveness: this.config.liveness, initialEntries: e ? this.rec!.store.entries(e.id) : [] },
       e ? { startsAt: e.startsAt, endsAt: e.endsAt } : { startsAt: null, endsAt: null },
     );
   }
@@ -330,21 +332,31 @@ export class GateDaemon {
     const t1 = performance.now();
     const gallery = await galleries.get(this.event.id);
     const faces: FaceInput[] = [];
+    let livenessMs = 0;
     for (const f of res.faces) {
       const problem = qualityProblem(f, config.quality);
       const match = f.embedding && !problem ? decideMatch(await gallery.search(f.embedding, 2), config.match) : null;
-      faces.push({ box: f.box, interEyePx: f.interEyePx, yawDeg: f.yawDeg, sharpness: f.sharpness, qualityProblem: problem, match });
+      const face: FaceInput = { box: f.box, interEyePx: f.interEyePx, yawDeg: f.yawDeg, sharpness: f.sharpness, qualityProblem: problem, match };
+      // Liveness only where it can change a decision: a usable face that matched an attendee.
+      if (this.rec!.liveness && match?.decision === 'match') {
+        const tl = performance.now();
+        face.liveness = await this.rec!.liveness.check({ atMs: frame.capturedAtMs, image: img }, f);
+        livenessMs += performance.now() - tl;
+      }
+      faces.push(face);
     }
-    const matchMs = performance.now() - t1;
+    const matchMs = performance.now() - t1 - livenessMs;
     const stage = this.gateMetrics.stageSeconds;
     stage.observe(decodeMs / 1000, { stage: 'decode' });
     stage.observe(res.timings.detectMs / 1000, { stage: 'detect' });
     stage.observe(res.timings.embedMs / 1000, { stage: 'embed' });
     stage.observe(matchMs / 1000, { stage: 'match' });
+    if (this.rec!.liveness) stage.observe(livenessMs / 1000, { stage: 'liveness' });
+    this.stats.livenessMs.push(livenessMs);
     const decisions = this.policy.onFrame({
       atMs: this.now(),
       faces,
-      timings: { decodeMs, detectMs: res.timings.detectMs, alignMs: res.timings.alignMs, embedMs: res.timings.embedMs, matchMs },
+      timings: { decodeMs, detectMs: res.timings.detectMs, alignMs: res.timings.alignMs, embedMs: res.timings.embedMs, matchMs, ...(this.rec!.liveness && { livenessMs }) },
     });
     for (const d of decisions) await this.act(d, frame.capturedAtMs);
     return decisions;
@@ -380,7 +392,7 @@ export class GateDaemon {
     this.gateMetrics.decisions.inc({ reason: d.reason });
     const timingsMs = Object.fromEntries(Object.entries(d.timings).map(([k, v]) => [k, Math.round(v * 10) / 10]));
     this.rec!.store.transaction(() => {
-      this.outbox!.recordDecision({ decision: publishedDecision(d), reason: d.reason, similarity: d.similarity, timingsMs, atMs: d.atMs }, attendee);
+      this.outbox!.recordDecision({ decision: publishedDecision(d), reason: d.reason, similarity: d.similarity, timingsMs, atMs: d.atMs, ...(d.liveness && { liveness: d.liveness }) }, attendee);
       if (d.kind === 'grant' && eventId && d.userId) this.rec!.store.recordEntry(eventId, d.userId, d.atMs);
     });
     if (d.kind === 'grant') {
@@ -394,7 +406,7 @@ export class GateDaemon {
         this.outbox!.recordEvent('relay_fault', { error: (err as Error).message });
       }
     }
-    log.info({ decision: d.kind, reason: d.reason, userId: d.userId, similarity: d.similarity, track: d.trackId }, d.kind === 'grant' ? `granted: ${d.userId}` : `denied: ${d.reason}${d.userId ? ` (${d.userId})` : ''}`);
+    log.info({ decision: d.kind, reason: d.reason, userId: d.userId, similarity: d.similarity, liveness: d.liveness?.score ?? null, track: d.trackId }, d.kind === 'grant' ? `granted: ${d.userId}` : `denied: ${d.reason}${d.userId ? ` (${d.userId})` : ''}`);
   }
 
   /** The relay reported the outcome of the pulses asked for so far (they merged into one). */

@@ -2,7 +2,9 @@
 // gate's own Recognizer (same detector, quality gate, threshold and margin as
 // the camera), appends the verification to the attendee's `activities`, and
 // records every verification in the audit chain and the outbox, so it is
-// published over MQTT like a gate decision. The HTTP side is src/api/.
+// published over MQTT like a gate decision. With liveness on, the face is scored
+// by the gate's own check too; a still image is one frame, so its score is the
+// verdict (docs/api.md says why that is weaker than a track). The HTTP side is src/api/.
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/types.js';
 import type { IdentifyContext, IdentifyOutcome, IdentityService, ReadinessProbe } from '../api/identity-service.js';
@@ -16,7 +18,9 @@ import type { Outbox } from '../publish/outbox.js';
 import type { Decision } from '../publish/topics.js';
 import type { AttendeeStore } from '../store/attendees.js';
 import type { Activity, AttendeeSession } from '../store/session.js';
-import { ImageError } from '../vision/image.js';
+import { fuseLiveness, type LivenessMode, type MiniFasnetLivenessCheck } from '../gate/liveness.js';
+import { decodeImage, ImageError, type DecodeOptions } from '../vision/image.js';
+import type { RgbImage } from '../vision/types.js';
 import type { Recognition } from './recognition.js';
 
 const log = logger('identity');
@@ -38,7 +42,12 @@ export interface LocalIdentityDeps {
   newActivityId?: () => string;
   /** This gate's verifications kept per session (config api.maxGateActivities); unbounded when absent. */
   maxGateActivities?: number;
+  /** The liveness check and how it counts (config liveness); absent = off. */
+  liveness?: { check: Pick<MiniFasnetLivenessCheck, 'scoreFace'>; mode: LivenessMode; threshold: number; decode: DecodeOptions };
 }
+
+/** Reason of an API verification refused by the liveness check. */
+export const API_LIVENESS_REASON = `${API_GRANT_REASON}_liveness_failed`;
 
 /**
  * The gate's decision for an API verification that is not a match, in the
@@ -86,16 +95,36 @@ export class LocalIdentityService implements IdentityService {
 
   async identify(eventId: string, image: Buffer, ctx: IdentifyContext): Promise<IdentifyOutcome> {
     let r: IdentifyResult;
+    let decoded: RgbImage | null = null;
+    let decodeMs = 0;
     try {
-      r = await this.deps.recognizer.identify(eventId, image);
+      const lv = this.deps.liveness;
+      if (lv && lv.mode !== 'off') {
+        // Decoded here, once, because the liveness crops need the pixels the recognizer saw.
+        const t0 = performance.now();
+        decoded = await decodeImage(image, lv.decode);
+        decodeMs = performance.now() - t0;
+      }
+      r = await this.deps.recognizer.identify(eventId, decoded ?? image);
+      if (decoded) r.timings.decodeMs = decodeMs;
     } catch (err) {
       // Nothing was seen, so nothing is recorded: the client is told to resend.
       if (err instanceof ImageError) return { kind: 'bad_image', reason: err.message };
       throw err;
     }
+    const live = await this.scoreLiveness(decoded, r);
     const atMs = this.now();
-    const timingsMs = Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v * 10) / 10]));
-    this.observeStages(r.timings);
+    const timings: Record<string, number> = { ...r.timings, ...(live && { livenessMs: live.ms }) };
+    const timingsMs = Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+    this.observeStages(timings);
+    const liveness = live && { liveness: { score: live.score, frames: live.frames } };
+
+    if (live && !live.live && this.deps.liveness?.mode === 'required') {
+      // Refused whoever it resembles: the answer does not say whether the photo matched anyone.
+      this.record(eventId, { decision: 'denied', reason: API_LIVENESS_REASON, similarity: null, timingsMs, atMs, ...liveness }, null);
+      log.info({ eventId, decision: 'denied', reason: 'liveness_failed', liveness: live.score, client: ctx.apiKeyName }, 'identity not verified: liveness_failed');
+      return { kind: 'not_live', score: live.score };
+    }
 
     if (r.decision === 'match' && r.match) {
       const m = r.match;
@@ -105,7 +134,7 @@ export class LocalIdentityService implements IdentityService {
         if (!s) return null;
         s.activities = capGateActivities([...s.activities, this.activity(s, m.similarity, ctx, atMs)], this.gateUserName(), this.deps.maxGateActivities ?? Infinity);
         this.deps.store.upsertAttendee(eventId, s);
-        this.record(eventId, { decision: 'granted', reason: API_GRANT_REASON, similarity: m.similarity, timingsMs, atMs }, s);
+        this.record(eventId, { decision: 'granted', reason: API_GRANT_REASON, similarity: m.similarity, timingsMs, atMs, ...liveness }, s);
         return s;
       });
       if (session) {
@@ -114,15 +143,28 @@ export class LocalIdentityService implements IdentityService {
       }
       // The attendee was removed between the gallery search and the lookup.
       const reason = 'attendee_removed';
-      this.record(eventId, { decision: 'unknown', reason: `${API_GRANT_REASON}_${reason}`, similarity: m.similarity, timingsMs, atMs }, null);
+      this.record(eventId, { decision: 'unknown', reason: `${API_GRANT_REASON}_${reason}`, similarity: m.similarity, timingsMs, atMs, ...liveness }, null);
       return { kind: 'unknown', reason };
     }
 
     const d = apiDecisionOf(r);
-    this.record(eventId, { ...d, similarity: null, timingsMs, atMs }, null);
+    this.record(eventId, { ...d, similarity: null, timingsMs, atMs, ...liveness }, null);
     log.info({ eventId, decision: d.decision, reason: r.reason, client: ctx.apiKeyName }, `identity not verified: ${r.reason}`);
     if (r.decision === 'no_face') return { kind: 'no_face' };
     return { kind: 'unknown', reason: r.detail ? `${r.reason}: ${r.detail}` : r.reason };
+  }
+
+  /**
+   * The still image's liveness: a usable face (detected, quality gate passed) is scored,
+   * matched or not, so a refusal cannot tell the caller whether the photo resembles an
+   * attendee. One image is one frame: its score is the track's score.
+   */
+  private async scoreLiveness(img: RgbImage | null, r: IdentifyResult): Promise<{ score: number; frames: number; live: boolean; ms: number } | null> {
+    const lv = this.deps.liveness;
+    if (!lv || !img || !r.face || r.reason === 'low_quality' || r.decision === 'no_face') return null;
+    const t0 = performance.now();
+    const score = await lv.check.scoreFace(img, r.face);
+    return { score, frames: 1, ms: performance.now() - t0, live: fuseLiveness([score], { threshold: lv.threshold, frames: 1 }).live };
   }
 
   /** This verification, in the shape of the contract's example activity. */
@@ -153,7 +195,7 @@ export class LocalIdentityService implements IdentityService {
     this.deps.metrics?.decisions.inc({ reason: decision.reason });
   }
 
-  private observeStages(timings: IdentifyResult['timings']): void {
+  private observeStages(timings: Record<string, number>): void {
     const stages = this.deps.metrics?.stageSeconds;
     if (!stages) return;
     for (const [k, ms] of Object.entries(timings)) {
@@ -164,7 +206,7 @@ export class LocalIdentityService implements IdentityService {
 
 export interface ApiServiceOptions {
   config: Config;
-  rec: Pick<Recognition, 'store' | 'recognizer'>;
+  rec: Pick<Recognition, 'store' | 'recognizer'> & Partial<Pick<Recognition, 'liveness'>>;
   outbox: Outbox;
   metrics?: MetricsRegistry;
   readiness?: readonly ReadinessProbe[];
@@ -190,6 +232,7 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
     gateId: opts.config.gateId,
     maxGateActivities,
     ...(gate && { metrics: gate }),
+    ...(opts.rec.liveness && { liveness: { check: opts.rec.liveness, mode: opts.config.liveness.mode, threshold: opts.config.liveness.threshold, decode: { maxPixels: opts.config.vision.maxImagePixels } } }),
   });
   const server = createApiServer({
     identity,

@@ -1,6 +1,7 @@
-// The recognition half of the agent (store, models, galleries), built in one place
-// for the CLI commands, the identity endpoint and the daemon.
+// The recognition half of the agent (store, models, galleries, the liveness check), built
+// in one place for the CLI commands, the identity endpoint and the daemon.
 import type { Config } from '../config/types.js';
+import { createLivenessCheck, type MiniFasnetLivenessCheck } from '../gate/liveness.js';
 import { Galleries } from '../match/galleries.js';
 import { Recognizer } from '../match/recognizer.js';
 import type { AttendeeStore } from '../store/attendees.js';
@@ -15,15 +16,22 @@ export interface Recognition {
   pipeline: FacePipeline;
   galleries: Galleries;
   recognizer: Recognizer;
+  /** null when config.liveness.mode is off. */
+  liveness: MiniFasnetLivenessCheck | null;
   embedderId: string;
   stop(): Promise<void>;
 }
 
 export async function startRecognition(config: Config, modelsDir: string, dataDir: string): Promise<Recognition> {
   const store = openStore(config, dataDir);
+  let liveness: MiniFasnetLivenessCheck | null = null;
   try {
     const { pipeline, embedderId } = await createPipeline(config, modelsDir);
+    if (config.liveness.mode !== 'off') {
+      liveness = await createLivenessCheck(modelsDir, config.liveness, { threads: config.models.threads, verifyHashes: config.models.verifyHashes });
+    }
     await pipeline.start();
+    await liveness?.start();
     const galleries = new Galleries(store, {
       modelId: embedderId,
       dim: modelById(embedderId).embeddingSize ?? 512,
@@ -37,14 +45,17 @@ export async function startRecognition(config: Config, modelsDir: string, dataDi
       pipeline,
       galleries,
       embedderId,
+      liveness,
       recognizer: new Recognizer(pipeline, galleries, store, config),
       async stop() {
         await galleries.stop();
+        await liveness?.stop();
         await pipeline.stop();
         store.db.close();
       },
     };
   } catch (err) {
+    await liveness?.stop();
     store.db.close();
     throw err;
   }

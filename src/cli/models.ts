@@ -10,7 +10,7 @@ export function register(program: Command): void {
   withCommonOptions(models.command('verify').description('check every model file\'s SHA-256 and run one inference on each')).action(
     action(async (opts: CommonOptions) => {
       const ctx = resolveContext(opts);
-      const required = [ctx.config.models.detector, ctx.config.models.embedder];
+      const required = [ctx.config.models.detector, ctx.config.models.embedder, ...(ctx.config.liveness.mode === 'off' ? [] : ctx.config.liveness.models)];
       const checks = await verifyModels(ctx.modelsDir, required);
       if (opts.json) process.stdout.write(JSON.stringify({ modelsDir: ctx.modelsDir, models: checks }) + '\n');
       else {

@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { CONFIG_VERSION, configSchema, type SchemaNode } from './schema.js';
 import type { Config } from './types.js';
 import { gatePolicyProblems } from '../gate/policy.js';
+import { livenessProblems } from '../gate/liveness.js';
 import { validateApiConfig } from '../api/api-config.js';
 
 export class ConfigError extends Error {
@@ -121,7 +122,7 @@ export function validateConfig(raw: Record<string, unknown>): { config?: Config;
   if (!validate(c)) return { problems: (validate.errors ?? []).map((e) => describeError(e, c)) };
   // Rules across keys, which the schema cannot say; each component states its own.
   const config = c as unknown as Config;
-  const problems = [...gatePolicyProblems(config.gate), ...validateApiConfig(config.api).map((p) => `api.${p.replace(/^api\./, '')}`)];
+  const problems = [...gatePolicyProblems(config.gate), ...livenessProblems(config.liveness), ...validateApiConfig(config.api).map((p) => `api.${p.replace(/^api\./, '')}`)];
   return problems.length ? { problems } : { config, problems: [] };
 }
 

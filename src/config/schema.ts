@@ -3,6 +3,7 @@
 import { apiSection, cameraSection, mqttSection, relaySection } from './components.js';
 import { syncSchema } from '../sync/config.js';
 import { gatePolicySchema } from '../gate/policy.js';
+import { livenessSchema } from '../gate/liveness.js';
 export const CONFIG_VERSION = 1;
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -48,6 +49,7 @@ export const configSchema: SchemaNode = {
     api: apiSection,
     sync: syncSchema,
     gate: gatePolicySchema,
+    liveness: livenessSchema,
     daemon: obj('The daemon\'s own timings.', {
       shutdownDeadlineMs: { type: 'integer', description: 'A graceful stop taking longer than this is cut short (the relay is made safe first either way).', default: 10000, minimum: 100, examples: [10000] },
       purgeIntervalMs: { type: 'integer', description: 'How often expired events are purged and the current event re-checked, in ms.', default: 60000, minimum: 1000, examples: [60000] },

@@ -4,6 +4,7 @@ import type { PublishOptions } from '../publish/options.js';
 import type { ApiConfig } from '../api/api-config.js';
 import type { SyncConfig } from '../sync/config.js';
 import type { GatePolicyOptions } from '../gate/policy.js';
+import type { LivenessOptions } from '../gate/liveness.js';
 
 export interface CameraConfig {
   kind: 'auto' | 'v4l2' | 'rtsp' | 'webcam' | 'replay';
@@ -28,6 +29,7 @@ export interface Config {
   api: ApiConfig & { enabled: boolean; host: string; port: number; maxGateActivities: number };
   sync: SyncConfig;
   gate: GatePolicyOptions;
+  liveness: LivenessOptions;
   daemon: { shutdownDeadlineMs: number; purgeIntervalMs: number; maxFacesPerFrame: number };
   version: number;
   gateId: string;

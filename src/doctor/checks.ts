@@ -59,8 +59,9 @@ function hasProgram(name: string): boolean {
 
 async function models(ctx: DoctorContext): Promise<CheckResult> {
   try {
-    for (const id of [ctx.config.models.detector, ctx.config.models.embedder]) await locateModel(ctx.modelsDir, modelById(id), true);
-    return ok('models', `${ctx.config.models.detector} and ${ctx.config.models.embedder} present with the right SHA-256 in ${ctx.modelsDir}`);
+    const ids = [ctx.config.models.detector, ctx.config.models.embedder, ...(ctx.config.liveness.mode === 'off' ? [] : ctx.config.liveness.models)];
+    for (const id of ids) await locateModel(ctx.modelsDir, modelById(id), true);
+    return ok('models', `${ids.join(', ')} present with the right SHA-256 in ${ctx.modelsDir}`);
   } catch (err) {
     return fail('models', (err as Error).message);
   }

@@ -1,8 +1,10 @@
 // The gate's decision (pure): per-frame match results -> tracks -> votes -> at most
 // one grant per approach. No I/O; every time is passed in. A stranger must never
-// get in: a grant needs votesNeeded live, good-quality matches of the SAME attendee
-// among the last votesWindow frames of one track. The rules are in docs/gate.md.
+// get in: a grant needs votesNeeded good-quality matches of the SAME attendee among
+// the last votesWindow frames of one track and, with liveness required, the track's
+// fused liveness score (fuseLiveness). The rules are in docs/gate.md.
 import type { SchemaNode } from '../config/schema.js';
+import { fuseLiveness, type LivenessOptions, type TrackLiveness } from './liveness.js';
 import { BoxTracker } from './tracker.js';
 import type { FaceInput, FrameInput, FrameTimings, GateCandidate, GateDecision, GateEvent, GateReason } from './types.js';
 
@@ -29,6 +31,8 @@ export interface GatePolicyRuntime {
   initialEntries?: Iterable<readonly [string, number]>;
   /** Monotonic clock for decideMs; performance.now by default. */
   perfNow?: () => number;
+  /** How the faces' liveness scores count (config `liveness`); absent = mode off. */
+  liveness?: Pick<LivenessOptions, 'mode' | 'threshold' | 'frames'>;
 }
 
 export const defaults: Readonly<GatePolicyOptions> = Object.freeze({
@@ -97,7 +101,7 @@ function eventProblem(e: GateEvent): string | null {
 interface Observation {
   /** qualityProblem; a face with one says nothing else. */
   problem: string | null;
-  live: boolean;
+  /** The face's liveness score; null when it was not checked. */
   livenessScore: number | null;
   /** The matched attendee (match.decision === 'match'), live or not. */
   userId: string | null;
@@ -127,14 +131,17 @@ interface TrackState {
   settled: boolean;
   softReported: boolean;
   livenessReported: boolean;
+  /** Liveness scores of the track's usable faces, newest last (at most liveness.frames). */
+  livenessScores: number[];
+  /** The attendee whose votes are complete while the liveness frames are not (required mode). */
+  livenessPending: string | null;
 }
 
 function observe(f: FaceInput): Observation {
-  const live = f.liveness?.live ?? true;
   const livenessScore = f.liveness?.score ?? null;
   const m = f.match;
   const best = m?.best ? { userId: m.best.userId, similarity: m.best.similarity } : null;
-  const none = { live, livenessScore, userId: null, similarity: null, noMatch: false, belowMargin: false, best };
+  const none = { livenessScore, userId: null, similarity: null, noMatch: false, belowMargin: false, best };
   if (f.qualityProblem !== null) return { ...none, problem: f.qualityProblem, best: null };
   if (m?.decision === 'match' && m.match) {
     return { ...none, problem: null, userId: m.match.userId, similarity: m.match.similarity };
@@ -154,6 +161,7 @@ export class GatePolicy {
   /** Last grant or attendee deny per attendee (and the imported entries), for the cooldown. */
   private readonly lastDecision = new Map<string, number>();
   private readonly perfNow: () => number;
+  private readonly liveness: Pick<LivenessOptions, 'mode' | 'threshold' | 'frames'>;
   private event: GateEvent;
 
   constructor(opts: GatePolicyOptions & GatePolicyRuntime, event: GateEvent) {
@@ -161,7 +169,9 @@ export class GatePolicy {
     const ep = eventProblem(event);
     if (ep) problems.push(ep);
     if (problems.length) throw new RangeError(`gate policy: ${problems.join('; ')}`);
-    const { initialEntries, perfNow, ...options } = opts;
+    const { initialEntries, perfNow, liveness, ...options } = opts;
+    this.liveness = { mode: 'off', threshold: 0, frames: 1, ...liveness };
+    if (!(this.liveness.frames >= 1 && Number.isInteger(this.liveness.frames))) throw new RangeError(`gate policy: liveness.frames ${this.liveness.frames}: must be a whole number of at least 1`);
     this.opts = { ...options };
     this.tracker = new BoxTracker(this.opts);
     this.perfNow = perfNow ?? (() => performance.now());
@@ -222,7 +232,7 @@ export class GatePolicy {
       s = {
         id, window: [], frames: 0, lastAtMs: 0, lastTimings: { detectMs: 0, alignMs: 0, embedMs: 0, matchMs: 0 },
         noMatch: 0, belowMargin: 0, lowQuality: 0, evidence: 0, matchedUsers: new Set(), nearest: null, lastProblem: null,
-        settled: false, softReported: false, livenessReported: false,
+        settled: false, softReported: false, livenessReported: false, livenessScores: [], livenessPending: null,
       };
       this.tracks.set(id, s);
     }
@@ -241,23 +251,34 @@ export class GatePolicy {
     } else {
       if (o.noMatch) s.noMatch++;
       if (o.belowMargin) s.belowMargin++;
-      if (o.userId !== null || o.noMatch || !o.live) s.evidence++;
+      if (o.userId !== null || o.noMatch || o.livenessScore !== null) s.evidence++;
+      if (o.livenessScore !== null) {
+        s.livenessScores.push(o.livenessScore);
+        if (s.livenessScores.length > this.liveness.frames) s.livenessScores.shift();
+      }
       if (o.userId !== null) s.matchedUsers.add(o.userId);
       if (o.best && (!s.nearest || o.best.similarity > s.nearest.similarity)) s.nearest = o.best;
     }
     if (s.settled) return [];
     const ctx = { atMs: frame.atMs, nowMs };
 
-    if (o.problem === null && o.userId !== null) {
+    if (o.problem === null && o.userId !== null && this.votes(s, o.userId) >= this.opts.votesNeeded) {
       const u = o.userId;
-      const votes = this.votes(s, u, true);
-      if (o.live && votes >= this.opts.votesNeeded) return this.resolve(s, u, ctx);
-      // Would it have opened without liveness? Then say so, once; the track stays open so a
-      // real face whose liveness flickered can still reach its live votes.
-      if (!s.livenessReported && this.votes(s, u, false) >= this.opts.votesNeeded && !this.inCooldown(u, frame.atMs)) {
+      const lv = this.trackLiveness(s);
+      if (this.liveness.mode !== 'required' || lv.live) return this.resolve(s, u, ctx);
+      // The votes are there; the verdict waits for liveness.frames scored frames.
+      if (!lv.complete) {
+        s.livenessPending = u;
+        return [];
+      }
+      // Below the threshold: one verdict per track. Were the track kept open, a screen
+      // replay would get in at the first lucky window: the zalo screen attack's 5-frame
+      // means range from 0.35 to 0.96 (docs/accuracy.md, Liveness). A real person whose
+      // first frames scored low gets a new verdict on a new track (step out of view).
+      s.settled = true;
+      if (!s.livenessReported && !this.inCooldown(u, frame.atMs)) {
         s.livenessReported = true;
-        const score = [...s.window].reverse().find((w) => !w.live)?.livenessScore ?? null;
-        return [this.decision(s, 'deny', 'liveness_failed', u, ctx, `not live (score ${score ?? 'n/a'}) in ${s.window.filter((w) => !w.live).length} of the last ${s.window.length} frames`)];
+        return [this.decision(s, 'deny', 'liveness_failed', u, ctx, `not live: mean liveness ${lv.score!.toFixed(2)} over the last ${lv.frames} frames, below ${this.liveness.threshold}`)];
       }
     }
     if (s.softReported || s.livenessReported || this.approachCooled(s, frame.atMs)) return [];
@@ -299,13 +320,26 @@ export class GatePolicy {
     return this.decision(s, 'deny', reason, null, ctx, detail);
   }
 
+  private trackLiveness(s: TrackState): TrackLiveness {
+    return fuseLiveness(s.livenessScores, this.liveness);
+  }
+
   private expire(atMs: number, nowMs: number): GateDecision[] {
     const out: GateDecision[] = [];
     for (const t of this.tracker.expire(atMs)) {
       const s = this.tracks.get(t.id);
       this.tracks.delete(t.id);
-      if (!s || !this.reportsOnExpiry(s)) continue;
-      out.push(this.soft(s, { atMs: s.lastAtMs, nowMs }));
+      if (!s) continue;
+      const ctx = { atMs: s.lastAtMs, nowMs };
+      const u = s.livenessPending;
+      if (u !== null && !s.settled && !s.livenessReported && !this.inCooldown(u, s.lastAtMs)) {
+        // Matched, but gone before there were enough frames to judge liveness: no entry.
+        const lv = this.trackLiveness(s);
+        out.push(this.decision(s, 'deny', 'liveness_failed', u, ctx, `the track ended after ${lv.frames} of the ${this.liveness.frames} frames liveness is judged on`));
+        continue;
+      }
+      if (!this.reportsOnExpiry(s)) continue;
+      out.push(this.soft(s, ctx));
     }
     return out;
   }
@@ -316,8 +350,8 @@ export class GatePolicy {
     return !this.approachCooled(s, s.lastAtMs);
   }
 
-  private votes(s: TrackState, u: string, liveOnly: boolean): number {
-    return s.window.filter((w) => w.problem === null && w.userId === u && (w.live || !liveOnly)).length;
+  private votes(s: TrackState, u: string): number {
+    return s.window.filter((w) => w.problem === null && w.userId === u).length;
   }
 
   private inCooldown(u: string, atMs: number): boolean {
@@ -335,6 +369,7 @@ export class GatePolicy {
     const sims = mine.map((w) => w.similarity).filter((x): x is number => x !== null);
     let similarity = sims.length ? Math.max(...sims) : null;
     if (userId === null) similarity = s.nearest?.similarity ?? null;
+    const lv = this.trackLiveness(s);
     return {
       kind,
       reason,
@@ -342,7 +377,8 @@ export class GatePolicy {
       userId,
       similarity,
       nearest: s.nearest && { ...s.nearest },
-      votes: mine.filter((w) => w.live).length,
+      votes: mine.length,
+      liveness: this.liveness.mode === 'off' || lv.score === null ? null : { score: lv.score, frames: lv.frames },
       frames: s.frames,
       atMs: ctx.atMs,
       decidedAtMs: ctx.nowMs,

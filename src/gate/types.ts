@@ -15,6 +15,8 @@ export interface FrameTimings {
   alignMs: number;
   embedMs: number;
   matchMs: number;
+  /** Liveness scoring of the frame's matched faces, when liveness is on. */
+  livenessMs?: number;
 }
 
 export interface DecisionTimings extends FrameTimings {
@@ -32,7 +34,7 @@ export interface FaceInput {
   qualityProblem: string | null;
   /** The gallery's answer; null when the face was not embedded or matched. */
   match: MatchResult | null;
-  /** Absent when liveness is not checked: the face then counts as live. */
+  /** The liveness check's result; absent when the face was not checked (only matched faces are). */
   liveness?: LivenessResult;
 }
 
@@ -81,6 +83,8 @@ export interface GateDecision {
   nearest: GateCandidate | null;
   /** Votes for userId among the last votesWindow frames of the track (0 when userId is null). */
   votes: number;
+  /** The track's fused liveness (mean score over its last `frames` scored frames); null when liveness is off or nothing was scored. */
+  liveness: { score: number; frames: number } | null;
   /** Frames the track had when the decision was made. */
   frames: number;
   /** Capture time of the frame that decided (for expiry reports: the track's last frame). */

@@ -22,6 +22,8 @@ export interface DecisionInput {
   timingsMs: Record<string, number>;
   /** Epoch milliseconds of the decision. */
   atMs: number;
+  /** Liveness evidence (mean score over `frames` frames); absent when liveness is off. */
+  liveness?: { score: number; frames: number };
 }
 
 export interface SessionContext extends Omit<GateIdentity, 'version'> {
@@ -86,6 +88,7 @@ export function buildGateBlock(decision: DecisionInput, ctx: SessionContext): Ga
     timingsMs,
     timestamp: isoOf(decision.atMs),
     modelId: ctx.modelId,
+    ...(decision.liveness && { liveness: { score: Math.round(decision.liveness.score * 1000) / 1000, frames: decision.liveness.frames } }),
     audit: { seq: ctx.audit.seq, hash: ctx.audit.hash, prevHash: ctx.audit.prevHash },
   };
 }

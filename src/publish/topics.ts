@@ -44,6 +44,8 @@ export interface GateBlock {
   /** ISO 8601 time of the decision. */
   timestamp: string;
   modelId: string;
+  /** Liveness evidence behind the decision: mean live probability (0..1) over `frames` frames; absent when liveness is off. */
+  liveness?: { score: number; frames: number };
   audit: AuditRef;
 }
 

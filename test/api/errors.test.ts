@@ -66,13 +66,17 @@ void test('404: unknown event, and a face that matches no attendee', async (t) =
   assert.match(detailOf(stranger), /matches no registered attendee of event "evt_spring_gala" \(best similarity 0\.31 below 0\.45\).*manual check-in/);
 });
 
-void test('422 no face; 415 undecodable image; 503 service failure', async (t) => {
+void test('422 no face or not live; 415 undecodable image; 503 service failure', async (t) => {
   const api = await startApi(t);
   const img = dataUrl(await png());
   api.identity.outcome = async () => ({ kind: 'no_face' });
   const noFace = await api.identify({ event_id: EVENT, image_url: img });
   assert.equal(noFace.status, 422);
   assert.match(detailOf(noFace), /no face was found in the image; send a frame/);
+  api.identity.outcome = async () => ({ kind: 'not_live', score: 0.123 });
+  const notLive = await api.identify({ event_id: EVENT, image_url: img });
+  assert.equal(notLive.status, 422);
+  assert.match(detailOf(notLive), /^the face in the image did not pass the liveness check \(score 0\.12\): it looks like a photo or a screen.*manual check-in$/);
   api.identity.outcome = async () => ({ kind: 'bad_image', reason: 'truncated JPEG' });
   const bad = await api.identify({ event_id: EVENT, image_url: img });
   assert.equal(bad.status, 415);

@@ -73,3 +73,23 @@ test('the example configs in config/ are valid; rules across keys are checked to
   for (const f of files) loadConfig({ file: join(ROOT, 'config', f), env: {} });
   assert.throws(() => loadConfig({ file: null, env: { GATE_AGENT__gate__votesNeeded: '5' } }), /gate\.votesNeeded: 5/);
 });
+
+test('liveness: defaults, the raspberry-pi example requires it, bad values are all reported', async () => {
+  const c = loadConfig({ file: null, env: {} });
+  assert.deepEqual({ ...c.liveness, models: [...c.liveness.models] }, { mode: 'advisory', threshold: 0.9, frames: 5, models: ['minifasnet_v2_2.7', 'minifasnet_v1se_4.0'] });
+  const { ROOT } = await import('../paths.js');
+  assert.equal(loadConfig({ file: join(ROOT, 'config/raspberry-pi.yaml'), env: {} }).liveness.mode, 'required');
+  assert.throws(
+    () => loadConfig({ file: null, env: { GATE_AGENT__liveness__mode: '"strict"', GATE_AGENT__liveness__threshold: '1.5', GATE_AGENT__liveness__frames: '0' } }),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      const p = e.problems.join('\n');
+      assert.equal(e.problems.length, 3, p);
+      assert.match(p, /^liveness\.mode: "strict": must be one of \["off","advisory","required"\]/m);
+      assert.match(p, /^liveness\.threshold: 1\.5: must be <= 1/m);
+      assert.match(p, /^liveness\.frames: 0: must be >= 1/m);
+      return true;
+    },
+  );
+  assert.throws(() => loadConfig({ file: null, env: { GATE_AGENT__liveness__models: '[]' } }), /liveness\.models: \[\]: at least one model is needed when mode is advisory/);
+});

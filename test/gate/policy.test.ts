@@ -342,49 +342,83 @@ test('a person who is unknown at first and then recognised: unknown_face once, t
   assert.equal(g.log[0]!.trackId, g.log[1]!.trackId);
 });
 
-test('liveness failed: a photo of an attendee is reported once as liveness_failed and never opens', () => {
-  const g = new Gate();
-  const d = g.walk(T0, times(20, { match: matched('alice'), live: false, score: 0.12 }));
+const REQUIRED = { liveness: { mode: 'required', threshold: 0.9, frames: 3 } } as const;
+const photoOf = (userId: string, score = 0.12) => ({ match: matched(userId), live: false, score });
+const realFace = (userId: string, score = 0.99) => ({ match: matched(userId), live: true, score });
+
+test('liveness required: a photo of an attendee is reported once as liveness_failed and never opens', () => {
+  const g = new Gate(REQUIRED);
+  const d = g.walk(T0, times(20, photoOf('alice')));
   g.tick(after(T0, 20));
   assert.deepEqual(brief(g.log), ['deny:liveness_failed:alice']);
-  assert.equal(d[0]!.atMs, T0 + FRAME_MS);
-  assert.equal(d[0]!.votes, 0);
-  assert.match(d[0]!.detail ?? '', /score 0\.12/);
+  assert.equal(d[0]!.atMs, T0 + 2 * FRAME_MS, 'decided when the third scored frame completes the liveness window');
+  assert.deepEqual(d[0]!.liveness, { score: 0.12, frames: 3 });
+  assert.match(d[0]!.detail ?? '', /mean liveness 0\.12 over the last 3 frames, below 0\.9/);
 });
 
-test('liveness passed counts like no liveness at all', () => {
-  const g = new Gate();
-  assert.deepEqual(brief(g.walk(T0, times(5, { match: matched('alice'), live: true }))), ['grant:granted:alice']);
+test('liveness required: a live face waits for the liveness frames, then opens', () => {
+  const g = new Gate(REQUIRED);
+  const d = g.walk(T0, times(5, realFace('alice')));
+  assert.deepEqual(brief(d), ['grant:granted:alice']);
+  assert.equal(d[0]!.atMs, T0 + 2 * FRAME_MS, 'votes at frame 2, liveness frames at frame 3');
+  assert.equal(d[0]!.liveness!.frames, 3);
 });
 
-test('liveness flickering on a real face: liveness_failed once, then the grant when the live votes are there', () => {
-  const g = new Gate();
-  const live = { match: matched('alice'), live: true };
-  const notLive = { match: matched('alice'), live: false };
-  g.walk(T0, [live, notLive, live, notLive]);
+test('the track decides on the mean of its last frames, not on one frame', () => {
+  // One bad frame in a live track does not deny it; one good frame in a photo track does not open.
+  const live = new Gate(REQUIRED);
+  assert.deepEqual(brief(live.walk(T0, [realFace('alice', 0.99), realFace('alice', 0.8), realFace('alice', 0.99)])), ['grant:granted:alice']);
+  const photo = new Gate(REQUIRED);
+  photo.walk(T0, [photoOf('alice', 0.1), realFace('alice', 0.95), photoOf('alice', 0.2), photoOf('alice', 0.1)]);
+  photo.tick(after(T0, 4));
+  assert.deepEqual(brief(photo.log), ['deny:liveness_failed:alice']);
+});
+
+test('one liveness verdict per track: later live-looking frames do not reopen it; a new track is judged afresh', () => {
+  const g = new Gate(REQUIRED);
+  // A screen replay whose score wanders: the first complete window decides.
+  g.walk(T0, [photoOf('alice', 0.5), photoOf('alice', 0.6), photoOf('alice', 0.7), ...times(5, realFace('alice', 1))]);
+  assert.deepEqual(brief(g.log), ['deny:liveness_failed:alice']);
+  // The person stepped out of view and came back: a new track, a new verdict (no cooldown from a liveness failure).
+  g.walk(after(T0, 8), times(3, realFace('alice', 0.99)));
   assert.deepEqual(brief(g.log), ['deny:liveness_failed:alice', 'grant:granted:alice']);
-  assert.equal(g.log[1]!.atMs, T0 + 2 * FRAME_MS);
+  assert.notEqual(g.log[0]!.trackId, g.log[1]!.trackId);
 });
 
-test('non-live faces never vote, even when the newest face is live', () => {
+test('a matched track that ends before its liveness frames are complete is denied, not let in', () => {
+  const g = new Gate(REQUIRED);
+  assert.deepEqual(brief(g.walk(T0, times(2, realFace('alice')))), []);
+  g.tick(after(T0, 2));
+  assert.deepEqual(brief(g.log), ['deny:liveness_failed:alice']);
+  assert.match(g.log[0]!.detail ?? '', /after 2 of the 3 frames/);
+});
+
+test('liveness advisory: the score is recorded with the grant and never denies', () => {
+  const g = new Gate({ liveness: { mode: 'advisory', threshold: 0.9, frames: 3 } });
+  const d = g.walk(T0, times(5, photoOf('alice', 0.2)));
+  assert.deepEqual(brief(d), ['grant:granted:alice']);
+  assert.equal(d[0]!.atMs, T0 + FRAME_MS, 'advisory does not wait for the liveness frames');
+  assert.deepEqual(d[0]!.liveness, { score: 0.2, frames: 2 });
+});
+
+test('liveness off (the policy default): scores on the faces are ignored and not reported', () => {
   const g = new Gate();
-  const live = { match: matched('alice'), live: true };
-  const notLive = { match: matched('alice'), live: false };
-  assert.deepEqual(brief(g.walk(T0, [notLive, notLive, live])), ['deny:liveness_failed:alice'], 'one live vote of three frames');
-  assert.deepEqual(brief(g.walk(T0 + 300, [live], (i) => walking(i + 3))), ['grant:granted:alice']);
-  assert.equal(g.log[1]!.votes, 2);
+  const d = g.walk(T0, times(5, photoOf('alice', 0.01)));
+  assert.deepEqual(brief(d), ['grant:granted:alice']);
+  assert.equal(d[0]!.liveness, null);
 });
 
 test('a non-live stranger is an unknown_face, not a liveness failure', () => {
-  const g = new Gate();
+  const g = new Gate(REQUIRED);
   g.walk(T0, times(5, { match: stranger(), live: false }));
   assert.deepEqual(brief(g.log), ['deny:unknown_face:-']);
 });
 
 test('non-live matches of an attendee in cooldown are silent', () => {
-  const g = new Gate();
-  g.walk(T0, times(3, matched('alice')));
-  g.walk(T0 + 1000, times(5, { match: matched('alice'), live: false }), (i) => standing(i, 900));
+  const g = new Gate(REQUIRED);
+  g.walk(T0, times(3, realFace('alice')));
+  g.walk(T0 + 1000, times(5, photoOf('alice')), (i) => standing(i, 900));
+  g.walk(T0 + 2000, times(2, photoOf('alice')), (i) => standing(i, 50));
   g.tick(T0 + 9000);
   assert.deepEqual(brief(g.log), ['grant:granted:alice']);
 });
