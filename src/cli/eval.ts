@@ -8,7 +8,7 @@ import { createPipeline } from '../vision/factory.js';
 import { EmbeddingCache, ImageEmbedder, pipelineKey, type ImageEmbedding } from '../eval/embeddings.js';
 import { evaluateIdentification, gallerySizes, planSeparate, planSplit } from '../eval/identify.js';
 import { EvalInputError, identitiesFromList, identityFolders, readList, tracksAt } from '../eval/inputs.js';
-import { livenessThreshold, MiniFasNetScorer } from '../eval/minifasnet.js';
+import { createLivenessCheck } from '../gate/liveness.js';
 import { evaluatePad, parseSourceArg, type PadSource } from '../eval/pad.js';
 import { evaluatePairs, readPairs } from '../eval/verify.js';
 import { qualityProblem } from '../match/quality-gate.js';
@@ -204,7 +204,8 @@ check replaces it.`,
         else sources.push({ label: s.label, attack: s.attack, tracks });
       }
       const { pipeline } = await createPipeline(ctx.config, ctx.modelsDir);
-      const scorer = new MiniFasNetScorer(ctx.modelsDir, ctx.config);
+      // The gate's own liveness check and threshold: the evaluation measures what the gate runs.
+      const scorer = await createLivenessCheck(ctx.modelsDir, ctx.config.liveness, { threads: ctx.config.models.threads, verifyHashes: ctx.config.models.verifyHashes });
       await pipeline.start();
       try {
         await scorer.start();
@@ -213,7 +214,7 @@ check replaces it.`,
           pipeline,
           scorer,
           config: ctx.config,
-          threshold: livenessThreshold(ctx.config),
+          threshold: ctx.config.liveness.threshold,
           videoFps: opts.videoFps,
           onTrack: bar.tick,
         });

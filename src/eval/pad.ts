@@ -6,7 +6,13 @@ import { JpegSplitter } from '../capture/jpeg-splitter.js';
 import { replayVideoArgs } from '../capture/ffmpeg-args.js';
 import { decodeImage, ImageError, readImageFile } from '../vision/image.js';
 import type { FacePipeline } from '../vision/pipeline.js';
-import type { PadScorer } from './minifasnet.js';
+import type { Detection, RgbImage } from '../vision/types.js';
+
+/** What `eval pad` needs of a liveness check: the gate's own (src/gate/liveness.ts) fits. */
+export interface PadScorer {
+  /** Probability (0..1) that the face is live (bona fide). */
+  scoreFace(img: RgbImage, face: Pick<Detection, 'box'>): Promise<number>;
+}
 import type { TrackSource } from './inputs.js';
 import { fuseTrack, padRates, type PadDecision, type PadRates } from './metrics.js';
 

@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { bestThreshold, fuseTrack, identificationRates, padRates, tarAtFar, verificationAt, type ScoredPair } from '../../src/eval/metrics.js';
 import { centralFace } from '../../src/eval/embeddings.js';
 import { gallerySizes, planSeparate, planSplit } from '../../src/eval/identify.js';
-import { livenessCropBox, livenessThreshold, softmax } from '../../src/eval/minifasnet.js';
 import { parseSourceArg } from '../../src/eval/pad.js';
 import { parsePairs } from '../../src/eval/verify.js';
 import { identitiesFromList } from '../../src/eval/inputs.js';
@@ -87,25 +86,6 @@ test('padRates: APCER per attack source and its maximum, BPCER over bona fide', 
   assert.equal(r.rejectedAsAttack, 1);
   assert.equal(r.bpcer, 1 / 3);
   assert.equal(fuseTrack([0.9, 0.2, 0.7]), 0.6);
-});
-
-test('livenessCropBox: scaled around the centre, shifted inside, scale lowered to fit', () => {
-  // Box 40x40 centred at (100,100) in 400x300, scale 2.7: 108x108 from 46 to 154, inside.
-  assert.deepEqual(livenessCropBox([80, 80, 120, 120], 400, 300, 2.7), { left: 46, top: 46, width: 109, height: 109 });
-  // Same box near the left/top edge (centre 30,30): 108 wide from -24 -> shifted to 0..108.
-  assert.deepEqual(livenessCropBox([10, 10, 50, 50], 400, 300, 2.7), { left: 0, top: 0, width: 109, height: 109 });
-  // Box 100x100 in a 200x150 image at scale 4: the scale drops to (150-1)/100 = 1.49, so
-  // 149x149 around the centre (100,75): x 25.5..174.5, y 0.5..149.5, past the last row
-  // (149) by 0.5, so shifted up to 0..149. Truncated: left 25, right 174, top 0, bottom 149.
-  assert.deepEqual(livenessCropBox([50, 25, 150, 125], 200, 150, 4), { left: 25, top: 0, width: 150, height: 150 });
-});
-
-test('softmax and the liveness threshold read defensively from the config', () => {
-  const p = softmax([0, Math.log(3), 0]);
-  assert.ok(Math.abs(p[1]! - 0.6) < 1e-12);
-  assert.equal(livenessThreshold({}), 0.5);
-  assert.equal(livenessThreshold({ liveness: { threshold: 0.8 } }), 0.8);
-  assert.equal(livenessThreshold({ liveness: { threshold: 'high' } }), 0.5);
 });
 
 test('centralFace: the face whose box centre is nearest the image centre, not the largest', () => {
