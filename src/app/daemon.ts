@@ -2,7 +2,7 @@
 // lifecycle, and runs the frame loop camera -> vision -> match -> policy -> relay,
 // recording each decision in the outbox before the relay fires.
 import { readFileSync } from 'node:fs';
-import { createFrameSource, FrameSourceClosedError, type Frame, type FrameSource } from '../capture/index.js';
+import { backoffDelayMs, createFrameSource, FrameSourceClosedError, type Frame, type FrameSource } from '../capture/index.js';
 import type { Config } from '../config/types.js';
 import { GatePolicy } from '../gate/policy.js';
 import type { FaceInput, GateDecision } from '../gate/types.js';
@@ -18,6 +18,7 @@ import { SdNotify } from '../service/sdnotify.js';
 import type { EventRow } from '../store/attendees.js';
 import { decodeImage } from '../vision/image.js';
 import { chooseCamera } from './camera.js';
+import { GateHealth, type HealthPart, type HealthReport, type PartHealth } from './health.js';
 import { startApiService, type ApiService } from './identity.js';
 import { MetricsRegistry, registerGateMetrics } from '../api/metrics.js';
 import { startRecognition, type Recognition } from './recognition.js';
@@ -85,9 +86,14 @@ export class GateDaemon {
   private finish!: () => void;
 
   private readonly now: () => number;
+  /** What each part was last seen doing; /healthz, MQTT status, sd_notify and the log read it. */
+  readonly health: GateHealth;
+  private cameraRetry: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
     this.now = opts.now ?? Date.now;
+    this.health = new GateHealth(opts.config.gateId, this.now);
+    this.health.on('change', (report, { part, was, now }) => this.announceHealth(report, part, was?.ok, now));
     this.notify = opts.notify ?? new SdNotify({ healthy: () => this.healthy() });
     this.finished = new Promise((r) => (this.finish = r));
   }
@@ -112,6 +118,7 @@ export class GateDaemon {
     await this.relay.start();
     log.info({ gateId: c.gateId, siteId: c.siteId, configFile: this.opts.configFile, dataDir: this.opts.dataDir, version: VERSION }, 'gate-agent starting');
     log.info({ relay: this.relay.driver }, this.relay.driver === 'sim' ? 'relay: simulated (no GPIO on this machine); pulses are only recorded' : `relay: ${this.relay.driver} on line ${c.relay.pin}`);
+    this.health.set('relay', true, `${this.relay.driver} on line ${c.relay.pin}, driven inactive`);
 
     this.rec = await startRecognition(c, this.opts.modelsDir, this.opts.dataDir);
     this.identity = { gateId: c.gateId, siteId: c.siteId, eventId: '', modelId: this.rec.embedderId };
@@ -145,26 +152,16 @@ export class GateDaemon {
 
     this.relay.on('door-held-open', ({ openForMs }) => this.outbox!.recordEvent('door_held', { openMs: openForMs }));
     this.relay.on('door-forced', () => this.outbox!.recordEvent('door_forced', {}));
-    this.relay.on('error', (err) => this.outbox!.recordEvent('relay_fault', { error: err.message }));
-    this.relay.on('pulse-ended', ({ ok }) => this.settlePulses(ok));
+    this.relay.on('error', (err) => {
+      this.health.set('relay', false, err.message);
+      this.recordEvent('relay_fault', { error: err.message });
+    });
+    this.relay.on('pulse-ended', ({ ok, error }) => {
+      this.settlePulses(ok);
+      this.health.set('relay', ok, ok ? `${this.relay!.driver}: last pulse confirmed` : (error ?? 'pulse failed'));
+    });
 
-    if (c.api.enabled) {
-      this.api = await startApiService({
-        config: c,
-        rec: this.rec,
-        outbox: this.outbox,
-        metrics: this.metrics,
-        readiness: [
-          { name: 'event', check: () => (this.event ? { ready: true } : { ready: false, reason: 'no current event: nobody is admitted' }) },
-          { name: 'camera', check: () => (this.healthy() ? { ready: true } : { ready: false, reason: 'no frame from the camera recently' }) },
-        ],
-      });
-      this.gateMetrics.syncAgeSeconds.collect(() => {
-        const at = this.event ? this.rec!.store.getSyncState(this.event.id).lastSuccessAt : null;
-        return at === null ? NaN : (this.now() - at) / 1000;
-      });
-      log.info({ address: this.api.address }, `identity endpoint on http://${this.api.address.host}:${this.api.address.port}`);
-    }
+    if (c.api.enabled) await this.startApi();
 
     this.sync = new SyncScheduler({
       config: c,
@@ -185,29 +182,117 @@ export class GateDaemon {
     });
     this.sync.start();
 
-    const cam = chooseCamera(c.camera);
-    log.info({ camera: cam.description }, `camera: ${cam.description}`);
-    if (cam.options) {
-      const source = createFrameSource({ ...cam.options, id: 'camera' });
-      source.on('lost', (e) => {
-        log.warn({ reason: e.reason, retryInMs: e.retryInMs }, 'camera lost; restarting it');
-        this.outbox!.recordEvent('camera_lost', { source: source.id, error: e.reason });
-      });
-      source.on('restored', (e) => {
-        log.info({ downMs: e.downMs }, 'camera restored');
-        this.outbox!.recordEvent('camera_restored', { source: source.id, downMs: e.downMs });
-      });
-      source.on('error', (err) => log.warn({ err: err.message }, 'camera error'));
-      await source.start();
-      this.source = source;
-      this.lastFrameAt = performance.now();
-      this.loopDone = this.frameLoop(source);
-    }
+    await this.startCamera();
 
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
     this.timers.push(setInterval(() => this.housekeeping(), c.daemon.purgeIntervalMs));
-    await this.notify.ready(`gate ${c.gateId}: ${this.event ? `event ${this.event.id}` : 'no current event'}`);
+    await this.notify.ready(this.health.report().summary);
     log.info({ event: this.event?.id ?? null }, 'gate-agent running');
+  }
+
+  /** The identity endpoint; a failure to listen (a busy port) is an API fault: the door keeps working. */
+  private async startApi(): Promise<void> {
+    const c = this.config;
+    const critical: HealthPart[] = ['event', 'camera', 'relay', 'store'];
+    try {
+      this.api = await startApiService({
+        config: c,
+        rec: this.rec!,
+        outbox: this.outbox!,
+        metrics: this.metrics,
+        // Readiness is the gate's own account: each part as it was last seen working or failing.
+        readiness: critical.map((part) => ({
+          name: part,
+          check: () => {
+            const h = this.health.get(part);
+            return !h ? { ready: false, reason: `${part}: not seen working yet` } : h.ok ? { ready: true } : { ready: false, reason: h.detail };
+          },
+        })),
+      });
+    } catch (err) {
+      this.health.set('api', false, `identity endpoint not served on ${c.api.host}:${c.api.port}: ${(err as Error).message}`);
+      return;
+    }
+    this.gateMetrics.syncAgeSeconds.collect(() => {
+      const at = this.event ? this.rec!.store.getSyncState(this.event.id).lastSuccessAt : null;
+      return at === null ? NaN : (this.now() - at) / 1000;
+    });
+    this.health.set('api', true, `serving on ${this.api.address.host}:${this.api.address.port}`);
+    log.info({ address: this.api.address }, `identity endpoint on http://${this.api.address.host}:${this.api.address.port}`);
+  }
+
+  /**
+   * The camera. One that is missing or cannot start (no device yet, a replay path that does
+   * not exist) is a camera fault looked for again with backoff, like a camera lost later:
+   * the daemon, its API and its outbox keep running. A --once replay that cannot start fails.
+   */
+  private async startCamera(attempt = 0): Promise<void> {
+    this.cameraRetry = undefined;
+    if (this.abort.signal.aborted) return;
+    const c = this.config.camera;
+    const cam = chooseCamera(c);
+    if (attempt === 0) log.info({ camera: cam.description }, `camera: ${cam.description}`);
+    let problem: string | null = cam.options ? null : cam.description;
+    let source: FrameSource | null = null;
+    if (cam.options) {
+      source = createFrameSource({ ...cam.options, id: 'camera' });
+      try {
+        await source.start();
+      } catch (err) {
+        problem = (err as Error).message.replace(/\n\s*/g, ' ');
+        source = null;
+      }
+    }
+    if (!source || problem !== null) {
+      if (this.opts.once) throw new Error(problem ?? 'no camera');
+      const retryInMs = backoffDelayMs(attempt, c.restartBackoffMinMs, c.restartBackoffMaxMs);
+      this.health.set('camera', false, `${problem}; looking again every ${Math.round(retryInMs / 1000)} s or less`);
+      this.cameraRetry = setTimeout(() => void this.startCamera(attempt + 1).catch((err: Error) => log.error({ err: err.message }, 'camera start failed')), retryInMs);
+      return;
+    }
+    const src = source;
+    src.on('lost', (e) => {
+      log.warn({ reason: e.reason, retryInMs: e.retryInMs }, 'camera lost; restarting it');
+      this.health.set('camera', false, `lost: ${e.reason}; restarting it`);
+      this.recordEvent('camera_lost', { source: src.id, error: e.reason });
+    });
+    src.on('restored', (e) => {
+      log.info({ downMs: e.downMs }, 'camera restored');
+      this.recordEvent('camera_restored', { source: src.id, downMs: e.downMs });
+    });
+    src.on('error', (err) => log.warn({ err: err.message }, 'camera error'));
+    this.source = src;
+    this.cameraDescription = cam.description;
+    this.lastFrameAt = performance.now();
+    this.loopDone = this.frameLoop(src);
+  }
+
+  private cameraDescription = '';
+
+  /** The broker as the publisher last saw it (results queue in the outbox meanwhile). */
+  private noteBroker(): void {
+    if (!this.publisher) return;
+    const st = this.publisher.status();
+    if (st.state === 'online') this.health.set('broker', true, `connected to ${st.broker}`);
+    else if (st.state !== 'stopped' && st.failedAttempts > 0) this.health.set('broker', false, `${st.state}: ${st.lastError ?? 'not connected'}; results wait in the outbox`);
+  }
+
+  /** Every channel at once: the log, sd_notify STATUS=, the MQTT status, an event when it can be recorded. */
+  private announceHealth(report: HealthReport, part: HealthPart, wasOk: boolean | undefined, now: PartHealth): void {
+    if (!now.ok) log.error({ part, detail: now.detail }, `${part} fault: ${now.detail}`);
+    else if (wasOk === false) log.info({ part, detail: now.detail }, `${part} ok again: ${now.detail}`);
+    this.notify.status(report.summary).catch(() => undefined);
+    this.publisher?.setHealth(report);
+    if (wasOk !== now.ok && (wasOk !== undefined || !now.ok)) this.recordEvent(now.ok ? 'health_ok' : 'health_fault', { part, detail: now.detail });
+  }
+
+  /** An event to the outbox; when the store itself fails, the health status still says so. */
+  private recordEvent(type: Parameters<Outbox['recordEvent']>[0], detail: Parameters<Outbox['recordEvent']>[1]): void {
+    try {
+      this.outbox?.recordEvent(type, detail);
+    } catch (err) {
+      log.error({ err: (err as Error).message, type }, 'could not record an event');
+    }
   }
 
   private selectEvent(): void {
@@ -230,6 +315,7 @@ export class GateDaemon {
     this.event = next;
     this.identity.eventId = next?.id ?? '';
     log.info({ event: next?.id ?? null }, next ? `admitting attendees of event ${next.id}` : 'no current event: nobody is admitted');
+    this.health.set('event', next !== null, next ? `admitting attendees of event ${next.id}` : c.event.id ? `event ${c.event.id} is not in the local cache: nobody is admitted` : 'no current event: nobody is admitted');
   }
 
   /** A policy for the current event, with its anti-passback entries from the store. */
@@ -267,7 +353,18 @@ export class GateDaemon {
     return this.config.gate.earlyOpenMinutes * 60_000;
   }
 
+  /** The store takes writes (a heartbeat row), or the gate says it cannot record decisions. */
+  private probeStore(): void {
+    try {
+      this.rec!.store.heartbeat();
+      this.health.set('store', true, 'recording decisions');
+    } catch (err) {
+      this.health.set('store', false, `cannot record decisions: ${(err as Error).message}; the door stays shut until it can`);
+    }
+  }
+
   private housekeeping(): void {
+    this.probeStore();
     try {
       const purged = this.rec!.store.purgeExpired();
       if (purged.length) log.info({ events: purged }, 'purged attendees of ended events');
@@ -278,6 +375,7 @@ export class GateDaemon {
   }
 
   private tick(): void {
+    this.noteBroker();
     if (!this.policy) return;
     for (const d of this.policy.tick(this.now())) this.actLogged(d, null);
   }
@@ -310,6 +408,7 @@ export class GateDaemon {
         continue;
       }
       this.lastFrameAt = performance.now();
+      if (!this.health.get('camera')?.ok) this.health.set('camera', true, `${this.cameraDescription}: frames arriving`);
       try {
         await this.processFrame(frame);
       } catch (err) {
@@ -391,10 +490,17 @@ export class GateDaemon {
     this.stats.decisions[d.reason] = (this.stats.decisions[d.reason] ?? 0) + 1;
     this.gateMetrics.decisions.inc({ reason: d.reason });
     const timingsMs = Object.fromEntries(Object.entries(d.timings).map(([k, v]) => [k, Math.round(v * 10) / 10]));
-    this.rec!.store.transaction(() => {
-      this.outbox!.recordDecision({ decision: publishedDecision(d), reason: d.reason, similarity: d.similarity, timingsMs, atMs: d.atMs, ...(d.liveness && { liveness: d.liveness }) }, attendee);
-      if (d.kind === 'grant' && eventId && d.userId) this.rec!.store.recordEntry(eventId, d.userId, d.atMs);
-    });
+    // Recorded first; a gate that cannot record (disk full, read-only) opens nothing.
+    try {
+      this.rec!.store.transaction(() => {
+        this.outbox!.recordDecision({ decision: publishedDecision(d), reason: d.reason, similarity: d.similarity, timingsMs, atMs: d.atMs, ...(d.liveness && { liveness: d.liveness }) }, attendee);
+        if (d.kind === 'grant' && eventId && d.userId) this.rec!.store.recordEntry(eventId, d.userId, d.atMs);
+      });
+    } catch (err) {
+      this.health.set('store', false, `cannot record decisions: ${(err as Error).message}; the door stays shut until it can`);
+      throw err;
+    }
+    this.health.set('store', true, 'recording decisions');
     if (d.kind === 'grant') {
       try {
         this.unsettledPulses++;
@@ -439,7 +545,7 @@ export class GateDaemon {
   /** Stop in order: relay safe first, then camera and loop, network, models, database last. */
   components(): { name: string; stop(): unknown }[] {
     return [
-      { name: 'frame loop', stop: async () => { this.abort.abort(); for (const t of this.timers) clearInterval(t); await this.source?.stop(); await this.loopDone; } },
+      { name: 'frame loop', stop: async () => { this.abort.abort(); clearTimeout(this.cameraRetry); for (const t of this.timers) clearInterval(t); await this.source?.stop(); await this.loopDone; } },
       { name: 'sync', stop: () => this.sync?.stop() },
       { name: 'api', stop: () => this.api?.close() },
       { name: 'publisher', stop: () => this.publisher?.stop() },

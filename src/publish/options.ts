@@ -85,7 +85,7 @@ export function readTlsFiles(opts: Pick<PublishOptions, 'caFile' | 'certFile' | 
     try {
       return readFileSync(p);
     } catch (e) {
-      throw new Error(`publish.${what}: ${p}: cannot read (${(e as Error).message}); fix the path or remove the key`, { cause: e });
+      throw new Error(`mqtt.${what}: ${p}: cannot read (${(e as Error).message}); fix the path or remove the key`, { cause: e });
     }
   };
   return { ca: read('caFile', opts.caFile), cert: read('certFile', opts.certFile), key: read('keyFile', opts.keyFile) };

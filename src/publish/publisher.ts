@@ -140,8 +140,19 @@ export class MqttPublisher implements Publisher {
     this.connectOnce();
   }
 
+  private health: StatusPayload['health'];
+
   private statusPayload(state: StatusPayload['state'], reason?: StatusPayload['reason']): string {
-    return JSON.stringify(buildStatus(state, this.deps.identity, this.now(), reason));
+    const s = buildStatus(state, this.deps.identity, this.now(), reason);
+    if (state === 'online' && this.health) s.health = this.health;
+    return JSON.stringify(s);
+  }
+
+  /** The gate's health changed: the retained status says so at once (and on every connect). */
+  setHealth(report: { ok: boolean; summary: string; faults: { part: string; detail: string; sinceMs: number }[] }): void {
+    this.health = { ok: report.ok, summary: report.summary, faults: report.faults.map((f) => ({ part: f.part, detail: f.detail, since: new Date(f.sinceMs).toISOString() })) };
+    const client = this.client;
+    if (this.state === 'online' && client?.connected) client.publish(topicFor(this.baseTopic, 'status'), this.statusPayload('online'), { qos: 1, retain: true });
   }
 
   private connectOnce(): void {

@@ -64,6 +64,11 @@ export interface StatusPayload {
   timestamp: string;
   /** Why the gate is offline: `stopped` (clean stop) or `connection lost` (last will). */
   reason?: 'stopped' | 'connection lost';
+  /**
+   * While online: the gate's own account of itself (docs/mqtt.md). `ok` false when any part
+   * (camera, relay, store, event, api, broker) is failing, each fault with why and since when.
+   */
+  health?: { ok: boolean; summary: string; faults: { part: string; detail: string; since: string }[] };
 }
 
 /** Detail carried by each kind of gate event. */
@@ -79,6 +84,9 @@ export interface GateEventDetails {
   outbox_dropped: { count: number; firstAuditSeq: number | null; lastAuditSeq: number | null; since: string; until: string };
   /** A remote `open` command; its audit record keeps the hash chain seen by the server unbroken. */
   remote_open: { requestId: string | null; audit: AuditRef };
+  /** A part of the gate (camera, relay, store, broker, event, api) started failing, or works again. */
+  health_fault: { part: string; detail: string };
+  health_ok: { part: string; detail: string };
 }
 export type GateEventType = keyof GateEventDetails;
 export const GATE_EVENT_TYPES = [
@@ -91,6 +99,8 @@ export const GATE_EVENT_TYPES = [
   'relay_fault',
   'outbox_dropped',
   'remote_open',
+  'health_fault',
+  'health_ok',
 ] as const satisfies readonly GateEventType[];
 
 /** `events`: one message per operational event. */

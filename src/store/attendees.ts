@@ -331,6 +331,11 @@ export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
     return { values };
   }
 
+  /** A real write (one row): throws when the database cannot take writes (disk full, read-only). */
+  heartbeat(): void {
+    this.db.prepare('INSERT INTO heartbeat (id, at_ms) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at_ms = excluded.at_ms').run(this.now());
+  }
+
   // ---- retention
   /** Delete every event whose purge time has passed (attendees, embeddings, photos cascade). */
   purgeExpired(): string[] {

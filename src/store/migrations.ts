@@ -98,6 +98,13 @@ export const migrations: Migration[] = [
     description: 'remote command request ids, so a repeated id is answered again and never run twice, across restarts',
     up: (db) => migrateCommandLog(db),
   },
+  {
+    version: 6,
+    description: 'a heartbeat row the daemon writes: proof that the database takes writes',
+    up(db) {
+      db.exec('CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at_ms INTEGER NOT NULL);');
+    },
+  },
 ];
 
 export const LATEST_VERSION = (): number => migrations[migrations.length - 1]!.version;

@@ -207,18 +207,27 @@ test('the daemon serves the identity endpoint when api.enabled, with health and 
   const data = await freshData(t);
   const key = JSON.parse(execFileSync(process.execPath, [BIN, 'keys', 'create', '--name', 'daemon-test', '--json'], { env: baseEnv(data), encoding: 'utf8' })) as { key: string };
   // Port 0: the daemon binds a free port itself and logs where it listens.
+  // A v4l2 camera that is not plugged in: the daemon keeps running and keeps looking for it.
   const agent = spawnAgent(t, data, [], {
     GATE_AGENT__api__enabled: 'true',
     GATE_AGENT__api__host: '"127.0.0.1"',
     GATE_AGENT__api__port: '0',
-    GATE_AGENT__camera__kind: '"replay"',
+    GATE_AGENT__camera__kind: '"v4l2"',
+    GATE_AGENT__camera__device: '"/dev/video9"',
   });
   const { child, out } = agent;
   try {
     const port = await until('the identity endpoint address in the log', () => /identity endpoint on http:\/\/127\.0\.0\.1:(\d+)/.exec(agent.stderr())?.[1]);
     const base = `http://127.0.0.1:${port}`;
     const health = await until('/healthz to answer', () => fetch(`${base}/healthz`).catch(() => undefined));
-    assert.equal(health.status, 200, await health.clone().text());
+    // Not ready, and it says why: the gate cannot see anyone without its camera.
+    assert.equal(health.status, 503);
+    const checks = ((await health.json()) as { checks: { name: string; ready: boolean; reason?: string }[] }).checks;
+    const camera = checks.find((c) => c.name === 'camera');
+    assert.equal(camera?.ready, false);
+    assert.match(camera?.reason ?? '', /\/dev\/video9.*looking again every \d+ s or less/);
+    assert.deepEqual(checks.filter((c) => c.ready).map((c) => c.name).sort(), ['event', 'relay', 'store']);
+    assert.match(agent.stderr(), /camera fault: .*\/dev\/video9/);
     // data: URLs travel in the query string, so the photo is kept small.
     const photo = (await sharp(await readFile(join(SHARED_FACES, 'people/obama/3.jpg'))).resize(400).jpeg().toBuffer()).toString('base64');
     const r = await fetch(`${base}/identity?event_id=gala&image_url=${encodeURIComponent(`data:image/jpeg;base64,${photo}`)}`, { method: 'POST', headers: { 'x-api-key': key.key } });
@@ -230,5 +239,27 @@ test('the daemon serves the identity endpoint when api.enabled, with health and 
   } finally {
     child.kill('SIGTERM');
     assert.equal((await out).code, 0);
+  }
+});
+
+test('a busy identity-API port is an API fault: the door still works', async (t) => {
+  const data = await freshData(t);
+  const { createServer } = await import('node:net');
+  const busy = createServer();
+  await new Promise<void>((res) => busy.listen(0, '127.0.0.1', res));
+  t.after(() => busy.close());
+  const port = (busy.address() as { port: number }).port;
+  const r = await spawnAgent(t, data, ['--camera-path', clips.walkUp!, '--once'], { GATE_AGENT__api__enabled: 'true', GATE_AGENT__api__host: '"127.0.0.1"', GATE_AGENT__api__port: String(port) }).out;
+  assert.equal(r.code, 0, r.stderr.slice(-2000));
+  const s = JSON.parse(r.stdout.trim().split('\n').pop()!) as Summary;
+  assert.equal(s.pulses, 1, 'the attendee was let in');
+  assert.match(r.stderr, new RegExp(`api fault: identity endpoint not served on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+  // The fault is in the outbox for the operator too.
+  const db = new BetterSqlite3(join(data, 'gate-agent.db'), { readonly: true });
+  try {
+    const events = (db.prepare("SELECT payload FROM outbox WHERE topic = 'events'").all() as { payload: string }[]).map((x) => JSON.parse(x.payload) as { type: string; detail: { part?: string } });
+    assert.ok(events.some((e) => e.type === 'health_fault' && e.detail.part === 'api'), JSON.stringify(events.map((e) => e.type)));
+  } finally {
+    db.close();
   }
 });

@@ -33,7 +33,7 @@ void test('wrong password: clear error in log and status, retries with backoff, 
   await waitFor('three failed attempts', () => bad.pub.status().failedAttempts >= 3);
   const st = bad.pub.status();
   assert.notEqual(st.state, 'online');
-  assert.match(st.lastError ?? '', /refused the connection: not authorized \(check publish\.username\/password/);
+  assert.match(st.lastError ?? '', /refused the connection: not authorized \(check mqtt\.username\/password/);
   const errors = bad.lines.filter((l) => (JSON.parse(l) as { level: number }).level >= 50);
   assert.ok(errors.some((l) => l.includes('not authorized')), 'an error line names the cause');
   const retries = bad.lines.map((l) => JSON.parse(l) as { msg: string; retryInMs?: number }).filter((l) => l.msg === 'will reconnect');
@@ -100,5 +100,5 @@ void test('TLS client certificate: a broker that requires one accepts certFile/k
 
 void test('a TLS file that cannot be read is a config error naming the key and path', (t) => {
   const p = publisher(t, testOptions('mqtts://127.0.0.1:1', { caFile: '/nonexistent/ca.crt' }));
-  assert.throws(() => p.pub.start(), /publish\.caFile: \/nonexistent\/ca\.crt: cannot read/);
+  assert.throws(() => p.pub.start(), /mqtt\.caFile: \/nonexistent\/ca\.crt: cannot read/);
 });
