@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { backoffDelayMs, createFrameSource, FrameSourceClosedError, type Frame, type FrameSource } from '../capture/index.js';
 import type { Config } from '../config/types.js';
-import { GatePolicy } from '../gate/policy.js';
+import { entryOnMonotonic, GatePolicy } from '../gate/policy.js';
 import type { FaceInput, GateDecision } from '../gate/types.js';
 import { logger } from '../log.js';
 import { decideMatch } from '../match/decide.js';
@@ -40,6 +40,8 @@ export interface DaemonOptions {
   notify?: SdNotify;
   /** Wall-clock time (epoch ms) for decisions and event windows; tests inject their own. */
   now?: () => number;
+  /** Monotonic time (ms) for durations: track lifetime, cooldown, anti-passback. Default performance.now. */
+  mono?: () => number;
 }
 
 export interface DaemonStats {
@@ -86,12 +88,14 @@ export class GateDaemon {
   private finish!: () => void;
 
   private readonly now: () => number;
+  private readonly mono: () => number;
   /** What each part was last seen doing; /healthz, MQTT status, sd_notify and the log read it. */
   readonly health: GateHealth;
   private cameraRetry: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
     this.now = opts.now ?? Date.now;
+    this.mono = opts.mono ?? (() => performance.now());
     this.health = new GateHealth(opts.config.gateId, this.now);
     this.health.on('change', (report, { part, was, now }) => this.announceHealth(report, part, was?.ok, now));
     this.notify = opts.notify ?? new SdNotify({ healthy: () => this.healthy() });
@@ -318,10 +322,27 @@ export class GateDaemon {
     this.health.set('event', next !== null, next ? `admitting attendees of event ${next.id}` : c.event.id ? `event ${c.event.id} is not in the local cache: nobody is admitted` : 'no current event: nobody is admitted');
   }
 
+  /**
+   * The event's stored entries (wall clock) on the policy's monotonic timeline. An entry
+   * from the future means the clock stepped back since (or was wrong then): it is logged
+   * and not trusted to lock anyone out.
+   */
+  private entriesNow(eventId: string): [string, number][] {
+    const wall = this.now();
+    const mono = this.mono();
+    const out: [string, number][] = [];
+    for (const [userId, at] of this.rec!.store.entries(eventId)) {
+      const m = entryOnMonotonic(at, wall, mono);
+      if (m === null) log.warn({ userId, entryAt: new Date(at).toISOString(), now: new Date(wall).toISOString() }, 'a stored entry lies in the future (the clock went back?): not used for anti-passback');
+      else out.push([userId, m]);
+    }
+    return out;
+  }
+
   /** A policy for the current event, with its anti-passback entries from the store. */
   private newPolicy(e: EventRow | null = this.event): GatePolicy {
     return new GatePolicy(
-      { ...this.config.gate, liveness: this.config.liveness, initialEntries: e ? this.rec!.store.entries(e.id) : [] },
+      { ...this.config.gate, liveness: this.config.liveness, initialEntries: e ? this.entriesNow(e.id) : [] },
       e ? { startsAt: e.startsAt, endsAt: e.endsAt } : { startsAt: null, endsAt: null },
     );
   }
@@ -377,7 +398,7 @@ export class GateDaemon {
   private tick(): void {
     this.noteBroker();
     if (!this.policy) return;
-    for (const d of this.policy.tick(this.now())) this.actLogged(d, null);
+    for (const d of this.policy.tick(this.now(), this.mono())) this.actLogged(d, null);
   }
 
   /** act() for decisions made outside the frame loop, whose errors have no one to go to. */
@@ -388,7 +409,8 @@ export class GateDaemon {
   /** Report every open track as if it had expired (end of a replay). */
   flushTracks(): void {
     if (!this.policy) return;
-    for (const d of this.policy.tick(this.now() + this.config.gate.trackTtlMs + 1)) this.actLogged(d, null);
+    const past = this.config.gate.trackTtlMs + 1;
+    for (const d of this.policy.tick(this.now() + past, this.mono() + past)) this.actLogged(d, null);
   }
 
   private async frameLoop(source: FrameSource): Promise<void> {
@@ -454,6 +476,7 @@ export class GateDaemon {
     this.stats.livenessMs.push(livenessMs);
     const decisions = this.policy.onFrame({
       atMs: this.now(),
+      monoMs: this.mono(),
       faces,
       timings: { decodeMs, detectMs: res.timings.detectMs, alignMs: res.timings.alignMs, embedMs: res.timings.embedMs, matchMs, ...(this.rec!.liveness && { livenessMs }) },
     });

@@ -27,7 +27,10 @@ export interface GatePolicyOptions {
 
 /** Not configuration: state handed over by the daemon, and the clock decideMs is measured with. */
 export interface GatePolicyRuntime {
-  /** userId -> last entry, epoch ms, as entries() returned it (anti-passback survives a restart). */
+  /**
+   * userId -> last entry on the policy's monotonic timeline (the caller converts stored
+   * wall-clock entries, see entryOnMonotonic), so anti-passback survives a restart.
+   */
   initialEntries?: Iterable<readonly [string, number]>;
   /** Monotonic clock for decideMs; performance.now by default. */
   perfNow?: () => number;
@@ -118,6 +121,8 @@ interface TrackState {
   window: Observation[];
   frames: number;
   lastAtMs: number;
+  /** The same, on the monotonic clock (durations). */
+  lastMonoMs: number;
   lastTimings: FrameTimings;
   noMatch: number;
   belowMargin: number;
@@ -150,8 +155,19 @@ function observe(f: FaceInput): Observation {
 }
 
 const MINUTE_MS = 60_000;
-type Ctx = { atMs: number; nowMs: number };
+/** atMs: wall clock (event window, records); monoMs: monotonic (durations); nowMs: decision time. */
+type Ctx = { atMs: number; monoMs: number; nowMs: number };
 const iso = (ms: number): string => new Date(ms).toISOString();
+
+/**
+ * A stored entry (wall-clock ms, as the store keeps it) on the policy's monotonic timeline,
+ * given both clocks now; null for an entry from the future (the clock stepped back since, or
+ * was wrong then): suspect, so it must not lock anyone out.
+ */
+export function entryOnMonotonic(entryWallMs: number, nowWallMs: number, nowMonoMs: number, toleranceMs = 60_000): number | null {
+  if (entryWallMs > nowWallMs + toleranceMs) return null;
+  return nowMonoMs - Math.max(0, nowWallMs - entryWallMs);
+}
 
 export class GatePolicy {
   private readonly opts: GatePolicyOptions;
@@ -177,7 +193,7 @@ export class GatePolicy {
     this.perfNow = perfNow ?? (() => performance.now());
     this.event = { ...event };
     for (const [userId, ms] of initialEntries ?? []) {
-      if (!Number.isFinite(ms)) throw new RangeError(`gate policy: initialEntries ${userId}: ${String(ms)}: must be epoch milliseconds`);
+      if (!Number.isFinite(ms)) throw new RangeError(`gate policy: initialEntries ${userId}: ${String(ms)}: must be a finite time in ms`);
       this.lastEntry.set(userId, ms);
       this.lastDecision.set(userId, ms);
     }
@@ -186,9 +202,10 @@ export class GatePolicy {
   /** One frame's faces; returns the decisions it led to (including tracks it found expired). */
   onFrame(frame: FrameInput, nowMs: number = frame.atMs): GateDecision[] {
     if (!Number.isFinite(frame.atMs)) throw new RangeError(`gate policy: frame atMs ${String(frame.atMs)}: must be epoch milliseconds`);
+    const mono = frame.monoMs ?? frame.atMs;
     const t0 = this.perfNow();
-    const out = this.expire(frame.atMs, nowMs);
-    const ids = this.tracker.update(frame.faces.map((f) => f.box), frame.atMs);
+    const out = this.expire(mono, nowMs);
+    const ids = this.tracker.update(frame.faces.map((f) => f.box), mono);
     frame.faces.forEach((face, i) => {
       const id = ids[i];
       if (id === undefined) return;
@@ -198,10 +215,13 @@ export class GatePolicy {
     return this.stamp(out, t0);
   }
 
-  /** Ends tracks not seen for trackTtlMs and emits their once-only reports. Call when no frame comes. */
-  tick(nowMs: number): GateDecision[] {
+  /**
+   * Ends tracks not seen for trackTtlMs and emits their once-only reports. Call when no frame
+   * comes; `monoMs` is now on the frames' monotonic clock (default: nowMs, as for frames without one).
+   */
+  tick(nowMs: number, monoMs: number = nowMs): GateDecision[] {
     const t0 = this.perfNow();
-    return this.stamp(this.expire(nowMs, nowMs), t0);
+    return this.stamp(this.expire(monoMs, nowMs), t0);
   }
 
   setEvent(event: GateEvent): void {
@@ -210,7 +230,7 @@ export class GatePolicy {
     this.event = { ...event };
   }
 
-  /** userId -> last entry (epoch ms): persist it and pass it back as initialEntries. */
+  /** userId -> last entry on the monotonic timeline (the records keep the wall-clock time). */
   entries(): Map<string, number> {
     return new Map(this.lastEntry);
   }
@@ -230,7 +250,7 @@ export class GatePolicy {
     let s = this.tracks.get(id);
     if (!s) {
       s = {
-        id, window: [], frames: 0, lastAtMs: 0, lastTimings: { detectMs: 0, alignMs: 0, embedMs: 0, matchMs: 0 },
+        id, window: [], frames: 0, lastAtMs: 0, lastMonoMs: 0, lastTimings: { detectMs: 0, alignMs: 0, embedMs: 0, matchMs: 0 },
         noMatch: 0, belowMargin: 0, lowQuality: 0, evidence: 0, matchedUsers: new Set(), nearest: null, lastProblem: null,
         settled: false, softReported: false, livenessReported: false, livenessScores: [], livenessPending: null,
       };
@@ -244,6 +264,7 @@ export class GatePolicy {
     if (s.window.length > this.opts.votesWindow) s.window.shift();
     s.frames++;
     s.lastAtMs = frame.atMs;
+    s.lastMonoMs = frame.monoMs ?? frame.atMs;
     s.lastTimings = { ...frame.timings };
     if (o.problem !== null) {
       s.lowQuality++;
@@ -260,7 +281,7 @@ export class GatePolicy {
       if (o.best && (!s.nearest || o.best.similarity > s.nearest.similarity)) s.nearest = o.best;
     }
     if (s.settled) return [];
-    const ctx = { atMs: frame.atMs, nowMs };
+    const ctx = { atMs: frame.atMs, monoMs: s.lastMonoMs, nowMs };
 
     if (o.problem === null && o.userId !== null && this.votes(s, o.userId) >= this.opts.votesNeeded) {
       const u = o.userId;
@@ -276,12 +297,12 @@ export class GatePolicy {
       // means range from 0.35 to 0.96 (docs/accuracy.md, Liveness). A real person whose
       // first frames scored low gets a new verdict on a new track (step out of view).
       s.settled = true;
-      if (!s.livenessReported && !this.inCooldown(u, frame.atMs)) {
+      if (!s.livenessReported && !this.inCooldown(u, ctx.monoMs)) {
         s.livenessReported = true;
         return [this.decision(s, 'deny', 'liveness_failed', u, ctx, `not live: mean liveness ${lv.score!.toFixed(2)} over the last ${lv.frames} frames, below ${this.liveness.threshold}`)];
       }
     }
-    if (s.softReported || s.livenessReported || this.approachCooled(s, frame.atMs)) return [];
+    if (s.softReported || s.livenessReported || this.approachCooled(s, ctx.monoMs)) return [];
     const M = this.opts.votesWindow;
     if (o.noMatch && s.noMatch >= M) return [this.soft(s, ctx)];
     // A track of low-quality faces only is reported when it ends, not after M frames: a
@@ -293,19 +314,20 @@ export class GatePolicy {
   /** The track identified attendee u: one decision about u, and the track is done. */
   private resolve(s: TrackState, u: string, ctx: Ctx): GateDecision[] {
     s.settled = true;
-    if (this.inCooldown(u, ctx.atMs)) return [];
-    this.lastDecision.set(u, ctx.atMs);
+    if (this.inCooldown(u, ctx.monoMs)) return [];
+    this.lastDecision.set(u, ctx.monoMs);
     const { startsAt, endsAt } = this.event;
     const opensAt = startsAt === null ? null : startsAt - this.opts.earlyOpenMinutes * MINUTE_MS;
     if (opensAt !== null && ctx.atMs < opensAt) return [this.decision(s, 'deny', 'outside_window', u, ctx, `entry opens at ${iso(opensAt)}`)];
     if (endsAt !== null && ctx.atMs >= endsAt) return [this.decision(s, 'deny', 'outside_window', u, ctx, `event ended at ${iso(endsAt)}`)];
     const last = this.lastEntry.get(u);
     const passbackMs = this.opts.antiPassbackMinutes * MINUTE_MS;
-    if (passbackMs > 0 && last !== undefined && ctx.atMs - last < passbackMs) {
-      const ago = Math.max(0, Math.round((ctx.atMs - last) / MINUTE_MS));
-      return [this.decision(s, 'deny', 'anti_passback', u, ctx, `entered ${ago} min ago; entry allowed again from ${iso(last + passbackMs)}`)];
+    if (passbackMs > 0 && last !== undefined && ctx.monoMs - last < passbackMs) {
+      const agoMs = ctx.monoMs - last;
+      const ago = Math.max(0, Math.round(agoMs / MINUTE_MS));
+      return [this.decision(s, 'deny', 'anti_passback', u, ctx, `entered ${ago} min ago; entry allowed again from ${iso(ctx.atMs + passbackMs - agoMs)}`)];
     }
-    this.lastEntry.set(u, ctx.atMs);
+    this.lastEntry.set(u, ctx.monoMs);
     return [this.decision(s, 'grant', 'granted', u, ctx, null)];
   }
 
@@ -324,15 +346,15 @@ export class GatePolicy {
     return fuseLiveness(s.livenessScores, this.liveness);
   }
 
-  private expire(atMs: number, nowMs: number): GateDecision[] {
+  private expire(monoMs: number, nowMs: number): GateDecision[] {
     const out: GateDecision[] = [];
-    for (const t of this.tracker.expire(atMs)) {
+    for (const t of this.tracker.expire(monoMs)) {
       const s = this.tracks.get(t.id);
       this.tracks.delete(t.id);
       if (!s) continue;
-      const ctx = { atMs: s.lastAtMs, nowMs };
+      const ctx = { atMs: s.lastAtMs, monoMs: s.lastMonoMs, nowMs };
       const u = s.livenessPending;
-      if (u !== null && !s.settled && !s.livenessReported && !this.inCooldown(u, s.lastAtMs)) {
+      if (u !== null && !s.settled && !s.livenessReported && !this.inCooldown(u, s.lastMonoMs)) {
         // Matched, but gone before there were enough frames to judge liveness: no entry.
         const lv = this.trackLiveness(s);
         out.push(this.decision(s, 'deny', 'liveness_failed', u, ctx, `the track ended after ${lv.frames} of the ${this.liveness.frames} frames liveness is judged on`));
@@ -347,21 +369,21 @@ export class GatePolicy {
   private reportsOnExpiry(s: TrackState): boolean {
     if (s.settled || s.softReported || s.livenessReported) return false;
     if (s.evidence === 0 && s.lowQuality === 0) return false; // never scored: nothing to say
-    return !this.approachCooled(s, s.lastAtMs);
+    return !this.approachCooled(s, s.lastMonoMs);
   }
 
   private votes(s: TrackState, u: string): number {
     return s.window.filter((w) => w.problem === null && w.userId === u).length;
   }
 
-  private inCooldown(u: string, atMs: number): boolean {
+  private inCooldown(u: string, monoMs: number): boolean {
     const last = this.lastDecision.get(u);
-    return last !== undefined && atMs - last < this.opts.cooldownMs;
+    return last !== undefined && monoMs - last < this.opts.cooldownMs;
   }
 
   /** A track that matched someone who just passed is that person lingering: no reports for it. */
-  private approachCooled(s: TrackState, atMs: number): boolean {
-    return [...s.matchedUsers].some((u) => this.inCooldown(u, atMs));
+  private approachCooled(s: TrackState, monoMs: number): boolean {
+    return [...s.matchedUsers].some((u) => this.inCooldown(u, monoMs));
   }
 
   private decision(s: TrackState, kind: GateDecision['kind'], reason: GateReason, userId: string | null, ctx: Ctx, detail: string | null): GateDecision {

@@ -39,8 +39,14 @@ export interface FaceInput {
 }
 
 export interface FrameInput {
-  /** Capture time of the frame, epoch ms. */
+  /** Capture time of the frame, epoch ms: for the event window and the records. */
   atMs: number;
+  /**
+   * The same instant on a monotonic clock (ms): track lifetime, cooldown and anti-passback
+   * are measured on it, so a wall-clock step (NTP after boot on a Pi without RTC) changes
+   * none of them. Absent: atMs serves for both.
+   */
+  monoMs?: number;
   faces: readonly FaceInput[];
   timings: FrameTimings;
 }

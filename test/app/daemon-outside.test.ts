@@ -33,7 +33,7 @@ before(async () => {
     { eventId: 'ev', userId: 'obama', photos: [{ label: 'o2', data: readPhoto(join(SHARED_FACES, 'people/obama/2.jpg')) }] },
   );
   await rec.stop();
-  daemon = new GateDaemon({ config, configFile: null, modelsDir: SHARED_MODELS, dataDir: dir, now: () => nowMs });
+  daemon = new GateDaemon({ config, configFile: null, modelsDir: SHARED_MODELS, dataDir: dir, now: () => nowMs, mono: () => nowMs });
   await daemon.start();
   const person = await sharp(join(SHARED_FACES, 'people/obama/1.jpg')).resize({ height: 300 }).toBuffer();
   frame = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#222' } }).composite([{ input: person, left: 200, top: 90 }]).jpeg().toBuffer();

@@ -1,7 +1,7 @@
 // The gate's decision rules on synthetic frames: who gets in, what is reported, how often.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GatePolicy, defaults, type GatePolicyOptions, type GatePolicyRuntime } from '../../src/gate/policy.js';
+import { GatePolicy, defaults, entryOnMonotonic, type GatePolicyOptions, type GatePolicyRuntime } from '../../src/gate/policy.js';
 import type { Box, FaceInput, FrameInput, GateDecision, GateEvent } from '../../src/gate/types.js';
 import type { MatchResult } from '../../src/match/decide.js';
 
@@ -449,4 +449,32 @@ test('denials are not entries: an outside_window deny leaves entries() empty', (
   const g = new Gate({ antiPassbackMinutes: 60 }, { startsAt: T0 + 60 * MIN, endsAt: null });
   g.walk(T0, times(3, matched('alice')));
   assert.equal(g.policy.entries().size, 0);
+});
+
+test('a wall-clock step changes no duration: cooldown, anti-passback and track lifetime run on the monotonic clock', () => {
+  // The Pi's clock is corrected by NTP after boot: back 10 minutes, later back a whole day.
+  const policy = new GatePolicy({ ...defaults, cooldownMs: 10_000, antiPassbackMinutes: 5 }, OPEN);
+  const out: GateDecision[] = [];
+  const approach = (wallMs: number, monoMs: number): void => {
+    for (let i = 0; i < 3; i++) out.push(...policy.onFrame({ atMs: wallMs + i * FRAME_MS, monoMs: monoMs + i * FRAME_MS, faces: [face(walking(i), matched('alice'))], timings: TIMINGS }));
+    out.push(...policy.tick(wallMs + 3 * FRAME_MS + defaults.trackTtlMs + 1, monoMs + 3 * FRAME_MS + defaults.trackTtlMs + 1));
+  };
+  approach(T0, 1_000);
+  // 6 minutes later on the monotonic clock, but the wall clock now reads 10 minutes earlier.
+  approach(T0 - 10 * MIN + 6 * MIN, 1_000 + 6 * MIN);
+  // Another 6 minutes later; the wall clock now reads a day earlier.
+  approach(T0 - 24 * 60 * MIN + 12 * MIN, 1_000 + 12 * MIN);
+  // 2 minutes later: anti-passback (5 min) holds, measured on the monotonic clock.
+  approach(T0 + 60 * MIN, 1_000 + 14 * MIN);
+  assert.deepEqual(brief(out), ['grant:granted:alice', 'grant:granted:alice', 'grant:granted:alice', 'deny:anti_passback:alice']);
+  // The records carry the wall-clock time the frame was taken.
+  assert.equal(out[1]!.atMs, T0 - 4 * MIN + 2 * FRAME_MS - FRAME_MS);
+});
+
+test('entryOnMonotonic: stored entries are placed on the monotonic clock; one from the future is not trusted', () => {
+  const wall = T0;
+  const mono = 50_000;
+  assert.equal(entryOnMonotonic(T0 - 5 * MIN, wall, mono), mono - 5 * MIN);
+  assert.equal(entryOnMonotonic(T0 + 30_000, wall, mono), mono, 'a little ahead (clock jitter): as now');
+  assert.equal(entryOnMonotonic(T0 + 24 * 60 * MIN, wall, mono), null, 'a day ahead: the clock went back since');
 });
