@@ -1,7 +1,8 @@
 // AES-256-GCM for the sensitive columns (embeddings, KYC, kept photos). The key is
 // never stored in the database: it comes from a key file or an environment variable.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { logger } from '../log.js';
 
 export class StoreError extends Error {
   override name = 'StoreError';
@@ -30,6 +31,9 @@ export function loadKey(keyFile: string | null, envValue: string | undefined): B
   } catch (err) {
     throw new StoreError(`store key file ${keyFile}: cannot read it (${(err as NodeJS.ErrnoException).code}); check store.keyFile and its permissions`);
   }
+  // The key opens every template and KYC record: say so when any user could read it.
+  const mode = statSync(keyFile).mode & 0o777;
+  if (mode & 0o004) logger('store').warn({ keyFile, mode: mode.toString(8) }, `store key file ${keyFile} is readable by every user (mode ${mode.toString(8)}); run \`chmod 600 ${keyFile}\``);
   return parseKey(raw, `store key file ${keyFile}`);
 }
 

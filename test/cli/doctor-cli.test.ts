@@ -49,7 +49,7 @@ test('doctor fails what `run` would fail on: wrong broker password, missing GPIO
   t.after(() => busy.close());
   const busyPort = (busy.address() as { port: number }).port;
   const key = join(dir, 'store.key');
-  await writeFile(key, 'k'.repeat(64), { mode: 0o644 });
+  await writeFile(key, 'ab'.repeat(32), { mode: 0o644 });
   // The gate recorded a command a day "ahead" of now: the clock has gone back since.
   const db = new BetterSqlite3(join(data, 'gate-agent.db'));
   db.prepare('INSERT INTO command_requests (name, id, received_ms, response) VALUES (?, ?, ?, ?)').run('open', 'r1', Date.now() + 86_400_000, '{}');
@@ -83,6 +83,9 @@ test('doctor fails what `run` would fail on: wrong broker password, missing GPIO
   assert.match(c.clock!.detail, /the clock went back/);
   assert.equal(c['store.keyFile']!.status, 'warn');
   assert.match(c['store.keyFile']!.detail, /readable by every user \(mode 644\); `chmod 600/);
+  // Every command that opens the store warns about it too.
+  const list = await runCli(['events', 'list'], { ...env, GATE_AGENT_DATA_DIR: join(dir, 'keyed'), GATE_AGENT__store__keyFile: JSON.stringify(key), GATE_AGENT_LOG_LEVEL: 'warn' });
+  assert.match(list.stderr, /store key file .*store\.key is readable by every user \(mode 644\); run `chmod 600/);
 
   // The same broker with the right password passes: the check really connected.
   const good = await runCli(['doctor', '--json'], { ...env, GATE_AGENT__mqtt__brokerUrl: JSON.stringify(broker.url), GATE_AGENT__mqtt__username: '"gate"', GATE_AGENT__mqtt__password: '"right-password"' });
