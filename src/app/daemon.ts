@@ -51,10 +51,17 @@ export interface DaemonStats {
   /** Pulses the relay driver confirmed (the line was driven); a failed one counts in pulseFailures. */
   pulses: number;
   pulseFailures: number;
-  /** Frame capture to relay energised, per grant, ms. */
+  /** Frame capture to relay energised, per grant, ms (the last 1000). */
   grantLatencyMs: number[];
-  /** Liveness scoring time per processed frame with an event, ms (0 when no face matched). */
+  /** Liveness scoring time per processed frame with an event, ms (0 when no face matched; the last 1000). */
   livenessMs: number[];
+}
+
+/** Samples kept for the summary and benchmarks: a daemon that runs for months must not grow. */
+const STATS_SAMPLES = 1000;
+function keepLast(samples: number[], v: number): void {
+  samples.push(v);
+  if (samples.length > STATS_SAMPLES) samples.splice(0, samples.length - STATS_SAMPLES);
 }
 
 const publishedDecision = (d: GateDecision): Decision => (d.kind === 'grant' ? 'granted' : d.reason === 'unknown_face' ? 'unknown' : 'denied');
@@ -473,7 +480,7 @@ export class GateDaemon {
     stage.observe(res.timings.embedMs / 1000, { stage: 'embed' });
     stage.observe(matchMs / 1000, { stage: 'match' });
     if (this.rec!.liveness) stage.observe(livenessMs / 1000, { stage: 'liveness' });
-    this.stats.livenessMs.push(livenessMs);
+    keepLast(this.stats.livenessMs, livenessMs);
     const decisions = this.policy.onFrame({
       atMs: this.now(),
       monoMs: this.mono(),
@@ -528,7 +535,7 @@ export class GateDaemon {
       try {
         this.unsettledPulses++;
         await this.relay!.pulse();
-        if (capturedAtMs !== null) this.stats.grantLatencyMs.push(performance.now() - capturedAtMs);
+        if (capturedAtMs !== null) keepLast(this.stats.grantLatencyMs, performance.now() - capturedAtMs);
       } catch (err) {
         this.settlePulses(false);
         log.error({ err: (err as Error).message }, 'relay pulse failed');

@@ -17,6 +17,17 @@ import { BIN, SHARED_FACES, SHARED_MODELS } from '../paths.js';
 import { own, until } from '../proc.js';
 import { Mosquitto } from '../publish/mosquitto.js';
 import { Recorder } from '../publish/helpers.js';
+import { createInterface } from 'node:readline';
+
+// systemd's side of sd_notify: prints every datagram as a JSON line (as in test/service/sdnotify.test.ts).
+const LISTENER = `
+import socket, sys, json
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("listening", flush=True)
+while True:
+    print(json.dumps(s.recv(4096).decode()), flush=True)
+`;
 import type { StatusPayload } from '../../src/publish/topics.js';
 
 let dir: string;
@@ -53,6 +64,10 @@ test('a full disk: no decision recorded and no door opened; healthz, MQTT status
   t.after(() => broker.dispose());
   const ops = await Recorder.connect(broker.url, ['securegate/s1/g1/status']);
   t.after(() => ops.close());
+  const notifySocket = join(dir, 'notify.sock');
+  const py = own(spawn('python3', ['-c', LISTENER, notifySocket], { stdio: ['ignore', 'pipe', 'inherit'] }), t);
+  const notes: string[] = [];
+  await new Promise<void>((resolve) => createInterface({ input: py.stdout! }).on('line', (l) => (l === 'listening' ? resolve() : notes.push(JSON.parse(l) as string))));
 
   // The camera: a looping folder that shows an empty entrance until the test adds a person.
   const frames = join(dir, 'frames');
@@ -95,6 +110,7 @@ test('a full disk: no decision recorded and no door opened; healthz, MQTT status
         GATE_AGENT__mqtt__brokerUrl: JSON.stringify(broker.url),
         GATE_AGENT__siteId: '"s1"',
         GATE_AGENT__gateId: '"g1"',
+        NOTIFY_SOCKET: notifySocket,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
@@ -125,6 +141,7 @@ test('a full disk: no decision recorded and no door opened; healthz, MQTT status
   await until('MQTT status to carry the fault', () => (status()?.health?.faults.some((f) => f.part === 'store') ? true : undefined));
   assert.equal(status()?.state, 'online');
   assert.equal(status()?.health?.ok, false);
+  await until('sd_notify STATUS with the fault', () => (notes.some((n) => /STATUS=gate g1: FAULT: .*store: cannot record decisions/.test(n)) ? true : undefined));
 
   // Space returns: the gate records and admits again, and says it is healthy.
   await touch(`${ctl}free`);
@@ -133,5 +150,6 @@ test('a full disk: no decision recorded and no door opened; healthz, MQTT status
   await until('healthz ok again', async () => ((await healthz()).status === 200 ? true : undefined));
   await until('MQTT status healthy again', () => (status()?.health?.ok === true ? true : undefined));
   assert.match(log, /store ok again: recording decisions/);
+  await until('sd_notify STATUS ok again', () => (/STATUS=gate g1: ok/.test(notes.at(-1) ?? '') ? true : undefined));
   child.kill('SIGTERM');
 });
