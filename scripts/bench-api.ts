@@ -69,7 +69,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const server = createApiServer({
     identity: opts.identity,
     keys: new SqliteApiKeyStore(db),
-    config: { rateLimitPerKeyBurst: 1e9, rateLimitPerKeyPerSec: 1e9, rateLimitPerIpBurst: 1e9, rateLimitPerIpPerSec: 1e9, ...opts.apiConfig },
+    config: { rateLimitPerKeyBurst: 1e9, rateLimitPerKeyPerSec: 1e9, rateLimitPerIpBurst: 1e9, rateLimitPerIpPerSec: 1e9, rateLimitTotalBurst: 1e9, rateLimitTotalPerSec: 1e9, maxQueuedRecognitions: 1e6, queueTimeoutMs: 600_000, ...opts.apiConfig },
   });
   try {
     const { port } = await server.listen('127.0.0.1', 0);

@@ -310,12 +310,16 @@ export class GateDaemon {
         continue;
       }
       this.lastFrameAt = performance.now();
+      // API recognitions wait while a frame is in progress: the door never waits for the API.
+      this.api?.priority.frameStarted();
       try {
         await this.processFrame(frame);
       } catch (err) {
         // A bad frame must never stop the gate.
         this.stats.framesFailed++;
         log.warn({ err: (err as Error).message, seq: frame.seq }, 'frame skipped');
+      } finally {
+        this.api?.priority.frameEnded();
       }
     }
   }
