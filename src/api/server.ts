@@ -247,7 +247,11 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     return reply.code(ready ? 200 : 503).send({ live: true, ready, checks });
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', async (req, reply) => {
+    if (config.metricsRequireKey) {
+      const k = req.headers['x-api-key'];
+      if (typeof k !== 'string' || !opts.keys.verify(k)) throw new ApiError(401, 'GET /metrics needs a valid x-api-key on this gate (api.metricsRequireKey); send a key made with `gate-agent keys create`');
+    }
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render());
   });
 

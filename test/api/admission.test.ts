@@ -164,3 +164,10 @@ test('the gate-wide rate limit holds when keys and addresses rotate', async (t) 
   nowMs += 1000;
   assert.equal((await api.identify({ event_id: EVENT, image_url: `data:image/jpeg;base64,${face}` })).status, 200);
 });
+
+test('api.metricsRequireKey: /metrics answers 401 without a valid key, 200 with one', async (t) => {
+  const api = await startApi(t, { config: { metricsRequireKey: true } });
+  assert.equal((await api.req('/metrics')).status, 401);
+  assert.equal((await api.req('/metrics', { headers: { 'x-api-key': 'sgk_wrong' } })).status, 401);
+  assert.equal((await api.req('/metrics', { headers: { 'x-api-key': api.key } })).status, 200);
+});
