@@ -69,7 +69,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const server = createApiServer({
     identity: opts.identity,
     keys: new SqliteApiKeyStore(db),
-    config: { rateLimitPerKeyBurst: 1e9, rateLimitPerKeyPerSec: 1e9, rateLimitPerIpBurst: 1e9, rateLimitPerIpPerSec: 1e9, ...opts.apiConfig },
+    config: { rateLimitPerKeyBurst: 1e9, rateLimitPerKeyPerSec: 1e9, rateLimitPerIpBurst: 1e9, rateLimitPerIpPerSec: 1e9, rateLimitTotalBurst: 1e9, rateLimitTotalPerSec: 1e9, maxQueuedRecognitions: 1e6, queueTimeoutMs: 600_000, ...opts.apiConfig },
   });
   try {
     const { port } = await server.listen('127.0.0.1', 0);
@@ -197,7 +197,17 @@ async function main(argv: string[]): Promise<void> {
     .option('--enroll <file>', 'photo of the enrolled attendee (real; default shared/faces/people/obama/1.jpg)')
     .option('--models-dir <dir>', 'model folder (real)', process.env.GATE_AGENT_MODELS_DIR ?? SHARED_MODELS)
     .option('--json', 'print the result as JSON')
+    .option('--hostile', 'keep scan bombs and PNG bombs in flight and measure a legitimate client and a gate loop (scripts/bench-api-hostile.ts)')
+    .option('--scan-bombs <n>', 'with --hostile: scan bombs in flight', '4')
+    .option('--png-bombs <n>', 'with --hostile: PNG bombs in flight', '20')
     .parse(argv);
+  const h = cli.opts<{ hostile?: boolean; scanBombs: string; pngBombs: string; durationMs: string; modelsDir: string }>();
+  if (h.hostile) {
+    const { runHostile } = await import('./bench-api-hostile.js');
+    const r = await runHostile({ scanBombs: Number(h.scanBombs), pngBombs: Number(h.pngBombs), durationMs: Number(h.durationMs), modelsDir: h.modelsDir });
+    console.log(JSON.stringify(r));
+    return;
+  }
   const o = cli.opts<{ service: 'real' | 'fake'; concurrency: string; durationMs: string; image?: string; enroll?: string; modelsDir: string; json?: boolean }>();
   const run = { concurrency: Number(o.concurrency), durationMs: Number(o.durationMs) };
   if (o.service === 'fake') {

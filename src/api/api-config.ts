@@ -29,8 +29,29 @@ export interface ApiConfig {
   rateLimitPerKeyBurst: number;
   rateLimitPerIpPerSec: number;
   rateLimitPerIpBurst: number;
+  /** Requests per second over all keys and addresses together (the gate recognises a few per second). */
+  rateLimitTotalPerSec: number;
+  rateLimitTotalBurst: number;
   /** Longest a readiness probe may take before /healthz reports it not ready. */
   probeTimeoutMs: number;
+  /** Open client connections at most; at the cap the oldest idle one is closed for a new one. */
+  maxConnections: number;
+  /** Open connections per client address at most (same rule). */
+  maxConnectionsPerAddress: number;
+  /** Verifications (decode + face pipeline) running at once; also the number of decode workers. */
+  maxRecognitionsInFlight: number;
+  /** Pixels (width*height from the image headers) of the images being verified at once. */
+  maxInFlightPixels: number;
+  /** Verifications waiting for a slot at most; beyond it 503 with Retry-After. */
+  maxQueuedRecognitions: number;
+  /** Longest wait for a slot before 503 with Retry-After. */
+  queueTimeoutMs: number;
+  /** Deadline of one image decode; past it the decode worker is killed and the answer is 415. */
+  decodeTimeoutMs: number;
+  /** API images are downscaled to at most this many pixels on their longer side. */
+  decodeMaxSidePx: number;
+  /** Require a valid x-api-key on GET /metrics. */
+  metricsRequireKey: boolean;
 }
 
 export const DEFAULT_API_CONFIG: Readonly<ApiConfig> = {
@@ -49,7 +70,18 @@ export const DEFAULT_API_CONFIG: Readonly<ApiConfig> = {
   rateLimitPerKeyBurst: 20,
   rateLimitPerIpPerSec: 20,
   rateLimitPerIpBurst: 40,
+  rateLimitTotalPerSec: 20,
+  rateLimitTotalBurst: 40,
   probeTimeoutMs: 1_000,
+  maxConnections: 256,
+  maxConnectionsPerAddress: 32,
+  maxRecognitionsInFlight: 2,
+  maxInFlightPixels: 40_000_000,
+  maxQueuedRecognitions: 16,
+  queueTimeoutMs: 5_000,
+  decodeTimeoutMs: 3_000,
+  decodeMaxSidePx: 2048,
+  metricsRequireKey: false,
 };
 
 /** Every problem with `c` as `key: value: what is wrong, how to fix`; empty when valid. */
@@ -69,6 +101,10 @@ export function validateApiConfig(c: ApiConfig): string[] {
     'rateLimitPerIpPerSec',
     'rateLimitPerIpBurst',
     'probeTimeoutMs',
+    'rateLimitTotalPerSec',
+    'rateLimitTotalBurst',
+    'queueTimeoutMs',
+    'decodeTimeoutMs',
   ];
   for (const k of positive) {
     const v = c[k];
@@ -77,6 +113,18 @@ export function validateApiConfig(c: ApiConfig): string[] {
   if (!Number.isInteger(c.imageMaxRedirects) || c.imageMaxRedirects < 0) {
     errors.push(`api.imageMaxRedirects: ${c.imageMaxRedirects}: must be a whole number >= 0`);
   }
+  const wholes: (keyof ApiConfig)[] = ['maxConnections', 'maxConnectionsPerAddress', 'maxRecognitionsInFlight', 'maxInFlightPixels', 'decodeMaxSidePx'];
+  for (const k of wholes) {
+    const v = c[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) errors.push(`api.${k}: ${String(v)}: must be a whole number >= 1`);
+  }
+  if (!Number.isInteger(c.maxQueuedRecognitions) || c.maxQueuedRecognitions < 0) {
+    errors.push(`api.maxQueuedRecognitions: ${c.maxQueuedRecognitions}: must be a whole number >= 0`);
+  }
+  if (c.maxConnectionsPerAddress > c.maxConnections) {
+    errors.push(`api.maxConnectionsPerAddress: ${c.maxConnectionsPerAddress}: must be <= api.maxConnections (${c.maxConnections})`);
+  }
+  if (typeof c.metricsRequireKey !== 'boolean') errors.push(`api.metricsRequireKey: ${String(c.metricsRequireKey)}: must be true or false`);
   if (c.requestTimeoutMs < c.headersTimeoutMs) {
     errors.push(`api.requestTimeoutMs: ${c.requestTimeoutMs}: must be >= api.headersTimeoutMs (${c.headersTimeoutMs})`);
   }

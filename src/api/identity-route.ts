@@ -2,7 +2,13 @@
 // client-address bucket comes before authentication so key guessing is
 // throttled too; parameters are checked before the event so a typo gets a
 // 422 that names it rather than a misleading 404.
+import { ImageError } from '../vision/image.js';
+import type { RgbImage } from '../vision/types.js';
+import type { Admission } from './admission.js';
+import type { CameraPriority } from './camera-priority.js';
+import type { ImageDecoder } from './decode-pool.js';
 import { ApiError } from './errors.js';
+import { imageSize } from './image-header.js';
 import type { ApiKeyStore, IdentityService } from './identity-service.js';
 import { loadImage, parseImageUrl, type ImageScheme, type ImageSourceOptions } from './image-source.js';
 import type { Counter, Summary } from './metrics.js';
@@ -15,7 +21,14 @@ export interface IdentityRouteDeps {
   images: ImageSourceOptions;
   perKey: TokenBuckets;
   perIp: TokenBuckets;
-  limits: { perKeyPerSec: number; perKeyBurst: number; perIpPerSec: number; perIpBurst: number };
+  /** One bucket for everyone: rotating addresses and keys does not multiply the rate. */
+  total: TokenBuckets;
+  limits: { perKeyPerSec: number; perKeyBurst: number; perIpPerSec: number; perIpBurst: number; totalPerSec: number; totalBurst: number };
+  admission: Admission;
+  /** Decodes (and downscales) images before recognition; absent: the service gets the bytes. */
+  decoder?: ImageDecoder;
+  /** API recognition waits for a gap between camera frames. */
+  priority?: CameraPriority;
   outcomes: Counter;
   stageSeconds: Summary;
 }
@@ -80,6 +93,7 @@ export async function handleIdentity(deps: IdentityRouteDeps, req: IdentityReque
   }
   audit.apiKeyName = who.name;
   takeToken(deps.perKey, who.name, 'API key', limits.perKeyPerSec, limits.perKeyBurst);
+  takeToken(deps.total, '*', 'gate (all clients together)', limits.totalPerSec, limits.totalBurst);
 
   const params = readParams(req.query);
   audit.eventId = params.eventId;
@@ -90,14 +104,36 @@ export async function handleIdentity(deps: IdentityRouteDeps, req: IdentityReque
   }
 
   const image = await deps.stageSeconds.time({ stage: 'image_load' }, () => loadImage(params.imageUrl, deps.images));
+  const size = imageSize(image);
+  if (!size && deps.decoder) throw new ApiError(415, 'the image header could not be read (no width and height); send a complete JPEG, PNG or WebP file');
+  // Charged before any decoder runs: what an image will cost is in its header.
+  const release = await deps.stageSeconds.time({ stage: 'queue' }, () => deps.admission.acquire(size ? size.width * size.height : 0));
   let outcome;
   try {
+    let input: Buffer | RgbImage = image;
+    if (deps.decoder) {
+      const decoder = deps.decoder;
+      try {
+        input = await deps.stageSeconds.time({ stage: 'decode' }, () => decoder.decode(image));
+      } catch (err) {
+        if (err instanceof ImageError) {
+          deps.outcomes.inc({ outcome: 'bad_image' });
+          audit.outcome = 'bad_image';
+          throw new ApiError(415, `the image could not be decoded (${err.message}); send a complete JPEG, PNG or WebP file`);
+        }
+        throw new ApiError(503, 'image decoding failed on the gate; retry, and tell the gate operator if it keeps failing', {}, err);
+      }
+    }
+    await deps.priority?.waitTurn();
     outcome = await deps.stageSeconds.time({ stage: 'identify' }, () =>
-      deps.identity.identify(params.eventId, image, { source: 'api', apiKeyName: who.name }),
+      deps.identity.identify(params.eventId, input, { source: 'api', apiKeyName: who.name }),
     );
   } catch (err) {
+    if (err instanceof ApiError) throw err;
     deps.outcomes.inc({ outcome: 'error' });
     throw new ApiError(503, 'recognition failed on the gate; retry, and tell the gate operator if it keeps failing', {}, err);
+  } finally {
+    release();
   }
   audit.outcome = outcome.kind;
   deps.outcomes.inc({ outcome: outcome.kind });

@@ -2,6 +2,7 @@
 // serves: recognition, recording the verification in `activities`, the
 // outbox and MQTT all live behind IdentityService, so the API can be built
 // and tested before (and independently of) the face pipeline.
+import type { RgbImage } from '../vision/types.js';
 import type { AttendeeSession } from './session-types.js';
 
 export interface IdentifyContext {
@@ -22,11 +23,11 @@ export interface IdentityService {
   /** Whether the local attendee cache holds this event. */
   hasEvent(eventId: string): boolean;
   /**
-   * Recognise the face in `image` (JPEG, PNG or WebP bytes, already sniffed)
-   * against the attendees of `eventId`. Rejects only on an internal failure;
+   * Recognise the face in `image` (JPEG, PNG or WebP bytes, already sniffed, or pixels
+   * the API's decode workers made from them) against the attendees of `eventId`. Rejects only on an internal failure;
    * anything about the image or the person is an outcome.
    */
-  identify(eventId: string, image: Buffer, ctx: IdentifyContext): Promise<IdentifyOutcome>;
+  identify(eventId: string, image: Buffer | RgbImage, ctx: IdentifyContext): Promise<IdentifyOutcome>;
 }
 
 export interface ApiKeyStore {

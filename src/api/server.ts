@@ -16,6 +16,10 @@ import type { ApiKeyStore, IdentityService, ReadinessProbe, ReadinessResult } fr
 import { MetricsRegistry } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
 import { TokenBuckets } from './rate-limit.js';
+import { Admission } from './admission.js';
+import type { CameraPriority } from './camera-priority.js';
+import { ConnectionLimiter } from './connection-limit.js';
+import type { ImageDecoder } from './decode-pool.js';
 
 const log = logger('api');
 
@@ -34,6 +38,10 @@ export interface ApiServerOptions {
   now?: () => number;
   /** Reported in /openapi.json; defaults to package.json's version. */
   version?: string;
+  /** Decodes images before recognition (the decode worker pool); absent: the service gets bytes. */
+  decoder?: ImageDecoder;
+  /** API recognitions wait for a gap between camera frames (the daemon marks its frames). */
+  priority?: CameraPriority;
 }
 
 export interface ApiServer {
@@ -117,6 +125,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   const metrics = opts.metrics ?? new MetricsRegistry();
   const requests = metrics.counter('api_requests_total', 'HTTP requests answered by the gate API, by route and status.');
   const now = opts.now ?? Date.now;
+  const rejected = metrics.counter('api_admission_rejected_total', 'POST /identity requests turned away by admission control, by reason.');
+  const shed = metrics.counter('api_connections_shed_total', 'Client connections closed by the connection caps, by reason.');
   const deps: IdentityRouteDeps = {
     identity: opts.identity,
     keys: opts.keys,
@@ -131,12 +141,22 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     },
     perKey: new TokenBuckets({ perSec: config.rateLimitPerKeyPerSec, burst: config.rateLimitPerKeyBurst }, now),
     perIp: new TokenBuckets({ perSec: config.rateLimitPerIpPerSec, burst: config.rateLimitPerIpBurst }, now),
+    total: new TokenBuckets({ perSec: config.rateLimitTotalPerSec, burst: config.rateLimitTotalBurst }, now),
     limits: {
       perKeyPerSec: config.rateLimitPerKeyPerSec,
       perKeyBurst: config.rateLimitPerKeyBurst,
       perIpPerSec: config.rateLimitPerIpPerSec,
       perIpBurst: config.rateLimitPerIpBurst,
+      totalPerSec: config.rateLimitTotalPerSec,
+      totalBurst: config.rateLimitTotalBurst,
     },
+    admission: new Admission(
+      { maxInFlight: config.maxRecognitionsInFlight, maxInFlightPixels: config.maxInFlightPixels, maxQueued: config.maxQueuedRecognitions, queueTimeoutMs: config.queueTimeoutMs },
+      undefined,
+      (reason) => rejected.inc({ reason }),
+    ),
+    ...(opts.decoder && { decoder: opts.decoder }),
+    ...(opts.priority && { priority: opts.priority }),
     outcomes: metrics.counter('api_identify_outcomes_total', 'POST /identity recognition outcomes.'),
     stageSeconds: metrics.summary('api_stage_seconds', 'POST /identity latency per stage (image_load, identify) in seconds.'),
   };
@@ -167,6 +187,10 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     },
   });
 
+  new ConnectionLimiter({ maxConnections: config.maxConnections, maxPerAddress: config.maxConnectionsPerAddress, onShed: (reason) => shed.inc({ reason }) }).attach(app.server);
+  metrics.gauge('api_recognitions_in_flight', 'POST /identity verifications decoding or recognising now.').collect(() => deps.admission.stats().inFlight);
+  metrics.gauge('api_recognitions_queued', 'POST /identity verifications waiting for a slot.').collect(() => deps.admission.stats().queued);
+
   // Parameters are in the query; the body is read (up to bodyLimit) and
   // ignored whatever its type, so a bad JSON body cannot cause an error.
   app.removeAllContentTypeParsers();
@@ -191,7 +215,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
 
   app.setErrorHandler((err: FastifyError | ApiError, req: FastifyRequest, reply: FastifyReply) => {
     const e = toApiError(err);
-    if (e.status >= 500) log.error({ err: e.cause ?? err, path: req.url.split('?')[0] }, 'request failed');
+    // A 503 without a cause is a deliberate refusal (busy), not a failure of the gate.
+    if (e.status >= 500 && (e.cause !== undefined || e.status !== 503)) log.error({ err: e.cause ?? err, path: req.url.split('?')[0] }, 'request failed');
     void reply.code(e.status).headers(e.headers).send({ detail: e.detail });
   });
 
@@ -222,7 +247,11 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     return reply.code(ready ? 200 : 503).send({ live: true, ready, checks });
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', async (req, reply) => {
+    if (config.metricsRequireKey) {
+      const k = req.headers['x-api-key'];
+      if (typeof k !== 'string' || !opts.keys.verify(k)) throw new ApiError(401, 'GET /metrics needs a valid x-api-key on this gate (api.metricsRequireKey); send a key made with `gate-agent keys create`');
+    }
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render());
   });
 

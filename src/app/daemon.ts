@@ -438,12 +438,16 @@ export class GateDaemon {
       }
       this.lastFrameAt = performance.now();
       if (!this.health.get('camera')?.ok) this.health.set('camera', true, `${this.cameraDescription}: frames arriving`);
+      // API recognitions wait while a frame is in progress: the door never waits for the API.
+      this.api?.priority.frameStarted();
       try {
         await this.processFrame(frame);
       } catch (err) {
         // A bad frame must never stop the gate.
         this.stats.framesFailed++;
         log.warn({ err: (err as Error).message, seq: frame.seq }, 'frame skipped');
+      } finally {
+        this.api?.priority.frameEnded();
       }
     }
   }

@@ -11,6 +11,8 @@ import type { IdentifyContext, IdentifyOutcome, IdentityService, ReadinessProbe 
 import { SqliteApiKeyStore } from '../api/keys.js';
 import { registerGateMetrics, type GateMetrics, type MetricsRegistry } from '../api/metrics.js';
 import { createApiServer, type ApiServer } from '../api/server.js';
+import { CameraPriority } from '../api/camera-priority.js';
+import { DecodePool } from '../api/decode-pool.js';
 import type { AttendeeSession as ContractSession } from '../api/session-types.js';
 import { logger } from '../log.js';
 import type { IdentifyResult, Recognizer } from '../match/recognizer.js';
@@ -93,20 +95,21 @@ export class LocalIdentityService implements IdentityService {
     return this.deps.store.getEvent(eventId) !== undefined;
   }
 
-  async identify(eventId: string, image: Buffer, ctx: IdentifyContext): Promise<IdentifyOutcome> {
+  async identify(eventId: string, image: Buffer | RgbImage, ctx: IdentifyContext): Promise<IdentifyOutcome> {
     let r: IdentifyResult;
-    let decoded: RgbImage | null = null;
+    // Already pixels when the API's decode workers decoded it.
+    let decoded: RgbImage | null = Buffer.isBuffer(image) ? null : image;
     let decodeMs = 0;
     try {
       const lv = this.deps.liveness;
-      if (lv && lv.mode !== 'off') {
+      if (Buffer.isBuffer(image) && lv && lv.mode !== 'off') {
         // Decoded here, once, because the liveness crops need the pixels the recognizer saw.
         const t0 = performance.now();
         decoded = await decodeImage(image, lv.decode);
         decodeMs = performance.now() - t0;
       }
       r = await this.deps.recognizer.identify(eventId, decoded ?? image);
-      if (decoded) r.timings.decodeMs = decodeMs;
+      if (decoded && Buffer.isBuffer(image)) r.timings.decodeMs = decodeMs;
     } catch (err) {
       // Nothing was seen, so nothing is recorded: the client is told to resend.
       if (err instanceof ImageError) return { kind: 'bad_image', reason: err.message };
@@ -215,6 +218,8 @@ export interface ApiServiceOptions {
 export interface ApiService {
   server: ApiServer;
   identity: LocalIdentityService;
+  /** The daemon marks its camera frames here; API recognitions run between them. */
+  priority: CameraPriority;
   /** Where it listens (the real port when config.api.port is 0). */
   address: { host: string; port: number };
   close(): Promise<void>;
@@ -234,13 +239,41 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
     ...(gate && { metrics: gate }),
     ...(opts.rec.liveness && { liveness: { check: opts.rec.liveness, mode: opts.config.liveness.mode, threshold: opts.config.liveness.threshold, decode: { maxPixels: opts.config.vision.maxImagePixels } } }),
   });
+  const decoder = new DecodePool({
+    workers: apiConfig.maxRecognitionsInFlight,
+    timeoutMs: apiConfig.decodeTimeoutMs,
+    maxPixels: opts.config.vision.maxImagePixels,
+    maxSidePx: apiConfig.decodeMaxSidePx,
+  });
+  const priority = new CameraPriority();
   const server = createApiServer({
     identity,
     keys: new SqliteApiKeyStore(opts.rec.store.db),
     config: apiConfig,
+    decoder,
+    priority,
     ...(opts.metrics && { metrics: opts.metrics }),
     ...(opts.readiness && { readiness: opts.readiness }),
   });
-  const address = await server.listen(host, port);
-  return { server, identity, address, close: () => server.close() };
+  decoder.start();
+  let address;
+  try {
+    address = await server.listen(host, port);
+  } catch (err) {
+    await decoder.stop();
+    throw err;
+  }
+  return {
+    server,
+    identity,
+    priority,
+    address,
+    async close() {
+      try {
+        await server.close();
+      } finally {
+        await decoder.stop();
+      }
+    },
+  };
 }

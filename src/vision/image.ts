@@ -12,7 +12,8 @@ export type ImageErrorCode =
   | 'unsupported_format'
   | 'animated'
   | 'too_large'
-  | 'truncated';
+  | 'truncated'
+  | 'too_slow';
 
 /** A bad input image; `message` says what is wrong and what to do. */
 export class ImageError extends Error {
@@ -30,6 +31,8 @@ export const SUPPORTED_FORMATS = ['jpeg', 'png', 'webp'] as const;
 export interface DecodeOptions {
   /** Largest width*height accepted; larger images are refused before decoding. */
   maxPixels: number;
+  /** Downscale (keeping the aspect ratio) so neither side exceeds this; absent = full size. */
+  maxSidePx?: number;
 }
 
 export async function readImageFile(path: string): Promise<Buffer> {
@@ -71,8 +74,11 @@ export async function decodeImage(input: Buffer, opts: DecodeOptions): Promise<R
     );
   }
   try {
-    const { data, info } = await sharp(input, { limitInputPixels: opts.maxPixels, failOn: 'truncated' })
-      .rotate()
+    let pipeline = sharp(input, { limitInputPixels: opts.maxPixels, failOn: 'truncated' }).rotate();
+    if (opts.maxSidePx !== undefined) {
+      pipeline = pipeline.resize({ width: opts.maxSidePx, height: opts.maxSidePx, fit: 'inside', withoutEnlargement: true });
+    }
+    const { data, info } = await pipeline
       .removeAlpha()
       .toColourspace('srgb')
       .raw()

@@ -80,7 +80,7 @@ export async function startApi(t: TestContext, overrides: ApiOverrides = {}): Pr
     keys: new SqliteApiKeyStore(db),
     onConnect: (target) => connects.push(target),
     ...overrides,
-    config: { rateLimitPerIpBurst: 1000, rateLimitPerKeyBurst: 1000, ...overrides.config },
+    config: { rateLimitPerIpBurst: 1000, rateLimitPerKeyBurst: 1000, rateLimitTotalBurst: 1000, ...overrides.config },
   });
   const { port } = await server.listen('127.0.0.1', 0);
   t.after(() => server.close());

@@ -118,7 +118,7 @@ async function goodRequestWorks(api: Api): Promise<void> {
 void test('thousands of malformed requests: no 5xx, all errors are {"detail"}, the server keeps answering', async (t) => {
   const connects: ConnectTarget[] = [];
   const api = await startApi(t, {
-    config: { maxHeaderBytes: 8192, bodyLimitBytes: 1024, rateLimitPerIpBurst: 1e6, rateLimitPerKeyBurst: 1e6, imageFetchTimeoutMs: 500 },
+    config: { maxHeaderBytes: 8192, bodyLimitBytes: 1024, rateLimitPerIpBurst: 1e6, rateLimitPerKeyBurst: 1e6, rateLimitTotalBurst: 1e6, maxConnectionsPerAddress: 256, imageFetchTimeoutMs: 500 },
     // No real DNS and no non-loopback traffic, whatever the generator produces.
     resolve: async () => {
       throw Object.assign(new Error('ENOTFOUND'), { code: 'ENOTFOUND' });
