@@ -105,16 +105,22 @@ const V6_RANGES: Range[] = [
   [[0xff], 8, 'multicast'],
   [[0x01, 0x00, 0, 0, 0, 0, 0, 0], 64, 'reserved'],
   [[0x20, 0x01, 0x0d, 0xb8], 32, 'reserved'],
+  // Local-use NAT64 (RFC 8215): a site's own translator reaches its own IPv4 network.
+  [[0x00, 0x64, 0xff, 0x9b, 0x00, 0x01], 48, 'private'],
+  // Teredo: a tunnel whose IPv4 endpoints are obfuscated in the address; never a camera host.
+  [[0x20, 0x01, 0x00, 0x00], 32, 'reserved'],
 ];
 
 /**
  * The IPv4 address an IPv6 address stands for, where it embeds one that a
  * stack or translator would actually reach: IPv4-mapped (::ffff:a.b.c.d),
- * IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d) and 6to4 (2002:ab:cd::).
+ * IPv4-translated (::ffff:0:a.b.c.d, RFC 2765), IPv4-compatible (::a.b.c.d),
+ * NAT64 (64:ff9b::a.b.c.d) and 6to4 (2002:ab:cd::).
  */
 function embeddedV4(a: Uint8Array): Uint8Array | null {
   const zeros = (from: number, to: number): boolean => a.slice(from, to).every((b) => b === 0);
   if (zeros(0, 10) && a[10] === 0xff && a[11] === 0xff) return a.slice(12);
+  if (zeros(0, 8) && a[8] === 0xff && a[9] === 0xff && zeros(10, 12)) return a.slice(12);
   if (zeros(0, 12) && !zeros(12, 16)) return a.slice(12);
   if (a[0] === 0x00 && a[1] === 0x64 && a[2] === 0xff && a[3] === 0x9b && zeros(4, 12)) return a.slice(12);
   if (a[0] === 0x20 && a[1] === 0x02) return a.slice(2, 6);

@@ -92,6 +92,10 @@ function nextHop(from: URL, location: string): URL {
   if (next.protocol !== 'http:' && next.protocol !== 'https:') {
     throw new ApiError(400, `the image server ${from.origin} redirected to a ${next.protocol} URL; only http and https redirects are followed`);
   }
+  // Every hop is held to the rules of the first: image_url itself may not carry credentials.
+  if (next.username !== '' || next.password !== '') {
+    throw new ApiError(400, `the image server ${from.origin} redirected to a URL with credentials (user:password@); serve the image without authentication`);
+  }
   return next;
 }
 

@@ -59,6 +59,12 @@ void test('classifyAddress: IPv6 ranges and IPv4-embedding forms', () => {
     ['64:ff9b::8.8.8.8', 'public'],
     ['2002:7f00:1::', 'loopback'],
     ['2002:0808:0808::1', 'public'],
+    // IPv4-translated (::ffff:0:0/96), local-use NAT64 (64:ff9b:1::/48), Teredo (2001::/32).
+    ['::ffff:0:127.0.0.1', 'loopback'],
+    ['::ffff:0:10.0.0.1', 'private'],
+    ['::ffff:0:8.8.8.8', 'public'],
+    ['64:ff9b:1::a00:1', 'private'],
+    ['2001:0:4136:e378:8000:63bf:3fff:fdd2', 'reserved'],
   ];
   for (const [ip, cls] of table) assert.equal(classifyAddress(ip), cls, ip);
   assert.equal(classifyAddress('example.com'), null);

@@ -104,6 +104,7 @@ void test('redirects are checked hop by hop: an allow-listed server cannot bounc
       '/private': 'http://10.0.0.1/face.png',
       '/file': 'file:///etc/passwd',
       '/loop': '/loop',
+      '/credentials': `http://user:pass@127.0.0.1:${hidden.port}/face.png`,
     };
     redirectTo(to[req.url ?? ''] ?? '/nowhere')(req, res);
   });
@@ -115,6 +116,7 @@ void test('redirects are checked hop by hop: an allow-listed server cannot bounc
     ['/private', /redirected to http:\/\/10\.0\.0\.1, whose host resolves to 10\.0\.0\.1:80, a private address/],
     ['/file', /redirected to a file: URL; only http and https redirects are followed/],
     ['/loop', /redirected more than 3 times; give the final image address directly/],
+    ['/credentials', /redirected to a URL with credentials \(user:password@\); serve the image without authentication/],
   ];
   for (const [path, detail] of cases) {
     const r = await api.identify({ event_id: EVENT, image_url: bouncer.url(path) });
@@ -123,7 +125,7 @@ void test('redirects are checked hop by hop: an allow-listed server cannot bounc
   }
   assert.equal(hidden.connections, 0, 'the non-allow-listed server was never contacted');
   assert.ok(api.connects.every((c) => c.address === '127.0.0.1' && c.port === bouncer.port), JSON.stringify(api.connects));
-  assert.equal(api.connects.length, 5 + 4, 'one hop each, and 1 + 3 hops for the loop');
+  assert.equal(api.connects.length, 6 + 4, 'one hop each, and 1 + 3 hops for the loop');
 });
 
 void test('a redirect within the allow-list is followed', async (t) => {

@@ -150,6 +150,6 @@ test('a full disk: no decision recorded and no door opened; healthz, MQTT status
   await until('healthz ok again', async () => ((await healthz()).status === 200 ? true : undefined));
   await until('MQTT status healthy again', () => (status()?.health?.ok === true ? true : undefined));
   assert.match(log, /store ok again: recording decisions/);
-  await until('sd_notify STATUS ok again', () => (/STATUS=gate g1: ok/.test(notes.at(-1) ?? '') ? true : undefined));
+  await until('sd_notify STATUS ok again', () => (/STATUS=gate g1: ok/.test(notes.filter((n) => n.includes('STATUS=')).at(-1) ?? '') ? true : undefined)).catch((err: Error) => assert.fail(`${err.message}: ${JSON.stringify(notes.slice(-4))}`));
   child.kill('SIGTERM');
 });
