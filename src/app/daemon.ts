@@ -5,10 +5,9 @@ import { readFileSync } from 'node:fs';
 import { createFrameSource, FrameSourceClosedError, type Frame, type FrameSource } from '../capture/index.js';
 import type { Config } from '../config/types.js';
 import { GatePolicy } from '../gate/policy.js';
-import type { FaceInput, GateDecision } from '../gate/types.js';
+import type { GateDecision } from '../gate/types.js';
 import { logger } from '../log.js';
-import { decideMatch } from '../match/decide.js';
-import { qualityProblem } from '../match/quality-gate.js';
+import { FrameMatcher } from './frame-match.js';
 import { Outbox } from '../publish/outbox.js';
 import { sealerOf } from '../store/open.js';
 import { MqttPublisher } from '../publish/publisher.js';
@@ -71,6 +70,9 @@ export class GateDaemon {
   private gateMetrics = registerGateMetrics(this.metrics);
   event: EventRow | null = null;
   private policy: GatePolicy | undefined;
+  private matcher: FrameMatcher | undefined;
+  /** The threshold of the latest matched frame, for the decision records and the log. */
+  private threshold: number | undefined;
   private identity = { gateId: '', siteId: '', eventId: '', modelId: '' };
   private readonly abort = new AbortController();
   private loopDone: Promise<void> = Promise.resolve();
@@ -232,6 +234,7 @@ export class GateDaemon {
 
   /** A policy for the current event, with its anti-passback entries from the store. */
   private newPolicy(e: EventRow | null = this.event): GatePolicy {
+    this.matcher?.reset();
     return new GatePolicy(
       { ...this.config.gate, initialEntries: e ? this.rec!.store.entries(e.id) : [] },
       e ? { startsAt: e.startsAt, endsAt: e.endsAt } : { startsAt: null, endsAt: null },
@@ -257,6 +260,7 @@ export class GateDaemon {
       }
     }
     if (changed.includes('gate')) this.policy = this.newPolicy();
+    if (changed.includes('match')) this.matcher = undefined;
     log.info({ changed }, 'config reloaded');
     return changed;
   }
@@ -329,12 +333,9 @@ export class GateDaemon {
     const res = await pipeline.analyze(img, { embed: true, maxEmbedFaces: config.daemon.maxFacesPerFrame, minEmbedInterEyePx: config.quality.minInterEyePx });
     const t1 = performance.now();
     const gallery = await galleries.get(this.event.id);
-    const faces: FaceInput[] = [];
-    for (const f of res.faces) {
-      const problem = qualityProblem(f, config.quality);
-      const match = f.embedding && !problem ? decideMatch(await gallery.search(f.embedding, 2), config.match) : null;
-      faces.push({ box: f.box, interEyePx: f.interEyePx, yawDeg: f.yawDeg, sharpness: f.sharpness, qualityProblem: problem, match });
-    }
+    this.matcher ??= new FrameMatcher(config);
+    const { faces, threshold } = await this.matcher.match(res.faces, gallery, this.now());
+    this.noteThreshold(threshold.threshold, threshold.attendees);
     const matchMs = performance.now() - t1;
     const stage = this.gateMetrics.stageSeconds;
     stage.observe(decodeMs / 1000, { stage: 'decode' });
@@ -348,6 +349,12 @@ export class GateDaemon {
     });
     for (const d of decisions) await this.act(d, frame.capturedAtMs);
     return decisions;
+  }
+
+  /** Logs the effective threshold when it changes (the attendee count moved it). */
+  private noteThreshold(threshold: number, attendees: number): void {
+    if (threshold !== this.threshold) log.info({ threshold, attendees, event: this.event?.id }, `matching at threshold ${threshold} for ${attendees} attendees`);
+    this.threshold = threshold;
   }
 
   private dataVersion = -1;
@@ -380,7 +387,7 @@ export class GateDaemon {
     this.gateMetrics.decisions.inc({ reason: d.reason });
     const timingsMs = Object.fromEntries(Object.entries(d.timings).map(([k, v]) => [k, Math.round(v * 10) / 10]));
     this.rec!.store.transaction(() => {
-      this.outbox!.recordDecision({ decision: publishedDecision(d), reason: d.reason, similarity: d.similarity, timingsMs, atMs: d.atMs }, attendee);
+      this.outbox!.recordDecision({ decision: publishedDecision(d), reason: d.reason, similarity: d.similarity, timingsMs, atMs: d.atMs, ...(this.threshold !== undefined ? { threshold: this.threshold } : {}) }, attendee);
       if (d.kind === 'grant' && eventId && d.userId) this.rec!.store.recordEntry(eventId, d.userId, d.atMs);
     });
     if (d.kind === 'grant') {
@@ -394,7 +401,7 @@ export class GateDaemon {
         this.outbox!.recordEvent('relay_fault', { error: (err as Error).message });
       }
     }
-    log.info({ decision: d.kind, reason: d.reason, userId: d.userId, similarity: d.similarity, track: d.trackId }, d.kind === 'grant' ? `granted: ${d.userId}` : `denied: ${d.reason}${d.userId ? ` (${d.userId})` : ''}`);
+    log.info({ decision: d.kind, reason: d.reason, userId: d.userId, similarity: d.similarity, threshold: this.threshold, track: d.trackId }, d.kind === 'grant' ? `granted: ${d.userId}` : `denied: ${d.reason}${d.userId ? ` (${d.userId})` : ''}`);
   }
 
   /** The relay reported the outcome of the pulses asked for so far (they merged into one). */

@@ -8,6 +8,7 @@ import { CONFIG_VERSION, configSchema, type SchemaNode } from './schema.js';
 import type { Config } from './types.js';
 import { gatePolicyProblems } from '../gate/policy.js';
 import { validateApiConfig } from '../api/api-config.js';
+import { identificationProblems } from '../match/identification-config.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -122,6 +123,7 @@ export function validateConfig(raw: Record<string, unknown>): { config?: Config;
   // Rules across keys, which the schema cannot say; each component states its own.
   const config = c as unknown as Config;
   const problems = [...gatePolicyProblems(config.gate), ...validateApiConfig(config.api).map((p) => `api.${p.replace(/^api\./, '')}`)];
+  problems.push(...identificationProblems(config.identification));
   return problems.length ? { problems } : { config, problems: [] };
 }
 

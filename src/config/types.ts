@@ -4,6 +4,8 @@ import type { PublishOptions } from '../publish/options.js';
 import type { ApiConfig } from '../api/api-config.js';
 import type { SyncConfig } from '../sync/config.js';
 import type { GatePolicyOptions } from '../gate/policy.js';
+import type { GateModeOptions } from '../gate/modes.js';
+import type { IdentificationConfig } from '../match/identification-config.js';
 
 export interface CameraConfig {
   kind: 'auto' | 'v4l2' | 'rtsp' | 'webcam' | 'replay';
@@ -27,7 +29,7 @@ export interface Config {
   mqtt: Omit<PublishOptions, 'brokerUrl'> & { brokerUrl: string | null };
   api: ApiConfig & { enabled: boolean; host: string; port: number; maxGateActivities: number };
   sync: SyncConfig;
-  gate: GatePolicyOptions;
+  gate: GatePolicyOptions & GateModeOptions;
   daemon: { shutdownDeadlineMs: number; purgeIntervalMs: number; maxFacesPerFrame: number };
   version: number;
   gateId: string;
@@ -50,5 +52,6 @@ export interface Config {
   };
   quality: { minInterEyePx: number; maxYawDeg: number; minSharpness: number };
   match: { threshold: number; margin: number; rescoreTop: number; threads: number };
+  identification: IdentificationConfig;
   store: { keyFile: string | null; keepEnrollmentPhotos: boolean; purgeGraceHours: number };
 }

@@ -10,6 +10,7 @@ import { modelById, locateModel } from '../models/manifest.js';
 import { chooseDriver, detectGpio } from '../relay/index.js';
 import { openStore } from '../store/open.js';
 import { currentEvent } from '../app/schedule.js';
+import { thresholdCheck } from './threshold.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -92,6 +93,7 @@ function store(ctx: DoctorContext): CheckResult[] {
       const notUsable = s.attendeesWithoutModel(ev.id, ctx.config.models.embedder).length;
       const line = `event ${ev.id}: ${attendees} attendee(s)${notUsable ? `, ${notUsable} not usable with ${ctx.config.models.embedder} (run \`gate-agent attendees reembed\` or \`gate-agent sync\`)` : ''}`;
       out.push(attendees === 0 ? warn('event', `${line}; nobody can be recognised`) : notUsable ? warn('event', line) : ok('event', line));
+      out.push(thresholdCheck(ctx.config, attendees - notUsable));
       const sync = s.getSyncState(ev.id);
       if (ctx.config.sync.baseUrl && sync.lastError) out.push(warn('last sync', `failed: ${sync.lastError}`));
     }

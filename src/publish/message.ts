@@ -22,6 +22,8 @@ export interface DecisionInput {
   timingsMs: Record<string, number>;
   /** Epoch milliseconds of the decision. */
   atMs: number;
+  /** The similarity threshold the decision was made at (gallery-aware, docs/accuracy.md); absent when not known. */
+  threshold?: number;
 }
 
 export interface SessionContext extends Omit<GateIdentity, 'version'> {
@@ -83,6 +85,7 @@ export function buildGateBlock(decision: DecisionInput, ctx: SessionContext): Ga
     decision: decision.decision,
     reason: decision.reason,
     similarity: decision.similarity,
+    ...(decision.threshold !== undefined ? { threshold: decision.threshold } : {}),
     timingsMs,
     timestamp: isoOf(decision.atMs),
     modelId: ctx.modelId,
