@@ -5,10 +5,9 @@ import { readFileSync } from 'node:fs';
 import { backoffDelayMs, createFrameSource, FrameSourceClosedError, type Frame, type FrameSource } from '../capture/index.js';
 import type { Config } from '../config/types.js';
 import { entryOnMonotonic, GatePolicy } from '../gate/policy.js';
-import type { FaceInput, GateDecision } from '../gate/types.js';
+import type { GateDecision } from '../gate/types.js';
 import { logger } from '../log.js';
-import { decideMatch } from '../match/decide.js';
-import { qualityProblem } from '../match/quality-gate.js';
+import { FrameMatcher } from './frame-match.js';
 import { Outbox } from '../publish/outbox.js';
 import { sealerOf } from '../store/open.js';
 import { MqttPublisher } from '../publish/publisher.js';
@@ -83,6 +82,9 @@ export class GateDaemon {
   private gateMetrics = registerGateMetrics(this.metrics);
   event: EventRow | null = null;
   private policy: GatePolicy | undefined;
+  private matcher: FrameMatcher | undefined;
+  /** The threshold of the latest matched frame, for the decision records and the log. */
+  private threshold: number | undefined;
   private identity = { gateId: '', siteId: '', eventId: '', modelId: '' };
   private readonly abort = new AbortController();
   private loopDone: Promise<void> = Promise.resolve();
@@ -348,6 +350,7 @@ export class GateDaemon {
 
   /** A policy for the current event, with its anti-passback entries from the store. */
   private newPolicy(e: EventRow | null = this.event): GatePolicy {
+    this.matcher?.reset();
     return new GatePolicy(
       { ...this.config.gate, liveness: this.config.liveness, initialEntries: e ? this.entriesNow(e.id) : [] },
       e ? { startsAt: e.startsAt, endsAt: e.endsAt } : { startsAt: null, endsAt: null },
@@ -373,6 +376,7 @@ export class GateDaemon {
       }
     }
     if (changed.includes('gate')) this.policy = this.newPolicy();
+    if (changed.includes('match')) this.matcher = undefined;
     log.info({ changed }, 'config reloaded');
     return changed;
   }
@@ -463,19 +467,19 @@ export class GateDaemon {
     const res = await pipeline.analyze(img, { embed: true, maxEmbedFaces: config.daemon.maxFacesPerFrame, minEmbedInterEyePx: config.quality.minInterEyePx });
     const t1 = performance.now();
     const gallery = await galleries.get(this.event.id);
-    const faces: FaceInput[] = [];
+    this.matcher ??= new FrameMatcher(config);
+    // Fusion over frames is timed on the monotonic clock, like the tracks it follows.
+    const { faces, threshold } = await this.matcher.match(res.faces, gallery, this.mono());
+    this.noteThreshold(threshold.threshold, threshold.attendees);
     let livenessMs = 0;
-    for (const f of res.faces) {
-      const problem = qualityProblem(f, config.quality);
-      const match = f.embedding && !problem ? decideMatch(await gallery.search(f.embedding, 2), config.match) : null;
-      const face: FaceInput = { box: f.box, interEyePx: f.interEyePx, yawDeg: f.yawDeg, sharpness: f.sharpness, qualityProblem: problem, match };
+    for (const [i, face] of faces.entries()) {
+      const f = res.faces[i]!;
       // Liveness only where it can change a decision: a usable face that matched an attendee.
-      if (this.rec!.liveness && match?.decision === 'match') {
+      if (this.rec!.liveness && face.match?.decision === 'match') {
         const tl = performance.now();
         face.liveness = await this.rec!.liveness.check({ atMs: frame.capturedAtMs, image: img }, f);
         livenessMs += performance.now() - tl;
       }
-      faces.push(face);
     }
     const matchMs = performance.now() - t1 - livenessMs;
     const stage = this.gateMetrics.stageSeconds;
@@ -493,6 +497,12 @@ export class GateDaemon {
     });
     for (const d of decisions) await this.act(d, frame.capturedAtMs);
     return decisions;
+  }
+
+  /** Logs the effective threshold when it changes (the attendee count moved it). */
+  private noteThreshold(threshold: number, attendees: number): void {
+    if (threshold !== this.threshold) log.info({ threshold, attendees, event: this.event?.id }, `matching at threshold ${threshold} for ${attendees} attendees`);
+    this.threshold = threshold;
   }
 
   private dataVersion = -1;
@@ -527,7 +537,7 @@ export class GateDaemon {
     // Recorded first; a gate that cannot record (disk full, read-only) opens nothing.
     try {
       this.rec!.store.transaction(() => {
-        this.outbox!.recordDecision({ decision: publishedDecision(d), reason: d.reason, similarity: d.similarity, timingsMs, atMs: d.atMs, ...(d.liveness && { liveness: d.liveness }) }, attendee);
+        this.outbox!.recordDecision({ decision: publishedDecision(d), reason: d.reason, similarity: d.similarity, timingsMs, atMs: d.atMs, ...(d.liveness && { liveness: d.liveness }), ...(this.threshold !== undefined ? { threshold: this.threshold } : {}) }, attendee);
         if (d.kind === 'grant' && eventId && d.userId) this.rec!.store.recordEntry(eventId, d.userId, d.atMs);
       });
     } catch (err) {
@@ -546,7 +556,7 @@ export class GateDaemon {
         this.outbox!.recordEvent('relay_fault', { error: (err as Error).message });
       }
     }
-    log.info({ decision: d.kind, reason: d.reason, userId: d.userId, similarity: d.similarity, liveness: d.liveness?.score ?? null, track: d.trackId }, d.kind === 'grant' ? `granted: ${d.userId}` : `denied: ${d.reason}${d.userId ? ` (${d.userId})` : ''}`);
+    log.info({ decision: d.kind, reason: d.reason, userId: d.userId, similarity: d.similarity, liveness: d.liveness?.score ?? null, threshold: this.threshold, track: d.trackId }, d.kind === 'grant' ? `granted: ${d.userId}` : `denied: ${d.reason}${d.userId ? ` (${d.userId})` : ''}`);
   }
 
   /** The relay reported the outcome of the pulses asked for so far (they merged into one). */

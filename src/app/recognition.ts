@@ -37,6 +37,7 @@ export async function startRecognition(config: Config, modelsDir: string, dataDi
       dim: modelById(embedderId).embeddingSize ?? 512,
       threads: config.match.threads,
       rescoreTop: config.match.rescoreTop,
+      templates: config.identification.templates,
     });
     galleries.start();
     return {

@@ -1,6 +1,6 @@
 // Output of `gate-agent eval`: a text summary for people, one JSON object for scripts.
 // The JSON keeps its keys in a fixed order and rounds figures, so two runs diff cleanly.
-import type { IdentifyReport } from '../eval/identify.js';
+import type { AtThreshold, IdentifyReport, SizeReport } from '../eval/identify.js';
 import type { PadReport } from '../eval/pad.js';
 import type { VerifyReport } from '../eval/verify.js';
 import type { PadRates } from '../eval/metrics.js';
@@ -8,7 +8,7 @@ import type { PadRates } from '../eval/metrics.js';
 /** Rounded to 6 decimals; NaN (no presentation of that kind) becomes null in JSON. */
 const r6 = (v: number) => Math.round(v * 1e6) / 1e6;
 const r4 = (v: number) => Math.round(v * 1e4) / 1e4;
-const pct = (v: number | null) => (v === null || Number.isNaN(v) ? 'n/a' : `${(v * 100).toFixed(2)}%`);
+const pct = (v: number | null, digits = 2) => (v === null || Number.isNaN(v) ? 'n/a' : `${(v * 100).toFixed(digits)}%`);
 const out = (s: string) => process.stdout.write(s + '\n');
 
 interface Opts {
@@ -49,11 +49,17 @@ export function printVerify(r: VerifyReport, o: Opts): void {
 }
 
 export function printIdentify(r: IdentifyReport, o: Opts): void {
+  const misses = (m: SizeReport['misses']) => `${m.noFace} / ${m.lowQuality} / ${m.belowThreshold} / ${m.belowMargin}`;
   if (o.json) {
+    const at = (x: AtThreshold | SizeReport['base']) => ({ ...x, fnir: r6(x.fnir), fpir: r6(x.fpir) });
     out(
       JSON.stringify({
         command: 'eval identify',
         threshold: r.threshold,
+        targetFpir: r.targetFpir,
+        calibrationSource: r.calibrationSource,
+        templates: r.templates,
+        enrollPhotos: r.enrollPhotos,
         margin: r.margin,
         identities: r.identities,
         enrolled: r.enrolled,
@@ -66,6 +72,8 @@ export function printIdentify(r: IdentifyReport, o: Opts): void {
           embeddings: s.embeddings,
           mated: s.mated,
           nonMated: s.nonMated,
+          threshold: s.threshold,
+          expectedFpir: r6(s.expectedFpir),
           fnir: r6(s.fnir),
           fpir: r6(s.fpir),
           falseNegatives: s.falseNegatives,
@@ -73,25 +81,38 @@ export function printIdentify(r: IdentifyReport, o: Opts): void {
           wrongIdentity: s.wrongIdentity,
           misses: s.misses,
           errors: s.errors.map((e) => ({ ...e, similarity: r4(e.similarity) })),
+          base: at(s.base),
         })),
+        verify: { ...r.verify, fnir: r6(r.verify.fnir), far: r6(r.verify.far), accepted: r.verify.accepted.map((a) => ({ ...a, similarity: r4(a.similarity) })) },
+        extrapolation: r.extrapolation.map((x) => ({ ...x, fpirAtBase: r6(x.fpirAtBase), expectedFpir: r6(x.expectedFpir), fnir: r6(x.fnir) })),
+        calibration: r.calibration,
       }),
     );
     return;
   }
   out(`${r.identities} identities: ${r.enrolled} enrolled, ${r.notEnrolled} with no usable photo to enroll; ${r.mated} genuine probes, ${r.strangers} stranger probes, ${r.unreadable} unreadable`);
-  out(`threshold ${r.threshold}, margin ${r.margin}`);
-  out('gallery  genuine  strangers  FNIR      FPIR      wrong id  missed: no face / low quality / below threshold / below margin');
+  out(`templates: ${r.templates} (up to ${r.enrollPhotos} enrollment photo(s) per identity); margin ${r.margin}`);
+  out(`threshold: match.threshold ${r.threshold}, raised to meet target FPIR ${r.targetFpir === null ? 'none (identification.targetFpir null)' : pct(r.targetFpir)} per the calibration table (${r.calibrationSource})`);
+  out('gallery  genuine  strangers  threshold  FNIR      FPIR      wrong id  missed: no face / low quality / below threshold / below margin   at match.threshold: FNIR / FPIR');
   for (const s of r.sizes) {
-    const m = s.misses;
     out(
-      `${String(s.gallerySize).padEnd(8)} ${String(s.mated).padEnd(8)} ${String(s.nonMated).padEnd(10)} ${pct(s.fnir).padEnd(9)} ${pct(s.fpir).padEnd(9)} ${String(s.wrongIdentity).padEnd(9)} ${m.noFace} / ${m.lowQuality} / ${m.belowThreshold} / ${m.belowMargin}`,
+      `${String(s.gallerySize).padEnd(8)} ${String(s.mated).padEnd(8)} ${String(s.nonMated).padEnd(10)} ${s.threshold.toFixed(3).padEnd(10)} ${pct(s.fnir).padEnd(9)} ${pct(s.fpir).padEnd(9)} ${String(s.wrongIdentity).padEnd(9)} ${misses(s.misses).padEnd(55)} ${pct(s.base.fnir)} / ${pct(s.base.fpir)}`,
     );
   }
   const last = r.sizes[r.sizes.length - 1];
   if (last?.errors.length) {
-    out(`wrong matches at gallery size ${last.gallerySize}: ${last.errors.length}${last.errors.length > o.show ? ` (the ${o.show} most similar; --json lists all)` : ''}`);
+    out(`wrong matches at gallery size ${last.gallerySize}, threshold ${last.threshold.toFixed(3)}: ${last.errors.length}${last.errors.length > o.show ? ` (the ${o.show} most similar; --json lists all)` : ''}`);
     for (const e of last.errors.slice(0, o.show)) out(`  ${e.probe} (${e.truth ?? 'stranger'}) -> ${e.matched}, similarity ${e.similarity.toFixed(3)}`);
   }
+  const v = r.verify;
+  out(`verify (ticket + face, 1:1) at threshold ${v.threshold.toFixed(3)}: FNIR ${pct(v.fnir)} (${v.falseRejects} of ${v.genuine} own claims refused); wrong person accepted in ${v.falseAccepts} of ${v.impostorAttempts} impostor claims (${pct(v.far, 4)}; every usable probe claiming every other enrolled identity)`);
+  for (const a of v.accepted.slice(0, o.show)) out(`  ${a.probe} (${a.truth ?? 'stranger'}) claiming ${a.claimed}, similarity ${a.similarity.toFixed(3)}`);
+  out('extrapolated (FPIR(N) = 1-(1-p)^N, p from the calibration table; FNIR measured on this run\'s genuine probes at that threshold):');
+  out('attendees  FPIR at match.threshold  effective threshold  expected FPIR  FNIR');
+  for (const x of r.extrapolation) {
+    out(`${String(x.attendees).padEnd(10)} ${pct(x.fpirAtBase).padEnd(24)} ${x.threshold.toFixed(3).padEnd(20)} ${pct(x.expectedFpir, 3).padEnd(14)} ${pct(x.fnir)}`);
+  }
+  if (r.calibration) out(`impostor comparisons: ${r.calibration.comparisons}; tail slope ${r.calibration.tailSlope} log10(rate) per unit of similarity (--write-calibration <file> saves the table)`);
 }
 
 function padRatesJson(p: PadRates): Record<string, unknown> {

@@ -3,6 +3,8 @@
 import { Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { thresholdRule } from '../match/identification-config.js';
 import { modelById } from '../models/manifest.js';
 import { createPipeline } from '../vision/factory.js';
 import { EmbeddingCache, ImageEmbedder, pipelineKey, type ImageEmbedding } from '../eval/embeddings.js';
@@ -67,6 +69,14 @@ function parseSizes(s: string): (number | 'all')[] {
   });
 }
 
+function positiveInt(flag: string) {
+  return (s: string): number => {
+    const n = Number(s);
+    if (!(Number.isInteger(n) && n > 0)) throw new UsageError(`${flag} "${s}" is not a positive whole number`);
+    return n;
+  };
+}
+
 function positive(flag: string) {
   return (s: string): number => {
     const n = Number(s);
@@ -78,7 +88,7 @@ function positive(flag: string) {
 const CACHE_HELP = 'file of embeddings kept between runs (keyed by path, mtime, size and pipeline); it holds face templates, keep it private';
 
 type VerifyOpts = CommonOptions & { pairs: string; images?: string; cache?: string; show: number };
-type IdentifyOpts = CommonOptions & { gallery?: string; probes?: string; list?: string; sizes: string; cache?: string; show: number };
+type IdentifyOpts = CommonOptions & { gallery?: string; probes?: string; list?: string; sizes: string; cache?: string; show: number; enrollPhotos: number; writeCalibration?: string };
 type PadOpts = CommonOptions & { live: string[]; attack: string[]; list?: string; videoFps: number };
 
 export function register(program: Command): void {
@@ -119,6 +129,8 @@ export function register(program: Command): void {
       .option('--sizes <list>', 'gallery sizes (enrolled identities), comma-separated', '100,500,all')
       .option('--cache <file>', CACHE_HELP)
       .option('--show <n>', 'wrong matches listed in the text output', positive('--show'), 10)
+      .option('--enroll-photos <n>', 'without --probes: photos enrolled per identity (each a template; one photo is always left to probe with)', positiveInt('--enroll-photos'), 1)
+      .option('--write-calibration <file>', 'write the impostor score distribution of this run as a calibration table (JSON) for identification.calibrationFile')
       .addHelpText(
         'after',
         `
@@ -127,7 +139,11 @@ photo (name order) and probed with the others; identities with one photo are str
 With --probes, every usable photo of each --gallery identity is enrolled; probe folders
 named like an enrolled identity are genuine, the others strangers. A gallery of size N
 holds the first N enrolled identities in name order; the strangers are the same at every
-size. When an image has several faces, the one nearest the image centre is used.`,
+size. When an image has several faces, the one nearest the image centre is used.
+Figures are at the effective threshold of each size (identification.targetFpir over the
+calibration table, never below match.threshold) and at match.threshold alone. Verification
+claims: every usable probe claims every enrolled identity that is not its own (1:1 at the
+verify threshold). The FPIR for larger events is extrapolated from the calibration table.`,
       ),
   ).action(
     evalAction(async (opts: IdentifyOpts) => {
@@ -154,12 +170,17 @@ size. When an image has several faces, the one nearest the image centre is used.
           const e = seen.get(p);
           return e?.status === 'ok' && qualityProblem(e.face, ctx.config.quality) === null;
         };
-        const plan = probes ? planSeparate(gallery, probes, usable) : planSplit(gallery, usable);
+        const plan = probes ? planSeparate(gallery, probes, usable) : planSplit(gallery, usable, opts.enrollPhotos);
         const identities = new Set([...gallery.keys(), ...(probes?.keys() ?? [])]).size;
         const dim = modelById(ctx.config.models.embedder).embeddingSize ?? 512;
-        return evaluateIdentification(plan, identities, gallerySizes(sizes, plan.enroll.size), { config: ctx.config, embed: (p) => emb.embed(p), dim });
+        const rule = thresholdRule(ctx.config);
+        return evaluateIdentification(plan, identities, gallerySizes(sizes, plan.enroll.size), { config: ctx.config, rule, modelId: ctx.config.models.embedder, embed: (p) => emb.embed(p), dim });
       });
       if (report.enrolled === 0) throw new EvalInputError('empty', 'nobody could be enrolled: no identity has two or more photos with a usable face');
+      if (opts.writeCalibration) {
+        if (!report.calibration) throw new EvalInputError('empty', `--write-calibration: only ${report.strangers} strangers x ${report.enrolled} enrolled comparisons; a table needs at least 1000`);
+        await writeFile(opts.writeCalibration, JSON.stringify(report.calibration, null, 1) + '\n');
+      }
       printIdentify(report, opts);
     }),
   );

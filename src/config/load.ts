@@ -9,6 +9,7 @@ import type { Config } from './types.js';
 import { gatePolicyProblems } from '../gate/policy.js';
 import { livenessProblems } from '../gate/liveness.js';
 import { validateApiConfig } from '../api/api-config.js';
+import { identificationProblems } from '../match/identification-config.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -123,6 +124,7 @@ export function validateConfig(raw: Record<string, unknown>): { config?: Config;
   // Rules across keys, which the schema cannot say; each component states its own.
   const config = c as unknown as Config;
   const problems = [...gatePolicyProblems(config.gate), ...livenessProblems(config.liveness), ...validateApiConfig(config.api).map((p) => `api.${p.replace(/^api\./, '')}`)];
+  problems.push(...identificationProblems(config.identification));
   return problems.length ? { problems } : { config, problems: [] };
 }
 

@@ -4,6 +4,8 @@ import { apiSection, cameraSection, mqttSection, relaySection } from './componen
 import { syncSchema } from '../sync/config.js';
 import { gatePolicySchema } from '../gate/policy.js';
 import { livenessSchema } from '../gate/liveness.js';
+import { gateModeSchema } from '../gate/modes.js';
+import { identificationSchema } from '../match/identification-config.js';
 export const CONFIG_VERSION = 1;
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -48,7 +50,7 @@ export const configSchema: SchemaNode = {
     mqtt: mqttSection,
     api: apiSection,
     sync: syncSchema,
-    gate: gatePolicySchema,
+    gate: gateModeSchema(gatePolicySchema),
     liveness: livenessSchema,
     daemon: obj('The daemon\'s own timings.', {
       shutdownDeadlineMs: { type: 'integer', description: 'A graceful stop taking longer than this is cut short (the relay is made safe first either way).', default: 10000, minimum: 100, examples: [10000] },
@@ -81,6 +83,7 @@ export const configSchema: SchemaNode = {
       rescoreTop: { type: 'integer', description: 'Embeddings re-scored exactly after the fast int8 gallery scan.', default: 32, minimum: 2, maximum: 1024, examples: [32] },
       threads: { type: 'integer', description: 'Threads for the gallery scan.', default: 1, minimum: 1, maximum: 64, examples: [2] },
     }),
+    identification: identificationSchema,
     store: obj('The local attendee cache (SQLite in dataDir).', {
       keyFile: { type: ['string', 'null'], description: 'File holding the 256-bit key that encrypts embeddings, KYC data and kept photos (AES-256-GCM); GATE_AGENT_STORE_KEY overrides it. null: not encrypted.', default: null, examples: ['/etc/gate-agent/store.key'] },
       keepEnrollmentPhotos: { type: 'boolean', description: 'Keep enrollment photos (encrypted when a key is set) so attendees can be re-embedded after a model change. Off by default: photos are biometric data.', default: false, examples: [false] },

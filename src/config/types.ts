@@ -5,6 +5,8 @@ import type { ApiConfig } from '../api/api-config.js';
 import type { SyncConfig } from '../sync/config.js';
 import type { GatePolicyOptions } from '../gate/policy.js';
 import type { LivenessOptions } from '../gate/liveness.js';
+import type { GateModeOptions } from '../gate/modes.js';
+import type { IdentificationConfig } from '../match/identification-config.js';
 
 export interface CameraConfig {
   kind: 'auto' | 'v4l2' | 'rtsp' | 'webcam' | 'replay';
@@ -28,7 +30,7 @@ export interface Config {
   mqtt: Omit<PublishOptions, 'brokerUrl'> & { brokerUrl: string | null };
   api: ApiConfig & { enabled: boolean; host: string; port: number; maxGateActivities: number };
   sync: SyncConfig;
-  gate: GatePolicyOptions;
+  gate: GatePolicyOptions & GateModeOptions;
   liveness: LivenessOptions;
   daemon: { shutdownDeadlineMs: number; purgeIntervalMs: number; maxFacesPerFrame: number };
   version: number;
@@ -52,5 +54,6 @@ export interface Config {
   };
   quality: { minInterEyePx: number; maxYawDeg: number; minSharpness: number };
   match: { threshold: number; margin: number; rescoreTop: number; threads: number };
+  identification: IdentificationConfig;
   store: { keyFile: string | null; keepEnrollmentPhotos: boolean; purgeGraceHours: number };
 }

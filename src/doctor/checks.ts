@@ -13,6 +13,7 @@ import { modelById, locateModel } from '../models/manifest.js';
 import { chooseDriver, detectGpio, relayLockHolder } from '../relay/index.js';
 import { openStore } from '../store/open.js';
 import { currentEvent } from '../app/schedule.js';
+import { thresholdCheck } from './threshold.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -96,6 +97,7 @@ function store(ctx: DoctorContext): CheckResult[] {
       const notUsable = s.attendeesWithoutModel(ev.id, ctx.config.models.embedder).length;
       const line = `event ${ev.id}: ${attendees} attendee(s)${notUsable ? `, ${notUsable} not usable with ${ctx.config.models.embedder} (run \`gate-agent attendees reembed\` or \`gate-agent sync\`)` : ''}`;
       out.push(attendees === 0 ? warn('event', `${line}; nobody can be recognised`) : notUsable ? warn('event', line) : ok('event', line));
+      out.push(thresholdCheck(ctx.config, attendees - notUsable));
       const sync = s.getSyncState(ev.id);
       if (ctx.config.sync.baseUrl && sync.lastError) out.push(warn('last sync', `failed: ${sync.lastError}`));
     }

@@ -2,7 +2,8 @@
 // it through the store's change events (no full rebuild per change).
 import type { AttendeeStore, StoreChange } from '../store/attendees.js';
 import { logger } from '../log.js';
-import { Gallery } from './gallery.js';
+import { FusedGallery } from './fused-gallery.js';
+import { Gallery, type AttendeeGallery } from './gallery.js';
 
 const log = logger('gallery');
 
@@ -11,11 +12,13 @@ export interface GalleriesOptions {
   dim: number;
   threads: number;
   rescoreTop: number;
+  /** identification.templates: one fused template per attendee, or the best of their embeddings. */
+  templates?: 'fused' | 'best';
 }
 
 export class Galleries {
-  private byEvent = new Map<string, Promise<Gallery>>();
-  private reloading = new Map<string, Promise<Gallery>>();
+  private byEvent = new Map<string, Promise<AttendeeGallery>>();
+  private reloading = new Map<string, Promise<AttendeeGallery>>();
   private readonly onChange = (c: StoreChange) => this.apply(c);
 
   constructor(
@@ -35,7 +38,7 @@ export class Galleries {
   }
 
   /** The event's gallery, loading it from the store the first time. */
-  get(eventId: string): Promise<Gallery> {
+  get(eventId: string): Promise<AttendeeGallery> {
     let g = this.byEvent.get(eventId);
     if (!g) {
       g = this.load(eventId);
@@ -45,15 +48,16 @@ export class Galleries {
     return g;
   }
 
-  private async load(eventId: string): Promise<Gallery> {
+  private async load(eventId: string): Promise<AttendeeGallery> {
     const count = this.store.countEmbeddings(eventId, this.opts.modelId);
-    const g = new Gallery({
+    const opts = {
       dim: this.opts.dim,
       threads: this.opts.threads,
       rescoreTop: this.opts.rescoreTop,
-      vectorOf: (id) => this.store.getVector(id),
+      vectorOf: (id: number) => this.store.getVector(id),
       initialCapacity: Math.max(1024, count),
-    });
+    };
+    const g: AttendeeGallery = this.opts.templates === 'best' ? new Gallery(opts) : new FusedGallery(opts);
     await g.start();
     for (const e of this.store.iterateEmbeddings(eventId, this.opts.modelId)) g.add(e.id, e.userId, e.vector);
     return g;
@@ -86,7 +90,7 @@ export class Galleries {
     for (const g of [this.byEvent.get(c.eventId), this.reloading.get(c.eventId)]) if (g) this.applyTo(g, c);
   }
 
-  private applyTo(g: Promise<Gallery>, c: StoreChange): void {
+  private applyTo(g: Promise<AttendeeGallery>, c: StoreChange): void {
     if (c.kind === 'event-removed') {
       if (this.byEvent.get(c.eventId) === g) this.byEvent.delete(c.eventId);
       g.then((x) => x.stop()).catch((err: Error) => log.error({ err: err.message }, 'gallery stop failed'));

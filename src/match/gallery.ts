@@ -27,7 +27,21 @@ export interface GalleryOptions {
 // GEMM measured 2.5x slower with a zero point (9.9 vs 3.9 ms at 100k on this machine).
 const Q_OFFSET = 128;
 
-export class Gallery {
+/** What the gate and the identity endpoint match against: the per-embedding Gallery or the FusedGallery. */
+export interface AttendeeGallery {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly size: number;
+  readonly attendeeCount: number;
+  readonly bytes: number;
+  add(embeddingId: number, userId: string, v: Float32Array): void;
+  remove(pred: { embeddingId?: number; userId?: string }): void;
+  clear(): void;
+  search(q: Float32Array, maxAttendees?: number): Promise<Candidate[]>;
+  verify(q: Float32Array, userId: string): Candidate | null;
+}
+
+export class Gallery implements AttendeeGallery {
   private cap: number;
   private n = 0;
   private mat: Int8Array;
@@ -67,9 +81,18 @@ export class Gallery {
     return this.n;
   }
 
+  /** Distinct attendees; O(n), so callers on the hot path remember it per size. */
   get attendeeCount(): number {
-    return new Set(this.users.slice(0, this.n)).size;
+    if (this.countAt !== this.version) {
+      this.count = new Set(this.users.slice(0, this.n)).size;
+      this.countAt = this.version;
+    }
+    return this.count;
   }
+
+  private version = 0;
+  private count = 0;
+  private countAt = -1;
 
   /** Bytes held by the gallery's matrix and per-column arrays. */
   get bytes(): number {
@@ -77,10 +100,14 @@ export class Gallery {
   }
 
   private mutate(fn: () => void): void {
+    const counted = () => {
+      fn();
+      this.version++;
+    };
     // A scan reads columns by index; moving them mid-scan would credit a score to
     // the wrong attendee, so changes wait for the scan to finish.
-    if (this.searching > 0) this.deferred.push(fn);
-    else fn();
+    if (this.searching > 0) this.deferred.push(counted);
+    else counted();
   }
 
   add(embeddingId: number, userId: string, v: Float32Array): void {
@@ -193,6 +220,24 @@ export class Gallery {
         for (const fn of pending) fn();
       }
     }
+  }
+
+  /**
+   * 1:1: the score of one attendee (the best of their embeddings), exact; null when the
+   * gallery holds none of theirs. Used when a ticket says who the person claims to be.
+   */
+  verify(q: Float32Array, userId: string): Candidate | null {
+    let best: Candidate | null = null;
+    for (let c = 0; c < this.n; c++) {
+      if (this.users[c] !== userId) continue;
+      const id = this.ids[c]!;
+      const vec = this.opts.vectorOf(id);
+      if (!vec) continue;
+      let s = 0;
+      for (let d = 0; d < q.length; d++) s += q[d]! * vec[d]!;
+      if (!best || s > best.similarity) best = { userId, similarity: s, embeddingId: id };
+    }
+    return best;
   }
 
   private rescore(q: Float32Array, approx: Int32Array, n: number, qs: number, maxAttendees: number): Candidate[] {

@@ -7,6 +7,7 @@ import type { Face, RgbImage } from '../vision/types.js';
 import { decideMatch, type MatchReason } from './decide.js';
 import type { Galleries } from './galleries.js';
 import { qualityProblem } from './quality-gate.js';
+import { ThresholdCache, thresholdRule } from './identification-config.js';
 
 export interface NamedCandidate {
   userId: string;
@@ -24,15 +25,21 @@ export interface IdentifyResult {
   secondBest: NamedCandidate | null;
   face: Face | null;
   timings: StageTimings & { matchMs: number };
+  /** The effective threshold the face was decided at (identification.targetFpir at the event's attendee count); null when nothing was matched. */
+  threshold: number | null;
 }
 
 export class Recognizer {
+  private readonly thresholds: ThresholdCache;
+
   constructor(
     private readonly pipeline: FacePipeline,
     private readonly galleries: Galleries,
     private readonly store: AttendeeStore,
-    private readonly config: Pick<Config, 'match' | 'quality'>,
-  ) {}
+    private readonly config: Pick<Config, 'match' | 'quality' | 'identification'>,
+  ) {
+    this.thresholds = new ThresholdCache(thresholdRule(config), config.identification.verifyTargetFar);
+  }
 
   private named(c: { userId: string; similarity: number } | null, eventId: string): NamedCandidate | null {
     if (!c) return null;
@@ -45,14 +52,16 @@ export class Recognizer {
     const res = Buffer.isBuffer(image)
       ? await this.pipeline.analyzeEncoded(image, { embed: true, maxEmbedFaces: 1 })
       : await this.pipeline.analyze(image, { embed: true, maxEmbedFaces: 1 });
-    const base = { faces: res.faces.length, secondBest: null, match: null };
+    const base = { faces: res.faces.length, secondBest: null, match: null, threshold: null };
     const face = res.faces[0] ?? null;
     if (!face?.embedding) return { ...base, decision: 'no_face', reason: 'no_face', face: null, timings: { ...res.timings, matchMs: 0 } };
     const problem = qualityProblem(face, this.config.quality);
     if (problem) return { ...base, decision: 'unknown', reason: 'low_quality', detail: problem, face, timings: { ...res.timings, matchMs: 0 } };
     const t0 = performance.now();
     const gallery = await this.galleries.get(eventId);
-    const m = decideMatch(await gallery.search(face.embedding, 2), this.config.match);
+    // A single still: decided at the effective threshold for the event's attendee count.
+    const threshold = this.thresholds.forAttendees(gallery.attendeeCount).threshold;
+    const m = decideMatch(await gallery.search(face.embedding, 2), { threshold, margin: this.config.match.margin });
     const matchMs = performance.now() - t0;
     return {
       faces: res.faces.length,
@@ -62,6 +71,7 @@ export class Recognizer {
       secondBest: this.named(m.secondBest, eventId),
       face,
       timings: { ...res.timings, matchMs },
+      threshold,
     };
   }
 }

@@ -24,6 +24,8 @@ export interface DecisionInput {
   atMs: number;
   /** Liveness evidence (mean score over `frames` frames); absent when liveness is off. */
   liveness?: { score: number; frames: number };
+  /** The similarity threshold the decision was made at (gallery-aware, docs/accuracy.md); absent when not known. */
+  threshold?: number;
 }
 
 export interface SessionContext extends Omit<GateIdentity, 'version'> {
@@ -85,6 +87,7 @@ export function buildGateBlock(decision: DecisionInput, ctx: SessionContext): Ga
     decision: decision.decision,
     reason: decision.reason,
     similarity: decision.similarity,
+    ...(decision.threshold !== undefined ? { threshold: decision.threshold } : {}),
     timingsMs,
     timestamp: isoOf(decision.atMs),
     modelId: ctx.modelId,

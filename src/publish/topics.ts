@@ -39,6 +39,8 @@ export interface GateBlock {
   reason: string;
   /** Cosine similarity of the best gallery match, null when nothing was compared. */
   similarity: number | null;
+  /** The similarity threshold the gate decided at: match.threshold raised for the event's attendee count (identification.targetFpir). */
+  threshold?: number;
   /** Milliseconds spent in each pipeline stage (detect, align, embed, match, decide, ...). */
   timingsMs: Record<string, number>;
   /** ISO 8601 time of the decision. */

@@ -99,6 +99,10 @@ test('the enrolled person walking up gets exactly one relay pulse, recorded with
   assert.equal(granted.length, 1);
   assert.equal(granted[0]!.payload.userInfo?.userId, 'obama');
   assert.ok(!JSON.stringify(granted[0]!.payload).includes('embedding'));
+  // The effective threshold: 2 attendees meet the target FPIR below match.threshold, so 0.34,
+  // in the record's gate section and in the log.
+  assert.equal((granted[0]!.payload.gate as { threshold?: number }).threshold, 0.34);
+  assert.match(s.stderr, /matching at threshold 0.34 for 2 attendees/);
   // The first log lines say what runs in place of the missing hardware.
   assert.match(s.stderr, /simulated/);
   assert.match(s.stderr, /mqtt.brokerUrl not set: results are kept in the local outbox/);

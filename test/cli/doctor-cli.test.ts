@@ -98,6 +98,7 @@ test('doctor: a ready gate passes, with warnings for what this machine lacks', a
   const r = await runCli(['doctor'], { ...env, GATE_AGENT__event__id: '"gala"' });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^ok\s+event\s+event gala: 1 attendee\(s\)$/m);
+  assert.match(r.stdout, /^ok\s+threshold\s+matching at 0.34 for 1 attendee\(s\): match.threshold; the target FPIR 0.10% is met below it/m);
   assert.match(r.stdout, /^WARN\s+relay\s+no GPIO on this machine/m);
   assert.doesNotMatch(r.stdout, /^FAIL/m);
 });

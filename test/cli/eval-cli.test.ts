@@ -30,7 +30,7 @@ before(async () => {
   await put('leonard', join(SHARED_FACES, 'bbt/leonard/1.png'), '1.png');
   await put('sheldon', join(SHARED_FACES, 'bbt/sheldon/1.png'), '1.png');
   await put('rose_leslie', join(SHARED_FACES, 'people/rose_leslie/1.jpg'), '1.jpg');
-  await writeFile(join(dir, 'accept-all.yaml'), 'version: 1\nmatch:\n  threshold: -1\n  margin: 0\n');
+  await writeFile(join(dir, 'accept-all.yaml'), 'version: 1\nmatch:\n  threshold: -1\n  margin: 0\nidentification:\n  targetFpir: null\n');
   await writeFile(join(dir, 'reject-all.yaml'), 'version: 1\nmatch:\n  threshold: 0.999\n');
 });
 after(async () => {
@@ -82,8 +82,11 @@ test('eval identify: enrolled people found, strangers unknown; figures move with
   const again = await runCli(['eval', 'identify', '--gallery', lfw, '--sizes', '2,all', '--cache', cache, '--json']);
   assert.equal(again.stdout, r.stdout, 'a run from the cache reports the same');
   const text = await runCli(['eval', 'identify', '--gallery', lfw, '--cache', cache]);
-  assert.match(text.stdout, /threshold 0\.34, margin 0\.05/);
-  assert.match(text.stdout, /^4 +14 +3 +0\.00% +0\.00% +0 /m);
+  assert.match(text.stdout, /margin 0\.05/);
+  assert.match(text.stdout, /match\.threshold 0\.34, raised to meet target FPIR 0\.10%/);
+  // 4 attendees: the calibrated threshold is below 0.34, so 0.34 applies
+  assert.match(text.stdout, /^4 +14 +3 +0\.340 +0\.00% +0\.00% +0 /m);
+  assert.match(text.stdout, /^verify \(ticket \+ face, 1:1\) at threshold 0\.340: FNIR 0\.00% \(0 of 14 own claims refused\); wrong person accepted in 0 of 54 impostor claims/m);
 });
 
 test('eval verify: accuracy, TAR at FAR 1e-2 with enough impostor pairs, failing pairs, unreadable and faceless images left out', async () => {
