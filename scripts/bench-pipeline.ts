@@ -47,7 +47,25 @@ async function run(threads: number, inputPx: number): Promise<void> {
     await pipeline.detector.detect(cam);
     camDetect.push(performance.now() - t0);
   }
+  // An empty entrance, the idle gate's frame: one detector run on the camera path
+  // (daemon.retryEmptyFrames off) against the second bordered look stills get.
+  const blank = { data: new Uint8Array(640 * 480 * 3).fill(32), width: 640, height: 480 };
+  const idleOne: number[] = [];
+  const idleTwo: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    let t0 = performance.now();
+    await pipeline.detector.detect(blank, { retryEmpty: false });
+    idleOne.push(performance.now() - t0);
+    t0 = performance.now();
+    await pipeline.detector.detect(blank);
+    idleTwo.push(performance.now() - t0);
+  }
+  const modelAlone = await modelMedianMs(config.models.detector === 'scrfd_2.5g_kps' ? 'scrfd_2.5g_kps.onnx' : 'scrfd_500m_kps.onnx', [1, 3, inputPx, inputPx], threads);
   console.log(`threads=${threads} detector input=${inputPx}px, ${n} images (${photos.length} photos x ${ROUNDS})`);
+  console.log(
+    `  idle 640x480 frame (no face), camera path  median ${percentile(idleOne, 50).toFixed(2)} ms = ${(percentile(idleOne, 50) / modelAlone).toFixed(2)}x the detector model alone (${modelAlone.toFixed(2)} ms); ` +
+      `with the stills' second look ${percentile(idleTwo, 50).toFixed(2)} ms`,
+  );
   console.log(`  decode  ${fmt(t.decode)}`);
   console.log(`  detect  ${fmt(t.detect)}   (stills; tight crops take a second bordered look)`);
   console.log(`  detect on a 640x480 frame  ${fmt(camDetect)}`);
@@ -55,6 +73,22 @@ async function run(threads: number, inputPx: number): Promise<void> {
   console.log(`  embed   ${fmt(t.embed)}   (one face)`);
   console.log(`  total   ${fmt(t.total)}; ${(n / secs).toFixed(1)} images/s`);
   await pipeline.stop();
+}
+
+/** Median ms of the model file's session.run alone (random input), in this process. */
+async function modelMedianMs(file: string, shape: number[], threads: number): Promise<number> {
+  const { createSession, ort } = await import('../src/vision/ort.js');
+  const s = await createSession(resolve(process.env.GATE_AGENT_MODELS_DIR ?? SHARED_MODELS, file), { threads });
+  const t = new ort.Tensor('float32', Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => Math.random() * 2 - 1), shape);
+  for (let i = 0; i < 5; i++) await s.run({ [s.inputNames[0]!]: t });
+  const ts: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const t0 = performance.now();
+    await s.run({ [s.inputNames[0]!]: t });
+    ts.push(performance.now() - t0);
+  }
+  await s.release();
+  return percentile(ts, 50);
 }
 
 /** The models alone: one session.run on random input, no pre- or post-processing. */

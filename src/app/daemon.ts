@@ -464,7 +464,7 @@ export class GateDaemon {
     const t0 = performance.now();
     const img = await decodeImage(frame.data, { maxPixels: config.vision.maxImagePixels });
     const decodeMs = performance.now() - t0;
-    const res = await pipeline.analyze(img, { embed: true, maxEmbedFaces: config.daemon.maxFacesPerFrame, minEmbedInterEyePx: config.quality.minInterEyePx });
+    const res = await pipeline.analyze(img, { retryEmpty: config.daemon.retryEmptyFrames, embed: true, maxEmbedFaces: config.daemon.maxFacesPerFrame, minEmbedInterEyePx: config.quality.minInterEyePx });
     const t1 = performance.now();
     const gallery = await galleries.get(this.event.id);
     this.matcher ??= new FrameMatcher(config);

@@ -32,7 +32,7 @@ export interface Config {
   sync: SyncConfig;
   gate: GatePolicyOptions & GateModeOptions;
   liveness: LivenessOptions;
-  daemon: { shutdownDeadlineMs: number; purgeIntervalMs: number; maxFacesPerFrame: number };
+  daemon: { shutdownDeadlineMs: number; purgeIntervalMs: number; maxFacesPerFrame: number; retryEmptyFrames: boolean };
   version: number;
   gateId: string;
   siteId: string;

@@ -6,7 +6,12 @@ import type { Detection, RgbImage } from './types.js';
 
 export interface FaceDetector {
   start(): Promise<void>;
-  detect(img: RgbImage): Promise<Detection[]>;
+  /**
+   * `retryEmpty` false: one detector run, no second look with a border when nothing is
+   * found. The camera loop passes it: an empty entrance is its common case, and a face that
+   * fills a whole camera frame is not an approach (stills for enrollment keep the retry).
+   */
+  detect(img: RgbImage, opts?: { retryEmpty?: boolean }): Promise<Detection[]>;
   stop(): Promise<void>;
 }
 
@@ -49,9 +54,9 @@ export class ScrfdDetector implements FaceDetector {
     this.outputs = { scores: names.slice(0, 3), boxes: names.slice(3, 6), landmarks: names.slice(6, 9) };
   }
 
-  async detect(img: RgbImage): Promise<Detection[]> {
+  async detect(img: RgbImage, opts: { retryEmpty?: boolean } = {}): Promise<Detection[]> {
     let dets = await this.detectWithBorder(img, 0);
-    if (dets.length === 0 && this.opts.emptyRetryPadRatio > 0) {
+    if (dets.length === 0 && this.opts.emptyRetryPadRatio > 0 && opts.retryEmpty !== false) {
       const pad = Math.round(Math.max(img.width, img.height) * this.opts.emptyRetryPadRatio);
       dets = await this.detectWithBorder(img, pad);
     }

@@ -26,6 +26,8 @@ export interface AnalyzeOptions {
    * scale is per run, so picking one face here is not the same as picking it afterwards.
    */
   chooseFaces?: (dets: readonly Detection[], width: number, height: number) => number[];
+  /** false: no second detector run on a bordered copy when no face is found (camera frames). */
+  retryEmpty?: boolean;
 }
 
 export interface AnalyzeResult extends AnalyzedImage {
@@ -60,7 +62,7 @@ export class FacePipeline {
 
   async analyze(img: RgbImage, opts: AnalyzeOptions): Promise<AnalyzeResult> {
     const t0 = performance.now();
-    const dets = await this.detector.detect(img);
+    const dets = await this.detector.detect(img, { retryEmpty: opts.retryEmpty ?? true });
     const t1 = performance.now();
     const eyes = dets.map((d) => interEyePx(d.landmarks));
     // Faces come largest first, so the ones to embed are a prefix of those big enough.

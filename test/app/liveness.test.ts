@@ -75,6 +75,9 @@ async function replay(path: string, env: Record<string, string> = {}): Promise<S
       GATE_AGENT__liveness__mode: '"required"',
       // Every frame of a folder is processed: 4 frames/s is slower than the pipeline here.
       GATE_AGENT__camera__fps: '4',
+      // The selfie crops are tight face crops played as camera frames: found only on the
+      // detector's second, bordered look, which real camera frames do not need.
+      GATE_AGENT__daemon__retryEmptyFrames: 'true',
       GATE_AGENT_LOG_LEVEL: 'warn',
       ...env,
     },

@@ -105,3 +105,16 @@ test('tight crops that fill the frame are found only with the bordered second lo
   }
   assert.equal((await info.pipeline.analyzeEncoded(crop, { embed: false })).faces.length, 1);
 });
+
+test('camera frames get one detector run: without retryEmpty a face that fills the whole image is not looked for again', async () => {
+  // A tight crop is found only by the second, bordered look (MODELS.md); the camera loop skips it.
+  const crop = readPhoto(join(SHARED_FACES, 'bbt/penny/1.png'));
+  assert.equal((await info.pipeline.analyzeEncoded(crop, { embed: false })).faces.length, 1, 'stills: found on the second look');
+  assert.equal((await info.pipeline.analyzeEncoded(crop, { embed: false, retryEmpty: false })).faces.length, 0, 'camera frames: one run only');
+  // A face of camera size is found either way.
+  const frame = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#202020' } })
+    .composite([{ input: await sharp(join(SHARED_FACES, 'people/obama/1.jpg')).resize({ height: 300 }).toBuffer(), left: 200, top: 90 }])
+    .jpeg()
+    .toBuffer();
+  assert.equal((await info.pipeline.analyzeEncoded(frame, { embed: false, retryEmpty: false })).faces.length, 1);
+});
