@@ -93,21 +93,7 @@ async function modelMedianMs(file: string, shape: number[], threads: number): Pr
 
 /** The models alone: one session.run on random input, no pre- or post-processing. */
 async function inferenceOnly(threads: number): Promise<void> {
-  const { createSession, ort } = await import('../src/vision/ort.js');
-  const dir = process.env.GATE_AGENT_MODELS_DIR ?? SHARED_MODELS;
-  const time = async (file: string, shape: number[]): Promise<string> => {
-    const s = await createSession(resolve(dir, file), { threads });
-    const t = new ort.Tensor('float32', Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => Math.random() * 2 - 1), shape);
-    for (let i = 0; i < 5; i++) await s.run({ [s.inputNames[0]!]: t });
-    const ts: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      const t0 = performance.now();
-      await s.run({ [s.inputNames[0]!]: t });
-      ts.push(performance.now() - t0);
-    }
-    await s.release();
-    return fmt(ts);
-  };
+  const time = async (file: string, shape: number[]): Promise<string> => `median ${(await modelMedianMs(file, shape, threads)).toFixed(2)} ms`;
   console.log(`inference only, threads=${threads}`);
   console.log(`  SCRFD-500M 640x640  ${await time('scrfd_500m_kps.onnx', [1, 3, 640, 640])}`);
   console.log(`  SCRFD-500M 320x320  ${await time('scrfd_500m_kps.onnx', [1, 3, 320, 320])}`);

@@ -9,26 +9,14 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { startRecognition } from '../../src/app/recognition.js';
-import { enrollAttendee } from '../../src/enroll/enroll.js';
 import { writeWalkUpFrames } from '../../scripts/walk-up-frames.js';
-import { defaultConfig, readPhoto } from '../fixtures.js';
 import { BIN, SHARED_FACES, SHARED_MODELS } from '../paths.js';
 import { own, until } from '../proc.js';
 import { Mosquitto } from '../publish/mosquitto.js';
 import { Recorder } from '../publish/helpers.js';
-import { createInterface } from 'node:readline';
-
-// systemd's side of sd_notify: prints every datagram as a JSON line (as in test/service/sdnotify.test.ts).
-const LISTENER = `
-import socket, sys, json
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-print("listening", flush=True)
-while True:
-    print(json.dumps(s.recv(4096).decode()), flush=True)
-`;
+import { startNotifyListener } from '../service/notify-listener.js';
 import type { StatusPayload } from '../../src/publish/topics.js';
+import { enrolledDataDir } from './enrolled.js';
 
 let dir: string;
 let template: string;
@@ -42,14 +30,7 @@ function whyNot(): string | null {
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'faults-'));
   template = join(dir, 'template');
-  const rec = await startRecognition(defaultConfig(), SHARED_MODELS, template);
-  try {
-    rec.store.upsertEvent({ id: 'gala' });
-    const deps = { pipeline: rec.pipeline, store: rec.store, galleries: rec.galleries, config: rec.config, embedderId: rec.embedderId };
-    await enrollAttendee(deps, { eventId: 'gala', userId: 'obama', name: 'Barack Obama', photos: [{ label: 'o2', data: readPhoto(join(SHARED_FACES, 'people/obama/2.jpg')) }] });
-  } finally {
-    await rec.stop();
-  }
+  await enrolledDataDir(template, ['obama']);
 });
 after(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -65,9 +46,7 @@ test('a full disk: no decision recorded and no door opened; healthz, MQTT status
   const ops = await Recorder.connect(broker.url, ['securegate/s1/g1/status']);
   t.after(() => ops.close());
   const notifySocket = join(dir, 'notify.sock');
-  const py = own(spawn('python3', ['-c', LISTENER, notifySocket], { stdio: ['ignore', 'pipe', 'inherit'] }), t);
-  const notes: string[] = [];
-  await new Promise<void>((resolve) => createInterface({ input: py.stdout! }).on('line', (l) => (l === 'listening' ? resolve() : notes.push(JSON.parse(l) as string))));
+  const notes = (await startNotifyListener(notifySocket, t)).messages;
 
   // The camera: a looping folder that shows an empty entrance until the test adds a person.
   const frames = join(dir, 'frames');

@@ -9,12 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
-import { startRecognition } from '../../src/app/recognition.js';
-import { enrollAttendee } from '../../src/enroll/enroll.js';
 import { pngBomb, scanBomb } from '../../scripts/hostile-images.js';
-import { defaultConfig, readPhoto } from '../fixtures.js';
 import { BIN, SHARED_FACES, SHARED_MODELS } from '../paths.js';
 import { own, until } from '../proc.js';
+import { enrolledDataDir } from './enrolled.js';
 
 let dir: string;
 let template: string;
@@ -22,14 +20,7 @@ let template: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'daemon-hostile-'));
   template = join(dir, 'template');
-  const rec = await startRecognition(defaultConfig(), SHARED_MODELS, template);
-  try {
-    rec.store.upsertEvent({ id: 'gala' });
-    const deps = { pipeline: rec.pipeline, store: rec.store, galleries: rec.galleries, config: rec.config, embedderId: rec.embedderId };
-    await enrollAttendee(deps, { eventId: 'gala', userId: 'obama', name: 'Barack Obama', photos: [{ label: 'o2', data: readPhoto(join(SHARED_FACES, 'people/obama/2.jpg')) }] });
-  } finally {
-    await rec.stop();
-  }
+  await enrolledDataDir(template, ['obama']);
 });
 after(async () => { await rm(dir, { recursive: true, force: true }); });
 

@@ -9,12 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import BetterSqlite3 from 'better-sqlite3';
-import { startRecognition } from '../../src/app/recognition.js';
-import { enrollAttendee } from '../../src/enroll/enroll.js';
 import { makeClip, standardPhotos } from '../capture/clips.js';
-import { defaultConfig, readPhoto } from '../fixtures.js';
 import { BIN, SHARED_FACES, SHARED_MODELS } from '../paths.js';
 import { alive, own, until } from '../proc.js';
+import { enrolledDataDir } from './enrolled.js';
 
 let dir: string;
 /** The enrolled attendees, made once; each test runs on its own copy (no cooldown or entry leaks between tests). */
@@ -24,16 +22,7 @@ const clips: Record<string, string> = {};
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'daemon-'));
   template = join(dir, 'template');
-  const rec = await startRecognition(defaultConfig(), SHARED_MODELS, template);
-  try {
-    rec.store.upsertEvent({ id: 'gala' });
-    const deps = { pipeline: rec.pipeline, store: rec.store, galleries: rec.galleries, config: rec.config, embedderId: rec.embedderId };
-    // Enrolled from a different photo than the one the camera sees.
-    await enrollAttendee(deps, { eventId: 'gala', userId: 'obama', name: 'Barack Obama', photos: [{ label: 'o2', data: readPhoto(join(SHARED_FACES, 'people/obama/2.jpg')) }] });
-    await enrollAttendee(deps, { eventId: 'gala', userId: 'kit', name: 'Kit', photos: [{ label: 'k1', data: readPhoto(join(SHARED_FACES, 'people/kit_harington/1.jpg')) }] });
-  } finally {
-    await rec.stop();
-  }
+  await enrolledDataDir(template, ['obama', 'kit']);
   await makeClip('walk-up', [standardPhotos.enrolled], (clips.walkUp = join(dir, 'walk-up.mp4')));
   await makeClip('stranger', [standardPhotos.stranger], (clips.stranger = join(dir, 'stranger.mp4')));
   await makeClip('empty', [standardPhotos.empty], (clips.empty = join(dir, 'empty.mp4')));

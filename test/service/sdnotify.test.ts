@@ -2,41 +2,23 @@
 // systemd's side, and the real systemd-notify binary sends.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { SdNotify } from '../../src/service/sdnotify.js';
-
-// Prints every datagram as one JSON line; recv() drops the barrier fd that
-// systemd-notify passes, which is what releases it, as systemd's close does.
-const LISTENER = `
-import socket, sys, json
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-print("listening", flush=True)
-while True:
-    print(json.dumps(s.recv(4096).decode()), flush=True)
-`;
-import { own } from '../proc.js';
+import { startNotifyListener } from './notify-listener.js';
 
 const whyNot = spawnSync('which', ['systemd-notify', 'python3']).status === 0 ? null : 'needs systemd-notify and python3';
 
 async function withListener(fn: (socket: string, messages: string[]) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sdnotify-'));
   const socket = join(dir, 'notify.sock');
-  const py = own(spawn('python3', ['-c', LISTENER, socket], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  const messages: string[] = [];
+  const listener = await startNotifyListener(socket);
   try {
-    const lines = createInterface({ input: py.stdout });
-    await new Promise<void>((resolve, reject) => {
-      py.once('exit', () => reject(new Error('listener exited')));
-      lines.on('line', (l) => (l === 'listening' ? resolve() : messages.push(JSON.parse(l) as string)));
-    });
-    await fn(socket, messages);
+    await fn(socket, listener.messages);
   } finally {
-    py.kill('SIGKILL');
+    listener.process.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 }
