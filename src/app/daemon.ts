@@ -16,6 +16,9 @@ import { acquireRelayLock, createRelay, installRelayFailSafe, type Relay } from 
 import { SdNotify } from '../service/sdnotify.js';
 import type { EventRow } from '../store/attendees.js';
 import { decodeImage } from '../vision/image.js';
+import { decodeQr } from '../vision/qr.js';
+import type { RgbImage } from '../vision/types.js';
+import { TicketWindow, unknownTicketDecision } from '../gate/ticket.js';
 import { chooseCamera } from './camera.js';
 import { GateHealth, type HealthPart, type HealthReport, type PartHealth } from './health.js';
 import { startApiService, type ApiService } from './identity.js';
@@ -83,6 +86,8 @@ export class GateDaemon {
   event: EventRow | null = null;
   private policy: GatePolicy | undefined;
   private matcher: FrameMatcher | undefined;
+  /** The ticket shown to the camera (gate.mode verify/either); a new event or gate settings start afresh. */
+  private tickets: TicketWindow | undefined;
   /** The threshold of the latest matched frame, for the decision records and the log. */
   private threshold: number | undefined;
   private identity = { gateId: '', siteId: '', eventId: '', modelId: '' };
@@ -351,6 +356,7 @@ export class GateDaemon {
   /** A policy for the current event, with its anti-passback entries from the store. */
   private newPolicy(e: EventRow | null = this.event): GatePolicy {
     this.matcher?.reset();
+    this.tickets = new TicketWindow(this.config.gate.ticketWindowMs);
     return new GatePolicy(
       { ...this.config.gate, liveness: this.config.liveness, initialEntries: e ? this.entriesNow(e.id) : [] },
       e ? { startsAt: e.startsAt, endsAt: e.endsAt } : { startsAt: null, endsAt: null },
@@ -467,9 +473,13 @@ export class GateDaemon {
     const res = await pipeline.analyze(img, { retryEmpty: config.daemon.retryEmptyFrames, embed: true, maxEmbedFaces: config.daemon.maxFacesPerFrame, minEmbedInterEyePx: config.quality.minInterEyePx });
     const t1 = performance.now();
     const gallery = await galleries.get(this.event.id);
-    this.matcher ??= new FrameMatcher(config);
+    if (!this.matcher) {
+      this.matcher = new FrameMatcher(config);
+      if (config.gate.mode !== 'identify') log.info({ mode: config.gate.mode, verifyThreshold: this.matcher.verifyThreshold() }, `gate.mode ${config.gate.mode}: a ticket's face is compared 1:1 at threshold ${this.matcher.verifyThreshold()}`);
+    }
+    const ticket = config.gate.mode === 'identify' ? null : this.readTicket(img);
     // Fusion over frames is timed on the monotonic clock, like the tracks it follows.
-    const { faces, threshold } = await this.matcher.match(res.faces, gallery, this.mono());
+    const { faces, threshold } = await this.matcher.match(res.faces, gallery, this.mono(), ticket?.userId ?? null);
     this.noteThreshold(threshold.threshold, threshold.attendees);
     let livenessMs = 0;
     for (const [i, face] of faces.entries()) {
@@ -489,14 +499,30 @@ export class GateDaemon {
     stage.observe(matchMs / 1000, { stage: 'match' });
     if (this.rec!.liveness) stage.observe(livenessMs / 1000, { stage: 'liveness' });
     keepLast(this.stats.livenessMs, livenessMs);
-    const decisions = this.policy.onFrame({
-      atMs: this.now(),
-      monoMs: this.mono(),
-      faces,
-      timings: { decodeMs, detectMs: res.timings.detectMs, alignMs: res.timings.alignMs, embedMs: res.timings.embedMs, matchMs, ...(this.rec!.liveness && { livenessMs }) },
-    });
-    for (const d of decisions) await this.act(d, frame.capturedAtMs);
+    const timings = { decodeMs, detectMs: res.timings.detectMs, alignMs: res.timings.alignMs, embedMs: res.timings.embedMs, matchMs, ...(this.rec!.liveness && { livenessMs }), ...(ticket && { qrMs: ticket.qrMs }) };
+    const decisions = this.policy.onFrame({ atMs: this.now(), monoMs: this.mono(), faces, timings });
+    if (ticket?.unknown) decisions.unshift(unknownTicketDecision(this.now(), timings));
+    for (const d of decisions) {
+      await this.act(d, frame.capturedAtMs);
+      // One ticket lets one person in.
+      if (d.kind === 'grant' && d.userId) this.tickets?.consume(d.userId);
+    }
     return decisions;
+  }
+
+  /** The ticket QR code in the frame, if any, and the ticket valid now; unknown: a code to report. */
+  private readTicket(img: RgbImage): { userId: string | null; unknown: boolean; qrMs: number } {
+    const t0 = performance.now();
+    const qr = decodeQr(img, this.config.gate.qrScanWidthPx);
+    const qrMs = performance.now() - t0;
+    const mono = this.mono();
+    let unknown = false;
+    if (qr !== null && this.event) {
+      const scan = this.tickets!.show(qr, this.rec!.store.userByQrId(this.event.id, qr), mono);
+      if (scan.kind === 'unknown') unknown = scan.report;
+      else if (scan.fresh) log.info({ userId: scan.userId, qrMs: Math.round(qrMs * 10) / 10 }, `ticket of ${scan.userId} shown`);
+    }
+    return { userId: this.tickets!.current(mono)?.userId ?? null, unknown, qrMs };
   }
 
   /** Logs the effective threshold when it changes (the attendee count moved it). */
@@ -537,7 +563,7 @@ export class GateDaemon {
     // Recorded first; a gate that cannot record (disk full, read-only) opens nothing.
     try {
       this.rec!.store.transaction(() => {
-        this.outbox!.recordDecision({ decision: publishedDecision(d), reason: d.reason, similarity: d.similarity, timingsMs, atMs: d.atMs, ...(d.liveness && { liveness: d.liveness }), ...(this.threshold !== undefined ? { threshold: this.threshold } : {}) }, attendee);
+        this.outbox!.recordDecision({ decision: publishedDecision(d), reason: d.reason, similarity: d.similarity, timingsMs, atMs: d.atMs, ...(d.liveness && { liveness: d.liveness }), ...((d.threshold ?? this.threshold) !== undefined ? { threshold: d.threshold ?? this.threshold } : {}) }, attendee);
         if (d.kind === 'grant' && eventId && d.userId) this.rec!.store.recordEntry(eventId, d.userId, d.atMs);
       });
     } catch (err) {
@@ -556,7 +582,7 @@ export class GateDaemon {
         this.outbox!.recordEvent('relay_fault', { error: (err as Error).message });
       }
     }
-    log.info({ decision: d.kind, reason: d.reason, userId: d.userId, similarity: d.similarity, liveness: d.liveness?.score ?? null, threshold: this.threshold, track: d.trackId }, d.kind === 'grant' ? `granted: ${d.userId}` : `denied: ${d.reason}${d.userId ? ` (${d.userId})` : ''}`);
+    log.info({ decision: d.kind, reason: d.reason, userId: d.userId, similarity: d.similarity, liveness: d.liveness?.score ?? null, threshold: d.threshold ?? this.threshold, track: d.trackId }, d.kind === 'grant' ? `granted: ${d.userId}` : `denied: ${d.reason}${d.userId ? ` (${d.userId})` : ''}`);
   }
 
   /** The relay reported the outcome of the pulses asked for so far (they merged into one). */

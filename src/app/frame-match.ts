@@ -3,7 +3,7 @@
 // FaceInputs. Kept out of daemon.ts so the loop stays one straight line.
 import type { Config } from '../config/types.js';
 import { TrackFuser } from '../gate/fusion.js';
-import type { FaceInput } from '../gate/types.js';
+import type { FaceInput, TicketCheck } from '../gate/types.js';
 import { decideMatch } from '../match/decide.js';
 import type { AttendeeGallery } from '../match/gallery.js';
 import { ThresholdCache, thresholdRule } from '../match/identification-config.js';
@@ -31,22 +31,45 @@ export class FrameMatcher {
     this.fuser = new TrackFuser(this.config.gate);
   }
 
+  /** 1:1 against a ticket's attendee: identification.verifyTargetFar on the calibration table, never below match.threshold. */
+  verifyThreshold(): number {
+    return this.thresholds.verify();
+  }
+
   /** The effective threshold for a gallery (doctor, the log). */
   thresholdFor(gallery: AttendeeGallery): EffectiveThreshold {
     return this.thresholds.forAttendees(gallery.attendeeCount);
   }
 
-  async match(faces: readonly Face[], gallery: AttendeeGallery, atMs: number): Promise<FrameMatch> {
-    const { quality, match } = this.config;
+  /**
+   * ticketUserId: the attendee of the valid ticket (gate.mode verify/either), null for none.
+   * With one, each face is compared 1:1 with that attendee at the verify threshold; in
+   * either mode a face that does not verify is still identified 1:N. In verify mode a face
+   * without a ticket is not matched at all.
+   */
+  async match(faces: readonly Face[], gallery: AttendeeGallery, atMs: number, ticketUserId: string | null = null): Promise<FrameMatch> {
+    const { quality, match, gate } = this.config;
     const threshold = this.thresholdFor(gallery);
     const problems = faces.map((f) => qualityProblem(f, quality));
     const fused = this.fuser.fuse(faces.map((f, i) => ({ box: f.box, embedding: problems[i] ? null : (f.embedding ?? null) })), atMs);
     const out: FaceInput[] = [];
     for (const [i, f] of faces.entries()) {
       const e = fused[i];
-      const m = e ? decideMatch(await gallery.search(e.embedding, 2), { threshold: threshold.threshold, margin: match.margin }) : null;
-      out.push({ box: f.box, interEyePx: f.interEyePx, yawDeg: f.yawDeg, sharpness: f.sharpness, qualityProblem: problems[i] ?? null, match: m });
+      const ticket: TicketCheck | undefined =
+        gate.mode === 'identify' || (gate.mode === 'either' && ticketUserId === null)
+          ? undefined
+          : ticketUserId === null
+            ? { kind: 'required' }
+            : { kind: 'shown', userId: ticketUserId, threshold: this.verifyThreshold() };
+      let m: FaceInput['match'] = null;
+      // One candidate: the margin has no second attendee to apply to.
+      if (e && ticket?.kind === 'shown') m = decideMatch(nonNull(gallery.verify(e.embedding, ticket.userId)), { threshold: ticket.threshold, margin: match.margin });
+      // identify; either without a ticket, or whose ticket's 1:1 failed: 1:N over the event.
+      if (e && gate.mode !== 'verify' && m?.decision !== 'match') m = decideMatch(await gallery.search(e.embedding, 2), { threshold: threshold.threshold, margin: match.margin });
+      out.push({ box: f.box, interEyePx: f.interEyePx, yawDeg: f.yawDeg, sharpness: f.sharpness, qualityProblem: problems[i] ?? null, match: m, ...(ticket && { ticket }) });
     }
     return { faces: out, threshold };
   }
 }
+
+const nonNull = <T>(x: T | null): T[] => (x === null ? [] : [x]);

@@ -17,10 +17,11 @@ export function register(program: Command): void {
       .option('--name <name>', 'display name')
       .option('--email <email>', 'email')
       .option('--phone <phone>', 'phone')
+      .option('--qr-id <id>', 'the ticket QR code\'s text (the session\'s qrId), for gate.mode verify/either')
       .option('--list <file>', LIST_HELP)
       .addHelpText('after', '\nPhotos may be files or folders; pass many photos as a folder or --list, not on the command line.'),
   ).action(
-    action(async (args: string[], opts: CommonOptions & { event: string; user: string; name?: string; email?: string; phone?: string; list?: string }) => {
+    action(async (args: string[], opts: CommonOptions & { event: string; user: string; name?: string; email?: string; phone?: string; qrId?: string; list?: string }) => {
       assertCommandLineFits('pass a folder or --list <file> instead of the photo paths');
       const photos = await expandImageArgs(args, opts.list);
       const ctx = resolveContext(opts);
@@ -37,7 +38,7 @@ export function register(program: Command): void {
         }
         const res = await enrollAttendee(
           { pipeline: rec.pipeline, store: rec.store, galleries: rec.galleries, config: ctx.config, embedderId: rec.embedderId },
-          { eventId: opts.event, userId: opts.user, ...pick(opts), photos: data },
+          { eventId: opts.event, userId: opts.user, ...pick(opts), ...(opts.qrId !== undefined ? { qrId: opts.qrId } : {}), photos: data },
         );
         for (const w of res.warnings) process.stderr.write(`warning: ${w}\n`);
         if (opts.json) process.stdout.write(JSON.stringify(res) + '\n');

@@ -30,6 +30,8 @@ export interface EnrollRequest {
   name?: string;
   email?: string;
   phone?: string;
+  /** The attendee's ticket QR id (gate.mode verify/either); kept when absent. */
+  qrId?: string;
   photos: EnrollPhoto[];
 }
 
@@ -96,6 +98,7 @@ export async function enrollAttendee(deps: EnrollDeps, req: EnrollRequest): Prom
         ...(req.phone !== undefined ? { phone: req.phone } : {}),
       };
     }
+    if (req.qrId !== undefined) session.qrId = req.qrId;
     store.upsertAttendee(req.eventId, session);
     for (const g of good) {
       store.addEmbedding(req.eventId, req.userId, {

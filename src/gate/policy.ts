@@ -114,6 +114,11 @@ interface Observation {
   belowMargin: boolean;
   /** The gallery's best attendee whatever the decision, for `nearest`. */
   best: GateCandidate | null;
+  /** The attendee of the ticket the face was compared with (verify/either mode), and the 1:1 threshold. */
+  ticketUser: string | null;
+  ticketThreshold: number | null;
+  /** verify mode without a valid ticket: the face was not matched. */
+  ticketMissing: boolean;
 }
 
 interface TrackState {
@@ -140,14 +145,23 @@ interface TrackState {
   livenessScores: number[];
   /** The attendee whose votes are complete while the liveness frames are not (required mode). */
   livenessPending: string | null;
+  /** Usable frames without a valid ticket (verify mode). */
+  ticketMissing: number;
+  /** No-match frames compared with a ticket's attendee, the latest such ticket and its threshold. */
+  ticketMismatch: number;
+  ticketUser: string | null;
+  ticketThreshold: number | null;
 }
 
 function observe(f: FaceInput): Observation {
   const livenessScore = f.liveness?.score ?? null;
   const m = f.match;
   const best = m?.best ? { userId: m.best.userId, similarity: m.best.similarity } : null;
-  const none = { livenessScore, userId: null, similarity: null, noMatch: false, belowMargin: false, best };
+  const t = f.ticket;
+  const ticket = { ticketUser: t?.kind === 'shown' ? t.userId : null, ticketThreshold: t?.kind === 'shown' ? t.threshold : null, ticketMissing: t?.kind === 'required' };
+  const none = { livenessScore, userId: null, similarity: null, noMatch: false, belowMargin: false, best, ...ticket };
   if (f.qualityProblem !== null) return { ...none, problem: f.qualityProblem, best: null };
+  if (ticket.ticketMissing) return { ...none, problem: null };
   if (m?.decision === 'match' && m.match) {
     return { ...none, problem: null, userId: m.match.userId, similarity: m.match.similarity };
   }
@@ -253,6 +267,7 @@ export class GatePolicy {
         id, window: [], frames: 0, lastAtMs: 0, lastMonoMs: 0, lastTimings: { detectMs: 0, alignMs: 0, embedMs: 0, matchMs: 0 },
         noMatch: 0, belowMargin: 0, lowQuality: 0, evidence: 0, matchedUsers: new Set(), nearest: null, lastProblem: null,
         settled: false, softReported: false, livenessReported: false, livenessScores: [], livenessPending: null,
+        ticketMissing: 0, ticketMismatch: 0, ticketUser: null, ticketThreshold: null,
       };
       this.tracks.set(id, s);
     }
@@ -272,7 +287,13 @@ export class GatePolicy {
     } else {
       if (o.noMatch) s.noMatch++;
       if (o.belowMargin) s.belowMargin++;
-      if (o.userId !== null || o.noMatch || o.livenessScore !== null) s.evidence++;
+      if (o.ticketMissing) s.ticketMissing++;
+      if (o.noMatch && o.ticketUser !== null) {
+        s.ticketMismatch++;
+        s.ticketUser = o.ticketUser;
+        s.ticketThreshold = o.ticketThreshold;
+      }
+      if (o.userId !== null || o.noMatch || o.ticketMissing || o.livenessScore !== null) s.evidence++;
       if (o.livenessScore !== null) {
         s.livenessScores.push(o.livenessScore);
         if (s.livenessScores.length > this.liveness.frames) s.livenessScores.shift();
@@ -304,7 +325,7 @@ export class GatePolicy {
     }
     if (s.softReported || s.livenessReported || this.approachCooled(s, ctx.monoMs)) return [];
     const M = this.opts.votesWindow;
-    if (o.noMatch && s.noMatch >= M) return [this.soft(s, ctx)];
+    if ((o.noMatch && s.noMatch >= M) || (o.ticketMissing && s.ticketMissing >= M)) return [this.soft(s, ctx)];
     // A track of low-quality faces only is reported when it ends, not after M frames: a
     // person walking up is too small in their first frames, and reporting that early would
     // put two results (low_quality, then granted) on the dashboard for one approach.
@@ -335,6 +356,10 @@ export class GatePolicy {
   private soft(s: TrackState, ctx: Ctx): GateDecision {
     s.softReported = true;
     if (s.evidence === 0) return this.decision(s, 'deny', 'low_quality', null, ctx, s.lastProblem);
+    if (s.ticketMissing > s.noMatch) return this.decision(s, 'deny', 'ticket_required', null, ctx, `no valid ticket in ${s.ticketMissing} of ${s.frames} frames: show the ticket's QR code to the camera first`);
+    if (s.ticketUser !== null && s.ticketMismatch * 2 > s.noMatch) {
+      return this.decision(s, 'deny', 'ticket_face_mismatch', s.ticketUser, ctx, `not the face of the ticket's attendee in ${s.ticketMismatch} of ${s.frames} frames`);
+    }
     const reason: GateReason = s.belowMargin * 2 > s.noMatch ? 'below_margin' : 'unknown_face';
     let detail = `matched nobody in ${s.noMatch} of ${s.frames} frames`;
     if (reason === 'below_margin') detail = `too close to two attendees in ${s.belowMargin} of ${s.frames} frames`;
@@ -391,6 +416,9 @@ export class GatePolicy {
     const sims = mine.map((w) => w.similarity).filter((x): x is number => x !== null);
     let similarity = sims.length ? Math.max(...sims) : null;
     if (userId === null) similarity = s.nearest?.similarity ?? null;
+    // The 1:1 score against the ticket's attendee: the best the face came to.
+    if (reason === 'ticket_face_mismatch') similarity = s.nearest?.userId === userId ? s.nearest.similarity : null;
+    const threshold = reason === 'ticket_face_mismatch' ? s.ticketThreshold : (mine.find((w) => w.ticketUser === userId)?.ticketThreshold ?? null);
     const lv = this.trackLiveness(s);
     return {
       kind,
@@ -406,6 +434,7 @@ export class GatePolicy {
       decidedAtMs: ctx.nowMs,
       timings: { ...s.lastTimings, decideMs: 0 },
       detail,
+      ...(threshold !== null && { threshold }),
     };
   }
 }

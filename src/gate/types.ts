@@ -17,6 +17,8 @@ export interface FrameTimings {
   matchMs: number;
   /** Liveness scoring of the frame's matched faces, when liveness is on. */
   livenessMs?: number;
+  /** Looking for a ticket QR code in the frame (gate.mode verify/either). */
+  qrMs?: number;
 }
 
 export interface DecisionTimings extends FrameTimings {
@@ -36,7 +38,16 @@ export interface FaceInput {
   match: MatchResult | null;
   /** The liveness check's result; absent when the face was not checked (only matched faces are). */
   liveness?: LivenessResult;
+  /** gate.mode verify/either: the ticket the face was compared with; absent in identify mode. */
+  ticket?: TicketCheck;
 }
+
+/**
+ * shown: `match` is the 1:1 comparison with the ticket's attendee at `threshold` (in
+ * either mode, the 1:N result when that comparison failed); required: verify mode and
+ * no valid ticket, so the face was not matched at all.
+ */
+export type TicketCheck = { kind: 'shown'; userId: string; threshold: number } | { kind: 'required' };
 
 export interface FrameInput {
   /** Capture time of the frame, epoch ms: for the event window and the records. */
@@ -65,6 +76,12 @@ export type GateReason =
   | 'anti_passback'
   | 'low_quality'
   | 'liveness_failed'
+  /** gate.mode verify: a usable face and no valid ticket shown. */
+  | 'ticket_required'
+  /** A ticket was shown and the face is not its attendee's (userId: the ticket's attendee). */
+  | 'ticket_face_mismatch'
+  /** A QR code that no attendee of the event holds (set by the daemon; no track). */
+  | 'unknown_ticket'
   /** Set by the daemon, not the policy: the attendee was deleted between match and grant. */
   | 'attendee_removed'
   /** Set by the daemon: a grant decided while the gate was shutting down is not acted on. */
@@ -79,7 +96,7 @@ export interface GateDecision {
   /** Only 'grant' opens the relay. */
   kind: 'grant' | 'deny';
   reason: GateReason;
-  /** Unique within one GatePolicy's lifetime. */
+  /** Unique within one GatePolicy's lifetime; 0 for a decision about no track (unknown_ticket). */
   trackId: number;
   /** The attendee the decision is about; null for unknown_face, below_margin, low_quality. */
   userId: string | null;
@@ -100,4 +117,6 @@ export interface GateDecision {
   timings: DecisionTimings;
   /** A sentence for people: the quality problem, the liveness score, the window or last entry. */
   detail: string | null;
+  /** The threshold behind the decision when it was not the frame's 1:N one: a ticket's 1:1 verify threshold. */
+  threshold?: number;
 }

@@ -177,6 +177,13 @@ export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
     return { ...rest, kyc: this.cipher.openJson<AttendeeSession['kyc']>(r.kyc) };
   }
 
+  /** The attendee of the event whose session carries this ticket QR id; null for none (an empty id never matches). */
+  userByQrId(eventId: string, qrId: string): string | null {
+    if (qrId === '') return null;
+    const r = this.db.prepare("SELECT user_id FROM attendees WHERE event_id = ? AND json_extract(session, '$.qrId') = ? LIMIT 1").get(eventId, qrId) as { user_id: string } | undefined;
+    return r?.user_id ?? null;
+  }
+
   listAttendees(eventId: string, modelId?: string): (AttendeeRow & { embeddings: number; usable: number })[] {
     return (
       this.db
