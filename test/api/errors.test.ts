@@ -101,15 +101,27 @@ void test('400: image not reachable (refused connection, HTTP error, timeout, mi
       throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
     },
   });
+  // The client gets a generic reason (no status code, no socket error: those
+  // would let a key holder probe allow-listed hosts); the log has the specifics.
+  const loggedRefusal = (specific: RegExp): void => {
+    const line = api.logs.filter((l) => l.msg === 'request refused').at(-1);
+    assert.match(String(line?.detail), specific, JSON.stringify(line));
+    assert.equal(line?.level, 30, 'an unreachable image is logged at info');
+  };
+  const unreachable = /could not be fetched \(no connection, or no image within 300 ms\); check that the image server is up and reachable from the gate$/;
   const refused = await api.identify({ event_id: EVENT, image_url: `http://127.0.0.1:${port}/a.png` });
   assert.equal(refused.status, 400);
-  assert.match(detailOf(refused), /could not be fetched \(ECONNREFUSED\); check that image_url is reachable/);
+  assert.match(detailOf(refused), unreachable);
+  loggedRefusal(/could not be fetched \(ECONNREFUSED\)/);
   const missing = await api.identify({ event_id: EVENT, image_url: notFound.url() });
   assert.equal(missing.status, 400);
-  assert.match(detailOf(missing), /answered HTTP 404; check that image_url points at an existing image/);
+  assert.equal(detailOf(missing), 'the image server did not return an image (it answered with an error); check that image_url points at an existing image the gate may read');
+  loggedRefusal(new RegExp(`the image server http://127\\.0\\.0\\.1:${notFound.port} answered HTTP 404`));
   const slow = await api.identify({ event_id: EVENT, image_url: stall.url() });
   assert.equal(slow.status, 400);
-  assert.match(detailOf(slow), /did not arrive within 300 ms/);
+  assert.match(detailOf(slow), unreachable);
+  loggedRefusal(/did not arrive within 300 ms/);
+  assert.ok(!JSON.stringify(api.logs).includes(api.key), 'the API key is never logged');
   const unresolvable = await api.identify({ event_id: EVENT, image_url: 'http://no-such-host.invalid/a.png' });
   assert.equal(unresolvable.status, 400);
   assert.match(detailOf(unresolvable), /no-such-host\.invalid does not resolve/);
