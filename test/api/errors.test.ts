@@ -2,7 +2,10 @@
 // the problem and the fix.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants as fsConstants, openSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { revokeKey } from '../../src/api/keys.js';
@@ -227,6 +230,36 @@ void test('file: URLs only inside the snapshot directory', async (t) => {
   assert.equal(disabled.status, 400);
   assert.match(detailOf(disabled), /file: image URLs are disabled on this gate/);
   assert.equal(withDir.identity.calls.length, 1);
+});
+
+void test('a named pipe in the snapshot directory is refused at once and never blocks the thread pool', async (t) => {
+  const snaps = await mkdtemp(join(tmpdir(), 'gate-api-fifo-'));
+  await writeFile(join(snaps, 'frame.png'), await png());
+  // More pipes than libuv has threads (4): a blocking open of each would stall every fs call.
+  const fifos = [0, 1, 2, 3, 4].map((i) => join(snaps, `pipe${i}.png`));
+  for (const f of fifos) assert.equal(spawnSync('mkfifo', [f]).status, 0, `mkfifo ${f}`);
+  // Should a reader be stuck in open() anyway, a writer end releases it so the
+  // test can end; registered before the removal, so it runs first.
+  t.after(() => {
+    for (const f of fifos) closeSync(openSync(f, fsConstants.O_RDWR | fsConstants.O_NONBLOCK));
+  });
+  t.after(() => rm(snaps, { recursive: true, force: true }));
+  const withDir = await startApi(t, { config: { snapshotDir: snaps } });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error('a file: request on a FIFO did not answer within 5 s: the open blocked')), 5000);
+  });
+  t.after(() => clearTimeout(timer));
+  const answers = await Promise.race([
+    Promise.all(fifos.map((f) => withDir.identify({ event_id: EVENT, image_url: pathToFileURL(f).href }))),
+    deadline,
+  ]);
+  for (const r of answers) {
+    assert.equal(r.status, 400, r.text);
+    assert.match(detailOf(r), /not a regular file; point it at a snapshot image/);
+  }
+  const ok = await Promise.race([withDir.identify({ event_id: EVENT, image_url: pathToFileURL(join(snaps, 'frame.png')).href }), deadline]);
+  assert.equal(ok.status, 200, 'the thread pool is free: a real snapshot still loads');
 });
 
 void test("fastify's own errors are {\"detail\"} too, never 5xx", async (t) => {
