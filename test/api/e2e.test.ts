@@ -256,7 +256,16 @@ void test('`gate-agent serve`: listens where told, honours --allow-host, answers
     assert.ok(port > 0);
     const health = await request(port, '/healthz');
     assert.equal(health.status, 200, health.text);
-    assert.deepStrictEqual(health.json, { live: true, ready: true, checks: [] });
+    // Real checks: the database took a write, the models answered, an event exists.
+    assert.deepStrictEqual(health.json, {
+      live: true,
+      ready: true,
+      checks: [
+        { name: 'store', ready: true },
+        { name: 'models', ready: true },
+        { name: 'event', ready: true },
+      ],
+    });
     // Allowed by --allow-host: the image is fetched and the pipeline finds no face in it.
     const white = await identify(port, { event_id: EVENT, image_url: photoUrl('white.png') }, cliKey);
     assert.equal(white.status, 422, white.text);
