@@ -52,6 +52,8 @@ export interface ApiConfig {
   decodeMaxSidePx: number;
   /** Require a valid x-api-key on GET /metrics. */
   metricsRequireKey: boolean;
+  /** POST /identity results that are not a match recorded one by one per minute; beyond it they are counted into one summary per minute. */
+  unmatchedRecordsPerMinute: number;
 }
 
 export const DEFAULT_API_CONFIG: Readonly<ApiConfig> = {
@@ -82,6 +84,7 @@ export const DEFAULT_API_CONFIG: Readonly<ApiConfig> = {
   decodeTimeoutMs: 3_000,
   decodeMaxSidePx: 2048,
   metricsRequireKey: false,
+  unmatchedRecordsPerMinute: 60,
 };
 
 /** Every problem with `c` as `key: value: what is wrong, how to fix`; empty when valid. */
@@ -123,6 +126,9 @@ export function validateApiConfig(c: ApiConfig): string[] {
   }
   if (c.maxConnectionsPerAddress > c.maxConnections) {
     errors.push(`api.maxConnectionsPerAddress: ${c.maxConnectionsPerAddress}: must be <= api.maxConnections (${c.maxConnections})`);
+  }
+  if (!Number.isInteger(c.unmatchedRecordsPerMinute) || c.unmatchedRecordsPerMinute < 0) {
+    errors.push(`api.unmatchedRecordsPerMinute: ${c.unmatchedRecordsPerMinute}: must be a whole number >= 0 (0: only the per-minute summary)`);
   }
   if (typeof c.metricsRequireKey !== 'boolean') errors.push(`api.metricsRequireKey: ${String(c.metricsRequireKey)}: must be true or false`);
   if (c.requestTimeoutMs < c.headersTimeoutMs) {

@@ -9,7 +9,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
-import { ApiError } from './errors.js';
+import { ApiError, quietError } from './errors.js';
 import { allowListed, classifyAddress, describeClass, NEVER_ALLOWED, type AllowEntry } from './address-policy.js';
 import { notAnImageDetail, sniffImage, SNIFF_BYTES } from './image-sniff.js';
 
@@ -50,7 +50,7 @@ export async function fetchRemoteImage(url: URL, opts: RemoteFetchOptions): Prom
   let current = url;
   try {
     for (let hop = 0; ; hop++) {
-      const what = hop === 0 ? `image_url host ${current.host}` : `image_url redirected to ${current.origin}, whose host`;
+      const what = hop === 0 ? `image_url host ${current.host}` : `image_url redirected to ${current.origin}, which`;
       const target = await checkedTarget(current, what, opts, controller.signal);
       opts.onConnect?.(target);
       const res = await get(current, target, controller.signal);
@@ -66,17 +66,24 @@ export async function fetchRemoteImage(url: URL, opts: RemoteFetchOptions): Prom
       const status = res.statusCode ?? 0;
       if (status < 200 || status > 299) {
         res.destroy();
-        throw new ApiError(400, `the image server ${current.origin} answered HTTP ${status}; check that image_url points at an existing image the gate may read`);
+        throw quietError(
+          400,
+          'the image server did not return an image (it answered with an error); check that image_url points at an existing image the gate may read',
+          `the image server ${current.origin} answered HTTP ${status}`,
+        );
       }
       return await readCapped(res, opts.maxBytes, current.origin);
     }
   } catch (err) {
+    // One answer for a refused port, a silent one and a TLS failure, so the
+    // answers cannot be used to scan an allow-listed host's ports.
+    const unreachable = `the image at ${current.origin} could not be fetched (no connection, or no image within ${opts.timeoutMs} ms); check that the image server is up and reachable from the gate`;
     if (controller.signal.aborted) {
-      throw new ApiError(400, `the image at ${current.origin} did not arrive within ${opts.timeoutMs} ms; check that the image server is up and reachable from the gate`);
+      throw quietError(400, unreachable, `the image at ${current.origin} did not arrive within ${opts.timeoutMs} ms`);
     }
     if (err instanceof ApiError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new ApiError(400, `the image at ${current.origin} could not be fetched (${code}); check that image_url is reachable from the gate`);
+    throw quietError(400, unreachable, `the image at ${current.origin} could not be fetched (${code})`);
   } finally {
     clearTimeout(timer);
   }
@@ -127,14 +134,17 @@ async function checkedTarget(url: URL, what: string, opts: RemoteFetchOptions, s
   if (addresses.length === 0) throw new ApiError(400, `${what} does not resolve; check the host name in image_url`);
   // Every address must pass, not just the first: which one the OS would pick
   // is not ours to guess, and we connect to the first below.
+  // The client hears only that the host is refused: where a name resolves to
+  // and what kind of address that is stay in the log (warn: someone probed).
+  const refused = `${what} is not a host the gate fetches from; serve the image from a public host, or ask the gate operator to allow-list the device`;
   for (const { address } of addresses) {
     const cls = classifyAddress(address) ?? 'reserved';
     if (cls === 'public') continue;
     if (NEVER_ALLOWED.has(cls)) {
-      throw new ApiError(400, `${what} resolves to ${address}, ${describeClass(cls)}, which the gate never fetches from (not even with the allow-list); serve the image from another host`);
+      throw quietError(400, refused, `${what} resolves to ${address}, ${describeClass(cls)}, which the gate never fetches from (not even with the allow-list)`, 'warn');
     }
     if (!allowListed(opts.allowList, hostname, address, port)) {
-      throw new ApiError(400, `${what} resolves to ${address}:${port}, ${describeClass(cls)}, which the gate does not fetch from; serve the image from a public host, or add this trusted device to the API image allow-list`);
+      throw quietError(400, refused, `${what} resolves to ${address}:${port}, ${describeClass(cls)}, which the gate does not fetch from (not on the API image allow-list)`, 'warn');
     }
   }
   const first = addresses[0] as ResolvedAddress;

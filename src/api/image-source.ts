@@ -3,7 +3,7 @@
 // gate itself wrote into its snapshot directory (a local camera integration
 // hands over a path instead of serving HTTP).
 import { constants as fsConstants } from 'node:fs';
-import { open, realpath } from 'node:fs/promises';
+import { lstat, open, realpath } from 'node:fs/promises';
 import { sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiError } from './errors.js';
@@ -106,13 +106,23 @@ async function readSnapshot(raw: string, url: URL, opts: ImageSourceOptions): Pr
     throw new ApiError(400, 'image_url file: snapshot does not exist; check the file name');
   }
   if (!real.startsWith(root + sep)) throw outside;
+  const notFile = new ApiError(400, 'image_url file: path is not a regular file; point it at a snapshot image');
+  // The type is checked before opening: opening a FIFO blocks until a writer
+  // comes, and it would block in libuv's thread pool, which the camera's
+  // decodes and the models share (4 such requests and the gate stalls).
+  const pre = await lstat(real).catch(() => {
+    throw new ApiError(400, 'image_url file: snapshot does not exist; check the file name');
+  });
+  if (!pre.isFile()) throw notFile;
   // O_NOFOLLOW: if the file was swapped for a symlink since realpath, refuse.
-  const fh = await open(real, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW).catch(() => {
+  // O_NONBLOCK: if it was swapped for a FIFO since lstat, the open returns at
+  // once instead of blocking, and the fstat below refuses it.
+  const fh = await open(real, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK).catch(() => {
     throw new ApiError(400, 'image_url file: snapshot could not be opened; check the file name and permissions');
   });
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw new ApiError(400, 'image_url file: path is not a regular file; point it at a snapshot image');
+    if (!st.isFile()) throw notFile;
     if (st.size > opts.maxBytes) {
       throw new ApiError(413, `the snapshot is larger than ${opts.maxBytes} bytes; store a smaller image (a face crop or a downscaled frame)`);
     }

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { fastify, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { logger } from '../log.js';
+import { logger, type Logger } from '../log.js';
 import { parseAllowList } from './address-policy.js';
 import { DEFAULT_API_CONFIG, validateApiConfig, type ApiConfig } from './api-config.js';
 import { ApiError, isApiError } from './errors.js';
@@ -21,7 +21,7 @@ import type { CameraPriority } from './camera-priority.js';
 import { ConnectionLimiter } from './connection-limit.js';
 import type { ImageDecoder } from './decode-pool.js';
 
-const log = logger('api');
+const defaultLog = logger('api');
 
 export interface ApiServerOptions {
   identity: IdentityService;
@@ -42,6 +42,8 @@ export interface ApiServerOptions {
   decoder?: ImageDecoder;
   /** API recognitions wait for a gap between camera frames (the daemon marks its frames). */
   priority?: CameraPriority;
+  /** Where the API logs; tests inject one that keeps the lines. */
+  log?: Logger;
 }
 
 export interface ApiServer {
@@ -120,6 +122,7 @@ async function runProbe(p: ReadinessProbe, timeoutMs: number): Promise<Readiness
 
 export function createApiServer(opts: ApiServerOptions): ApiServer {
   const config: ApiConfig = { ...DEFAULT_API_CONFIG, ...opts.config };
+  const log = opts.log ?? defaultLog;
   const problems = validateApiConfig(config);
   if (problems.length > 0) throw new Error(`invalid API config:\n  ${problems.join('\n  ')}`);
   const metrics = opts.metrics ?? new MetricsRegistry();
@@ -171,6 +174,9 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       headersTimeout: config.headersTimeoutMs,
       requestTimeout: config.requestTimeoutMs,
       connectionsCheckingInterval: config.connectionsCheckIntervalMs,
+      // Node answers a missing Host with an empty 400 before fastify runs;
+      // the onRequest hook below answers it in {"detail"} instead.
+      requireHostHeader: false,
     },
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
@@ -196,10 +202,20 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, undefined));
 
+  // An Expect other than 100-continue: node would answer an empty 417 itself.
+  app.server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const body = JSON.stringify({ detail: `the Expect header ${JSON.stringify(String(req.headers.expect).slice(0, 100))} is not supported; send the request without it (or with Expect: 100-continue)` });
+    res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+  });
+
   let closing = false;
-  app.addHook('onRequest', async (_req, reply) => {
+  app.addHook('onRequest', async (req, reply) => {
     if (closing) {
       return reply.code(503).header('connection', 'close').send({ detail: 'the gate API is shutting down; retry in a moment or at another gate' });
+    }
+    // HTTP/1.1 requires Host (RFC 9112 3.2); node's own check is off so the answer is {"detail"}.
+    if (req.raw.httpVersionMajor === 1 && req.raw.httpVersionMinor >= 1 && req.headers.host === undefined) {
+      return reply.code(400).header('connection', 'close').send({ detail: 'the request has no Host header, which HTTP/1.1 requires; send Host: <gate address>' });
     }
   });
 
@@ -217,6 +233,11 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     const e = toApiError(err);
     // A 503 without a cause is a deliberate refusal (busy), not a failure of the gate.
     if (e.status >= 500 && (e.cause !== undefined || e.status !== 503)) log.error({ err: e.cause ?? err, path: req.url.split('?')[0] }, 'request failed');
+    if (e.logDetail !== undefined) {
+      // The specifics the client is not told; the key's name, never the key.
+      const a = audits.get(req);
+      log[e.logLevel]({ path: req.url.split('?')[0], ip: req.ip, client: a?.apiKeyName, eventId: a?.eventId, status: e.status, detail: e.logDetail }, 'request refused');
+    }
     void reply.code(e.status).headers(e.headers).send({ detail: e.detail });
   });
 

@@ -17,6 +17,7 @@ import type { AttendeeSession as ContractSession } from '../api/session-types.js
 import { logger } from '../log.js';
 import type { IdentifyResult, Recognizer } from '../match/recognizer.js';
 import type { Outbox } from '../publish/outbox.js';
+import { RecordBudget, type SuppressedSummary } from '../publish/record-budget.js';
 import type { Decision } from '../publish/topics.js';
 import type { AttendeeStore } from '../store/attendees.js';
 import type { Activity, AttendeeSession } from '../store/session.js';
@@ -44,6 +45,8 @@ export interface LocalIdentityDeps {
   newActivityId?: () => string;
   /** This gate's verifications kept per session (config api.maxGateActivities); unbounded when absent. */
   maxGateActivities?: number;
+  /** Results that are not a match recorded one by one per minute (config api.unmatchedRecordsPerMinute); unbounded when absent. */
+  unmatchedRecordsPerMinute?: number;
   /** The liveness check and how it counts (config liveness); absent = off. */
   liveness?: { check: Pick<MiniFasnetLivenessCheck, 'scoreFace'>; mode: LivenessMode; threshold: number; decode: DecodeOptions };
 }
@@ -85,9 +88,11 @@ export function capGateActivities(activities: Activity[], gateUserName: string, 
 export class LocalIdentityService implements IdentityService {
   private readonly now: () => number;
   private readonly newActivityId: () => string;
+  private readonly budget: RecordBudget | null;
 
   constructor(private readonly deps: LocalIdentityDeps) {
     this.now = deps.now ?? Date.now;
+    this.budget = deps.unmatchedRecordsPerMinute === undefined ? null : new RecordBudget(deps.unmatchedRecordsPerMinute);
     this.newActivityId = deps.newActivityId ?? (() => `act_${randomBytes(8).toString('hex')}`);
   }
 
@@ -194,8 +199,25 @@ export class LocalIdentityService implements IdentityService {
 
   /** Recorded for the event the request names, which need not be the gate's current one. */
   private record(eventId: string, decision: Parameters<Outbox['recordDecision']>[0], attendee: AttendeeSession | null): void {
-    this.deps.outbox.recordDecision(decision, attendee, eventId);
     this.deps.metrics?.decisions.inc({ reason: decision.reason });
+    // A match is always recorded; what a flood of faceless or unknown images can write is bounded.
+    if (decision.decision !== 'granted' && this.budget) {
+      const { record, summary } = this.budget.take(decision.reason, decision.atMs);
+      if (summary) this.writeSummary(summary);
+      if (!record) return;
+    }
+    this.deps.outbox.recordDecision(decision, attendee, eventId);
+  }
+
+  /** Write the summary of a minute that has ended (or, with `force` on shutdown, of this one). */
+  flushSummary(force = false): void {
+    const summary = this.budget?.flush(this.now(), force);
+    if (summary) this.writeSummary(summary);
+  }
+
+  private writeSummary(summary: SuppressedSummary): void {
+    this.deps.outbox.recordApiSummary(summary);
+    log.warn({ count: summary.count, byReason: summary.byReason, since: summary.since }, 'identity API results over api.unmatchedRecordsPerMinute were summarised, not recorded one by one');
   }
 
   private observeStages(timings: Record<string, number>): void {
@@ -225,6 +247,9 @@ export interface ApiService {
   close(): Promise<void>;
 }
 
+/** How often an ended minute's summary of unrecorded results is looked for (the budget's window is a minute). */
+const SUMMARY_FLUSH_MS = 10_000;
+
 /** POST /identity and friends on config.api.host:port, over the real recognizer. */
 export async function startApiService(opts: ApiServiceOptions): Promise<ApiService> {
   const { enabled: _enabled, host, port, maxGateActivities, ...apiConfig } = opts.config.api;
@@ -236,6 +261,7 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
     outbox: opts.outbox,
     gateId: opts.config.gateId,
     maxGateActivities,
+    unmatchedRecordsPerMinute: apiConfig.unmatchedRecordsPerMinute,
     ...(gate && { metrics: gate }),
     ...(opts.rec.liveness && { liveness: { check: opts.rec.liveness, mode: opts.config.liveness.mode, threshold: opts.config.liveness.threshold, decode: { maxPixels: opts.config.vision.maxImagePixels } } }),
   });
@@ -263,14 +289,19 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
     await decoder.stop();
     throw err;
   }
+  // A flood's summary is written when its minute ends, even if no request follows.
+  const flusher = setInterval(() => identity.flushSummary(), SUMMARY_FLUSH_MS);
+  flusher.unref();
   return {
     server,
     identity,
     priority,
     address,
     async close() {
+      clearInterval(flusher);
       try {
         await server.close();
+        identity.flushSummary(true);
       } finally {
         await decoder.stop();
       }

@@ -11,6 +11,7 @@ import { Outbox } from '../publish/outbox.js';
 import { sealerOf } from '../store/open.js';
 import { MqttPublisher } from '../publish/publisher.js';
 import { Shutdown } from '../service/shutdown.js';
+import { ModelsState, serveReadiness } from './serve-health.js';
 import { action, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
 
 const log = logger('cli');
@@ -48,6 +49,7 @@ export function register(program: Command): void {
       let service: ApiService | undefined;
       let publisher: MqttPublisher | undefined;
       let started = false;
+      const models = new ModelsState();
       const shutdown = new Shutdown({
         exit: (code) => process.exit(started ? code : 1),
         relay: { safe: () => undefined },
@@ -55,13 +57,22 @@ export function register(program: Command): void {
         components: [
           { name: 'api', stop: () => service?.close() },
           { name: 'publisher', stop: () => publisher?.stop() },
-          { name: 'recognition', stop: () => rec?.stop() },
+          {
+            name: 'recognition',
+            stop: () => {
+              models.unloaded('the face models are stopping');
+              return rec?.stop();
+            },
+          },
         ],
         deadlineMs: ctx.config.daemon.shutdownDeadlineMs,
       });
       shutdown.install();
       try {
         rec = await startRecognition(ctx.config, ctx.modelsDir, ctx.dataDir);
+        // Loaded is not enough for /healthz: the detector must have answered once.
+        await rec.pipeline.detector.detect({ data: new Uint8Array(32 * 32 * 3), width: 32, height: 32 });
+        models.loaded();
         const identity = { gateId: ctx.config.gateId, siteId: ctx.config.siteId, eventId: '', modelId: rec.embedderId };
         const outbox = new Outbox(rec.store.db, { identity, maxMessages: ctx.config.mqtt.outboxMaxMessages, ...sealerOf(rec.store) });
         if (ctx.config.mqtt.brokerUrl) {
@@ -70,7 +81,7 @@ export function register(program: Command): void {
         } else {
           log.info({ queued: outbox.depth() }, 'mqtt.brokerUrl not set: verifications are kept in the local outbox');
         }
-        service = await startApiService({ config: ctx.config, rec, outbox, metrics: new MetricsRegistry() });
+        service = await startApiService({ config: ctx.config, rec, outbox, metrics: new MetricsRegistry(), readiness: serveReadiness(rec.store, models) });
         started = true;
       } catch (err) {
         process.stderr.write(`gate-agent: cannot start the identity endpoint: ${(err as Error).message}\n`);

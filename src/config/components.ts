@@ -106,5 +106,10 @@ export const apiSection = sectionFromDefaults(
     decodeTimeoutMs: { description: 'Deadline of one image decode in the decode worker, in ms; past it the worker is killed (the CPU work stops) and the answer is 415.', examples: [3000] },
     decodeMaxSidePx: { description: 'API images are downscaled so their longer side is at most this many pixels before the face pipeline sees them.', minimum: 1, examples: [2048] },
     metricsRequireKey: { description: 'Require a valid x-api-key header on GET /metrics.', examples: [true] },
+    unmatchedRecordsPerMinute: {
+      description: 'POST /identity results that are not a match (no face, unknown, liveness failed) recorded one by one (audit record + outbox message) per minute; beyond it they are counted and written as one identity_api_summary event per minute, so a flood cannot fill the outbox or grow the audit without bound. Matches and camera decisions are always recorded.',
+      minimum: 0,
+      examples: [60],
+    },
   },
 );

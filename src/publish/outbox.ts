@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
 import { logger, type Logger } from '../log.js';
 import { appendAudit, migrateAudit } from './audit.js';
+import type { SuppressedSummary } from './record-budget.js';
 import { auditPayloadOfDecision, buildEvent, buildSessionMessage, type DecisionInput } from './message.js';
 import type { GateIdentity } from './options.js';
 import type { AuditRef, GateEventDetails, GateEventType, IdentitySession, OutboxTopic } from './topics.js';
@@ -173,6 +174,16 @@ export class Outbox {
       const messageId = this.newId();
       const ev = buildEvent(type, detail, { ...this.identity, messageId, atMs: this.now() });
       return { messageId, audit: null, outboxSeq: this.enqueueInTransaction('events', messageId, ev, null, bypassBound) };
+    })();
+  }
+
+  /** Audit record for a minute's suppressed API results plus an `identity_api_summary` event carrying it. */
+  recordApiSummary(summary: SuppressedSummary): RecordedMessage {
+    return this.db.transaction((): RecordedMessage => {
+      const audit = appendAudit(this.db, 'identity_api_summary', { ...summary, gateId: this.identity.gateId }, this.now());
+      const messageId = this.newId();
+      const ev = buildEvent('identity_api_summary', { ...summary, audit }, { ...this.identity, messageId, atMs: this.now() });
+      return { messageId, audit, outboxSeq: this.enqueueInTransaction('events', messageId, ev, audit.seq) };
     })();
   }
 

@@ -89,6 +89,8 @@ export interface GateEventDetails {
   /** A part of the gate (camera, relay, store, broker, event, api) started failing, or works again. */
   health_fault: { part: string; detail: string };
   health_ok: { part: string; detail: string };
+  /** POST /identity results (not matches) beyond api.unmatchedRecordsPerMinute, counted over one minute instead of recorded one by one. */
+  identity_api_summary: { since: string; until: string; count: number; byReason: Record<string, number>; audit: AuditRef };
 }
 export type GateEventType = keyof GateEventDetails;
 export const GATE_EVENT_TYPES = [
@@ -103,6 +105,7 @@ export const GATE_EVENT_TYPES = [
   'remote_open',
   'health_fault',
   'health_ok',
+  'identity_api_summary',
 ] as const satisfies readonly GateEventType[];
 
 /** `events`: one message per operational event. */

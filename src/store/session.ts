@@ -24,13 +24,21 @@ export interface AttendeeSession {
   visitedOrder: string[];
 }
 
+/**
+ * The `status` of a session made at the gate. The contract's statuses are the
+ * verification flow's ("processing" -> "completed", as its example activity
+ * shows); a local enrollment has no identity verification (no authentication
+ * step, no KYC), so it has not completed one: "processing" is what is true.
+ */
+export const LOCAL_SESSION_STATUS = 'processing';
+
 /** A session for an attendee enrolled at the gate, with nothing the central server knows. */
 export function localSession(userId: string, info: { name?: string; email?: string; phone?: string; countryCode?: string }): AttendeeSession {
   return {
     userInfo: { email: info.email ?? '', userId, name: info.name ?? '', phone: info.phone ?? '', countryCode: info.countryCode ?? '' },
     authentication: [],
     kyc: [],
-    status: 'completed',
+    status: LOCAL_SESSION_STATUS,
     qrId: '',
     activities: [],
     metadata: {},

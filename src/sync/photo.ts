@@ -63,8 +63,10 @@ export function photoFetcher(o: PhotoFetchOptions): FetchPhoto {
       return await fetchRemoteImage(url, { maxBytes: o.maxPhotoBytes, timeoutMs: o.requestTimeoutMs, maxRedirects: 3, allowList: entries });
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
-      if (err.status === 413 || err.status === 415 || PERMANENT.test(err.detail)) throw new PhotoRejected(err.detail);
-      throw new SyncError(`photo download failed: ${err.detail}`, true);
+      // The central server's photos are the gate's own business: the specifics kept from API clients are wanted here.
+      const detail = err.logDetail ?? err.detail;
+      if (err.status === 413 || err.status === 415 || PERMANENT.test(detail)) throw new PhotoRejected(detail);
+      throw new SyncError(`photo download failed: ${detail}`, true);
     }
   };
 }

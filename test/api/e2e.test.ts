@@ -208,6 +208,23 @@ void test('a key that is not valid: 401, nothing recorded', async () => {
   assert.equal(lastSeq(), from);
 });
 
+void test('an attendee enrolled at the gate only: 200 with status "processing" (no verification exists), no invented steps', async () => {
+  const local = await enrollAttendee(
+    { pipeline: rec.pipeline, store: rec.store, galleries: rec.galleries, config: rec.config, embedderId: rec.embedderId },
+    { eventId: EVENT, userId: 'usr_local_kit', name: 'Kit Local', photos: [{ label: 'kit_harington/1.jpg', data: readPhoto(join(SHARED_FACES, 'people/kit_harington/1.jpg')) }] },
+  );
+  assert.equal(local.embeddings, 1);
+  const r = await identify(service.address.port, { event_id: EVENT, image_url: photoUrl('people/kit_harington/2.jpg') });
+  assert.equal(r.status, 200, r.text);
+  const body = r.json as ContractSession;
+  assert.equal(body.userInfo.userId, 'usr_local_kit');
+  assert.equal(body.status, 'processing', 'no verification was ever completed for a local enrollment');
+  assert.deepStrictEqual([body.authentication, body.kyc], [[], []]);
+  const ours = body.activities.at(-1)!;
+  assert.deepStrictEqual([ours.metadata.from, ours.metadata.to], ['processing', 'processing']);
+  assert.deepStrictEqual(Object.keys(body), Object.keys(specSession), 'the eight contract keys, in order');
+});
+
 void test('`gate-agent serve`: listens where told, honours --allow-host, answers /healthz, stops on SIGTERM with exit 0', async () => {
   const data = join(dir, 'serve-data');
   const env = { ...process.env, GATE_AGENT_MODELS_DIR: SHARED_MODELS, GATE_AGENT_DATA_DIR: data, GATE_AGENT_LOG_LEVEL: 'warn' };
@@ -239,7 +256,16 @@ void test('`gate-agent serve`: listens where told, honours --allow-host, answers
     assert.ok(port > 0);
     const health = await request(port, '/healthz');
     assert.equal(health.status, 200, health.text);
-    assert.deepStrictEqual(health.json, { live: true, ready: true, checks: [] });
+    // Real checks: the database took a write, the models answered, an event exists.
+    assert.deepStrictEqual(health.json, {
+      live: true,
+      ready: true,
+      checks: [
+        { name: 'store', ready: true },
+        { name: 'models', ready: true },
+        { name: 'event', ready: true },
+      ],
+    });
     // Allowed by --allow-host: the image is fetched and the pipeline finds no face in it.
     const white = await identify(port, { event_id: EVENT, image_url: photoUrl('white.png') }, cliKey);
     assert.equal(white.status, 422, white.text);

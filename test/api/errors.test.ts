@@ -2,7 +2,10 @@
 // the problem and the fix.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants as fsConstants, openSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { revokeKey } from '../../src/api/keys.js';
@@ -101,15 +104,27 @@ void test('400: image not reachable (refused connection, HTTP error, timeout, mi
       throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
     },
   });
+  // The client gets a generic reason (no status code, no socket error: those
+  // would let a key holder probe allow-listed hosts); the log has the specifics.
+  const loggedRefusal = (specific: RegExp): void => {
+    const line = api.logs.filter((l) => l.msg === 'request refused').at(-1);
+    assert.match(String(line?.detail), specific, JSON.stringify(line));
+    assert.equal(line?.level, 30, 'an unreachable image is logged at info');
+  };
+  const unreachable = /could not be fetched \(no connection, or no image within 300 ms\); check that the image server is up and reachable from the gate$/;
   const refused = await api.identify({ event_id: EVENT, image_url: `http://127.0.0.1:${port}/a.png` });
   assert.equal(refused.status, 400);
-  assert.match(detailOf(refused), /could not be fetched \(ECONNREFUSED\); check that image_url is reachable/);
+  assert.match(detailOf(refused), unreachable);
+  loggedRefusal(/could not be fetched \(ECONNREFUSED\)/);
   const missing = await api.identify({ event_id: EVENT, image_url: notFound.url() });
   assert.equal(missing.status, 400);
-  assert.match(detailOf(missing), /answered HTTP 404; check that image_url points at an existing image/);
+  assert.equal(detailOf(missing), 'the image server did not return an image (it answered with an error); check that image_url points at an existing image the gate may read');
+  loggedRefusal(new RegExp(`the image server http://127\\.0\\.0\\.1:${notFound.port} answered HTTP 404`));
   const slow = await api.identify({ event_id: EVENT, image_url: stall.url() });
   assert.equal(slow.status, 400);
-  assert.match(detailOf(slow), /did not arrive within 300 ms/);
+  assert.match(detailOf(slow), unreachable);
+  loggedRefusal(/did not arrive within 300 ms/);
+  assert.ok(!JSON.stringify(api.logs).includes(api.key), 'the API key is never logged');
   const unresolvable = await api.identify({ event_id: EVENT, image_url: 'http://no-such-host.invalid/a.png' });
   assert.equal(unresolvable.status, 400);
   assert.match(detailOf(unresolvable), /no-such-host\.invalid does not resolve/);
@@ -215,6 +230,36 @@ void test('file: URLs only inside the snapshot directory', async (t) => {
   assert.equal(disabled.status, 400);
   assert.match(detailOf(disabled), /file: image URLs are disabled on this gate/);
   assert.equal(withDir.identity.calls.length, 1);
+});
+
+void test('a named pipe in the snapshot directory is refused at once and never blocks the thread pool', async (t) => {
+  const snaps = await mkdtemp(join(tmpdir(), 'gate-api-fifo-'));
+  await writeFile(join(snaps, 'frame.png'), await png());
+  // More pipes than libuv has threads (4): a blocking open of each would stall every fs call.
+  const fifos = [0, 1, 2, 3, 4].map((i) => join(snaps, `pipe${i}.png`));
+  for (const f of fifos) assert.equal(spawnSync('mkfifo', [f]).status, 0, `mkfifo ${f}`);
+  // Should a reader be stuck in open() anyway, a writer end releases it so the
+  // test can end; registered before the removal, so it runs first.
+  t.after(() => {
+    for (const f of fifos) closeSync(openSync(f, fsConstants.O_RDWR | fsConstants.O_NONBLOCK));
+  });
+  t.after(() => rm(snaps, { recursive: true, force: true }));
+  const withDir = await startApi(t, { config: { snapshotDir: snaps } });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error('a file: request on a FIFO did not answer within 5 s: the open blocked')), 5000);
+  });
+  t.after(() => clearTimeout(timer));
+  const answers = await Promise.race([
+    Promise.all(fifos.map((f) => withDir.identify({ event_id: EVENT, image_url: pathToFileURL(f).href }))),
+    deadline,
+  ]);
+  for (const r of answers) {
+    assert.equal(r.status, 400, r.text);
+    assert.match(detailOf(r), /not a regular file; point it at a snapshot image/);
+  }
+  const ok = await Promise.race([withDir.identify({ event_id: EVENT, image_url: pathToFileURL(join(snaps, 'frame.png')).href }), deadline]);
+  assert.equal(ok.status, 200, 'the thread pool is free: a real snapshot still loads');
 });
 
 void test("fastify's own errors are {\"detail\"} too, never 5xx", async (t) => {

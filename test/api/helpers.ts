@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import Database from 'better-sqlite3';
+import { pino, type Logger } from 'pino';
 import sharp from 'sharp';
 import { createApiServer, type ApiServerOptions } from '../../src/api/server.js';
 import { createKey, migrateApiKeys, SqliteApiKeyStore } from '../../src/api/keys.js';
@@ -46,6 +47,8 @@ export interface Api {
   dir: string;
   identity: FakeIdentity;
   connects: ConnectTarget[];
+  /** The API's log lines (level info and up), parsed. */
+  logs: LogLine[];
   /** Send a request to the API; parses JSON bodies. */
   req(path: string, init?: RequestInit): Promise<Reply>;
   /** POST /identity with the test key and the given query parameters. */
@@ -65,6 +68,19 @@ export interface Reply {
   json: unknown;
 }
 
+export interface LogLine {
+  level: number;
+  msg: string;
+  [k: string]: unknown;
+}
+
+/** A logger that keeps its lines in memory, for asserting what the log says. */
+export function memoryLogger(): { log: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) });
+  return { log, lines };
+}
+
 export type ApiOverrides = Omit<Partial<ApiServerOptions>, 'identity' | 'keys'>;
 
 export async function startApi(t: TestContext, overrides: ApiOverrides = {}): Promise<Api> {
@@ -75,10 +91,12 @@ export async function startApi(t: TestContext, overrides: ApiOverrides = {}): Pr
   const { key } = createKey(db, 'test-client');
   const identity = new FakeIdentity();
   const connects: ConnectTarget[] = [];
+  const memory = memoryLogger();
   const server = createApiServer({
     identity,
     keys: new SqliteApiKeyStore(db),
     onConnect: (target) => connects.push(target),
+    log: memory.log,
     ...overrides,
     config: { rateLimitPerIpBurst: 1000, rateLimitPerKeyBurst: 1000, rateLimitTotalBurst: 1000, ...overrides.config },
   });
@@ -91,6 +109,7 @@ export async function startApi(t: TestContext, overrides: ApiOverrides = {}): Pr
     dir,
     identity,
     connects,
+    logs: memory.lines,
     req: (path, init) => request(port, path, init),
     identify: (params, headers = {}) =>
       request(port, `/identity?${new URLSearchParams(params).toString()}`, { method: 'POST', headers: { 'x-api-key': key, ...headers } }),

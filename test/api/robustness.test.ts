@@ -191,3 +191,23 @@ function slowClient(port: number, parts: string[], gapMs: number): Promise<RawRe
     });
   });
 }
+
+void test('requests node refuses before the framework runs (no Host, unsupported Expect) are answered in {"detail"}', async (t) => {
+  const api = await startApi(t);
+  const cases: [string, string, number, RegExp][] = [
+    ['no Host, HTTP/1.1', 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n', 400, /no Host header/],
+    ['no Host, POST /identity', `POST /identity?event_id=${EVENT} HTTP/1.1\r\nx-api-key: ${api.key}\r\nConnection: close\r\n\r\n`, 400, /no Host header/],
+    ['Expect: something-else', 'POST /identity HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nConnection: close\r\n\r\n', 417, /Expect header "200-ok" is not supported/],
+  ];
+  for (const [what, bytes, status, detail] of cases) {
+    const r = await raw(api.port, Buffer.from(bytes));
+    assert.equal(r.status, status, `${what}: ${r.head}`);
+    assertDetail(r, what);
+    assert.match((JSON.parse(r.body) as { detail: string }).detail, detail, what);
+  }
+  // HTTP/1.0 has no Host requirement; it is still served.
+  const old = await raw(api.port, Buffer.from('GET /healthz HTTP/1.0\r\n\r\n'));
+  assert.equal(old.status, 200, old.head);
+  assert.equal(api.identity.calls.length, 0, 'a refused request never reached recognition');
+  await goodRequestWorks(api);
+});
