@@ -71,6 +71,7 @@ export class DecodePool implements ImageDecoder {
   async decode(bytes: Buffer): Promise<RgbImage> {
     if (this.stopped) throw new Error('the decode pool is stopped');
     const slot = await this.freeSlot();
+    if (this.stopped) throw new Error('the decode pool is stopped');
     slot.busy = true;
     try {
       return await this.run(slot, bytes);
@@ -90,7 +91,11 @@ export class DecodePool implements ImageDecoder {
   }
 
   private spawn(slot: Slot): ChildProcess {
+    // A slot owns one worker: one still running would be orphaned by the assignment below.
+    if (slot.child && slot.child.exitCode === null && slot.child.signalCode === null) slot.child.kill('SIGKILL');
     const child = fork(CHILD, [], {
+      // Not the parent's flags (a test runner's, an inspector's): the worker only decodes.
+      execArgv: [],
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       env: { ...process.env, UV_THREADPOOL_SIZE: '1' },
@@ -121,7 +126,8 @@ export class DecodePool implements ImageDecoder {
         this.killed++;
         log.warn({ timeoutMs: this.opts.timeoutMs, bytes: bytes.length }, 'image decode passed its deadline; worker killed');
         void this.kill(slot).then(() => {
-          if (!this.stopped) this.spawn(slot);
+          // A request may have started a new worker in this slot meanwhile: never two.
+          if (!this.stopped && slot.child === null) this.spawn(slot);
         });
         reject(new DecodeTimeoutError(this.opts.timeoutMs));
       }, this.opts.timeoutMs);
