@@ -130,5 +130,8 @@ test('a full disk: no decision recorded and no door opened; healthz, MQTT status
   await until('MQTT status healthy again', () => (status()?.health?.ok === true ? true : undefined));
   assert.match(log, /store ok again: recording decisions/);
   await until('sd_notify STATUS ok again', () => (/STATUS=gate g1: ok/.test(notes.filter((n) => n.includes('STATUS=')).at(-1) ?? '') ? true : undefined)).catch((err: Error) => assert.fail(`${err.message}: ${JSON.stringify(notes.slice(-4))}`));
+  // A clean stop: the daemon ends its decode workers and leaves nothing behind.
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   child.kill('SIGTERM');
+  assert.equal(await exited, 0, log.slice(-1500));
 });
