@@ -27,6 +27,7 @@ import { startRecognition, type Recognition } from './recognition.js';
 import { currentEvent } from './schedule.js';
 import { SyncScheduler } from '../sync/scheduler.js';
 import { loadConfig } from '../config/load.js';
+import { GateStatus, type StatusInputs } from './status.js';
 
 const log = logger('daemon');
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -106,6 +107,8 @@ export class GateDaemon {
   /** What each part was last seen doing; /healthz, MQTT status, sd_notify and the log read it. */
   readonly health: GateHealth;
   private cameraRetry: NodeJS.Timeout | undefined;
+  /** <dataDir>/status.json for `gate-agent status`. */
+  readonly status: GateStatus;
 
   constructor(private readonly opts: DaemonOptions) {
     this.now = opts.now ?? Date.now;
@@ -114,6 +117,29 @@ export class GateDaemon {
     this.health.on('change', (report, { part, was, now }) => this.announceHealth(report, part, was?.ok, now));
     this.notify = opts.notify ?? new SdNotify({ healthy: () => this.healthy() });
     this.finished = new Promise((r) => (this.finish = r));
+    const d = opts.config.daemon;
+    this.status = new GateStatus({ dataDir: opts.dataDir, intervalMs: d.statusIntervalMs, fpsWindowMs: d.statusFpsWindowMs, now: this.now, mono: this.mono, collect: () => this.statusInputs(), onError: (err) => log.warn({ err: err.message }, 'cannot write status.json') });
+  }
+
+  /** The parts' state for status.json; parts not started yet are null. */
+  private async statusInputs(): Promise<StatusInputs> {
+    const rec = this.rec;
+    const e = this.event;
+    const src = this.source?.status();
+    const pub = this.publisher?.status();
+    const relay = this.relay?.state();
+    return {
+      gateId: this.config.gateId,
+      siteId: this.config.siteId,
+      event: e && { id: e.id, attendees: rec ? (await rec.galleries.get(e.id)).attendeeCount : null },
+      camera: src ? { description: this.cameraDescription, state: src.state, framesReceived: src.framesReceived, lastError: src.lastError } : this.cameraDescription ? { description: this.cameraDescription, state: 'not started', framesReceived: 0, lastError: this.health.get('camera')?.detail ?? null } : null,
+      relay: relay ? { driver: relay.driver, active: relay.active } : null,
+      broker: pub ? { url: pub.broker, state: pub.state, lastError: pub.lastError, lastErrorAt: pub.lastErrorAt } : null,
+      outboxDepth: this.outbox?.depth() ?? null,
+      lastSync: e && rec ? rec.store.getSyncState(e.id) : null,
+      health: this.health.report(),
+      frames: this.stats.frames,
+    };
   }
 
   private get config(): Config {
@@ -171,10 +197,12 @@ export class GateDaemon {
     this.relay.on('door-held-open', ({ openForMs }) => this.outbox!.recordEvent('door_held', { openMs: openForMs }));
     this.relay.on('door-forced', () => this.outbox!.recordEvent('door_forced', {}));
     this.relay.on('error', (err) => {
+      this.status.relayFault(err.message);
       this.health.set('relay', false, err.message);
       this.recordEvent('relay_fault', { error: err.message });
     });
     this.relay.on('pulse-ended', ({ ok, error }) => {
+      this.status.pulseEnded(ok, error);
       this.settlePulses(ok);
       this.health.set('relay', ok, ok ? `${this.relay!.driver}: last pulse confirmed` : (error ?? 'pulse failed'));
     });
@@ -204,6 +232,8 @@ export class GateDaemon {
 
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
     this.timers.push(setInterval(() => this.housekeeping(), c.daemon.purgeIntervalMs));
+    this.status.start();
+    this.health.on('change', () => this.status.update());
     await this.notify.ready(this.health.report().summary);
     log.info({ event: this.event?.id ?? null }, 'gate-agent running');
   }
@@ -558,6 +588,7 @@ export class GateDaemon {
     // The relay was made safe when shutdown began; a late grant must not energise it again.
     if (d.kind === 'grant' && this.abort.signal.aborted) d = { ...d, kind: 'deny', reason: 'gate_stopping', detail: 'decided while the gate was stopping' };
     this.stats.decisions[d.reason] = (this.stats.decisions[d.reason] ?? 0) + 1;
+    this.status.decision(d);
     this.gateMetrics.decisions.inc({ reason: d.reason });
     const timingsMs = Object.fromEntries(Object.entries(d.timings).map(([k, v]) => [k, Math.round(v * 10) / 10]));
     // Recorded first; a gate that cannot record (disk full, read-only) opens nothing.
@@ -578,6 +609,7 @@ export class GateDaemon {
         if (capturedAtMs !== null) keepLast(this.stats.grantLatencyMs, performance.now() - capturedAtMs);
       } catch (err) {
         this.settlePulses(false);
+        this.status.relayFault((err as Error).message);
         log.error({ err: (err as Error).message }, 'relay pulse failed');
         this.outbox!.recordEvent('relay_fault', { error: (err as Error).message });
       }
@@ -615,7 +647,7 @@ export class GateDaemon {
   /** Stop in order: relay safe first, then camera and loop, network, models, database last. */
   components(): { name: string; stop(): unknown }[] {
     return [
-      { name: 'frame loop', stop: async () => { this.abort.abort(); clearTimeout(this.cameraRetry); for (const t of this.timers) clearInterval(t); await this.source?.stop(); await this.loopDone; } },
+      { name: 'frame loop', stop: async () => { this.abort.abort(); clearTimeout(this.cameraRetry); for (const t of this.timers) clearInterval(t); this.status.stop(); await this.source?.stop(); await this.loopDone; } },
       { name: 'sync', stop: () => this.sync?.stop() },
       { name: 'api', stop: () => this.api?.close() },
       { name: 'publisher', stop: () => this.publisher?.stop() },

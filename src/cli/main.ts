@@ -14,6 +14,7 @@ import * as sync from './sync.js';
 import * as doctor from './doctor.js';
 import * as serve from './serve.js';
 import * as evaluation from './eval.js';
+import * as status from './status.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   doctor.register(program);
   serve.register(program);
   evaluation.register(program);
+  status.register(program);
   return program;
 }
 

@@ -1,4 +1,4 @@
-// `gate-agent run` (the daemon) and `gate-agent config validate`.
+// `gate-agent run` (the daemon) and `gate-agent config validate` (`config show`: config-show.ts).
 import type { Command } from 'commander';
 import { GateDaemon } from '../app/daemon.js';
 import { ConfigError } from '../config/load.js';
@@ -6,6 +6,7 @@ import { logger } from '../log.js';
 import { Shutdown } from '../service/shutdown.js';
 import { SdNotify } from '../service/sdnotify.js';
 import { action, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
+import * as configShow from './config-show.js';
 
 const log = logger('cli');
 
@@ -63,6 +64,7 @@ export function register(program: Command): void {
   );
 
   const config = program.command('config').description('the config file');
+  configShow.register(config);
   withCommonOptions(config.command('validate').description('check the config file; list every problem at once'), { json: true }).action(
     action(async (opts: CommonOptions) => {
       try {

@@ -56,6 +56,8 @@ export const configSchema: SchemaNode = {
       shutdownDeadlineMs: { type: 'integer', description: 'A graceful stop taking longer than this is cut short (the relay is made safe first either way).', default: 10000, minimum: 100, examples: [10000] },
       purgeIntervalMs: { type: 'integer', description: 'How often expired events are purged and the current event re-checked, in ms.', default: 60000, minimum: 1000, examples: [60000] },
       maxFacesPerFrame: { type: 'integer', description: 'Faces embedded and matched per frame, largest first.', default: 2, minimum: 1, maximum: 16, examples: [2] },
+      statusIntervalMs: { type: 'integer', description: 'How often the daemon writes <dataDir>/status.json for `gate-agent status`, in ms (also on every health change). `gate-agent status` calls a snapshot older than 5 intervals stale.', default: 1000, minimum: 100, maximum: 60000, examples: [1000] },
+      statusFpsWindowMs: { type: 'integer', description: 'The camera frame rate in status.json counts the frames of this many last ms.', default: 5000, minimum: 1000, maximum: 60000, examples: [5000] },
       retryEmptyFrames: { type: 'boolean', description: 'When a camera frame has no face, run the detector again on a bordered copy (vision.emptyRetryPadRatio). Off: an empty entrance, the common case, costs one detector run. On only when the camera sees faces that fill the whole frame (tight crops replayed as frames).', default: false, examples: [false] },
     }),
     models: obj('Which face models to load and where from.', {

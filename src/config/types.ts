@@ -32,7 +32,7 @@ export interface Config {
   sync: SyncConfig;
   gate: GatePolicyOptions & GateModeOptions;
   liveness: LivenessOptions;
-  daemon: { shutdownDeadlineMs: number; purgeIntervalMs: number; maxFacesPerFrame: number; retryEmptyFrames: boolean };
+  daemon: { shutdownDeadlineMs: number; purgeIntervalMs: number; maxFacesPerFrame: number; retryEmptyFrames: boolean; statusIntervalMs: number; statusFpsWindowMs: number };
   version: number;
   gateId: string;
   siteId: string;
