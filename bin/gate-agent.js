@@ -9,5 +9,10 @@ if (!existsSync(fileURLToPath(main))) {
   console.error('gate-agent: dist/ is missing. Run `npm ci` (or `npm run build`) in the project folder first.');
   process.exit(1);
 }
+// Output piped into a reader that stops early (`gate-agent config show | head`): end quietly.
+process.stdout.on('error', (err) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 const { runCli } = await import(main.href);
 await runCli(process.argv);
