@@ -91,27 +91,17 @@ export interface AtThreshold {
   errors: Miss[];
 }
 
-export interface SizeReport {
+/** One gallery size: the figures at its effective threshold, plus the context to read them. */
+export interface SizeReport extends AtThreshold {
   /** Enrolled identities in this gallery. */
   gallerySize: number;
-  /** The effective threshold at this size (identification.targetFpir over the calibration table, never below match.threshold): the figures below are at it. */
-  threshold: number;
-  /** FPIR the calibration table predicts at that threshold and size. */
+  /** FPIR the calibration table predicts at the effective threshold (`threshold`: identification.targetFpir over the table, never below match.threshold) and size. */
   expectedFpir: number;
   /** The same probes at match.threshold alone, for comparison. */
   base: Omit<AtThreshold, 'errors' | 'misses'>;
   embeddings: number;
   mated: number;
   nonMated: number;
-  fnir: number;
-  fpir: number;
-  falseNegatives: number;
-  falsePositives: number;
-  wrongIdentity: number;
-  /** Why mated probes were missed (wrongIdentity is also in fnir). */
-  misses: Record<'noFace' | 'lowQuality' | 'belowThreshold' | 'belowMargin' | 'wrongIdentity', number>;
-  /** Wrong-identity matches and strangers given an identity, worst first. */
-  errors: Miss[];
 }
 
 /** 1:1 verification (ticket + face): every probe claims every other enrolled identity. */
