@@ -126,6 +126,8 @@ export class LocalIdentityService implements IdentityService {
     const timingsMs = Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v * 10) / 10]));
     this.observeStages(timings);
     const liveness = live && { liveness: { score: live.score, frames: live.frames } };
+    // The effective threshold the still was judged at (null: nothing reached matching).
+    const threshold = r.threshold === null ? {} : { threshold: r.threshold };
 
     if (live && !live.live && this.deps.liveness?.mode === 'required') {
       // Refused whoever it resembles: the answer does not say whether the photo matched anyone.
@@ -142,7 +144,7 @@ export class LocalIdentityService implements IdentityService {
         if (!s) return null;
         s.activities = capGateActivities([...s.activities, this.activity(s, m.similarity, ctx, atMs)], this.gateUserName(), this.deps.maxGateActivities ?? Infinity);
         this.deps.store.upsertAttendee(eventId, s);
-        this.record(eventId, { decision: 'granted', reason: API_GRANT_REASON, similarity: m.similarity, timingsMs, atMs, ...liveness }, s);
+        this.record(eventId, { decision: 'granted', reason: API_GRANT_REASON, similarity: m.similarity, timingsMs, atMs, ...liveness, ...threshold }, s);
         return s;
       });
       if (session) {
@@ -151,12 +153,12 @@ export class LocalIdentityService implements IdentityService {
       }
       // The attendee was removed between the gallery search and the lookup.
       const reason = 'attendee_removed';
-      this.record(eventId, { decision: 'unknown', reason: `${API_GRANT_REASON}_${reason}`, similarity: m.similarity, timingsMs, atMs, ...liveness }, null);
+      this.record(eventId, { decision: 'unknown', reason: `${API_GRANT_REASON}_${reason}`, similarity: m.similarity, timingsMs, atMs, ...liveness, ...threshold }, null);
       return { kind: 'unknown', reason };
     }
 
     const d = apiDecisionOf(r);
-    this.record(eventId, { ...d, similarity: null, timingsMs, atMs, ...liveness }, null);
+    this.record(eventId, { ...d, similarity: null, timingsMs, atMs, ...liveness, ...threshold }, null);
     log.info({ eventId, decision: d.decision, reason: r.reason, client: ctx.apiKeyName }, `identity not verified: ${r.reason}`);
     if (r.decision === 'no_face') return { kind: 'no_face' };
     return { kind: 'unknown', reason: r.detail ? `${r.reason}: ${r.detail}` : r.reason };

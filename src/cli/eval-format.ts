@@ -51,7 +51,7 @@ export function printVerify(r: VerifyReport, o: Opts): void {
 export function printIdentify(r: IdentifyReport, o: Opts): void {
   const misses = (m: SizeReport['misses']) => `${m.noFace} / ${m.lowQuality} / ${m.belowThreshold} / ${m.belowMargin}`;
   if (o.json) {
-    const at = (x: AtThreshold | SizeReport['base']) => ({ ...x, fnir: r6(x.fnir), fpir: r6(x.fpir) });
+    const at = (x: AtThreshold | SizeReport['base']) => ({ ...x, fnir: r6(x.fnir), fpir: r6(x.fpir), fnirJudged: r6(x.fnirJudged), fpirJudged: r6(x.fpirJudged) });
     out(
       JSON.stringify({
         command: 'eval identify',
@@ -76,6 +76,9 @@ export function printIdentify(r: IdentifyReport, o: Opts): void {
           expectedFpir: r6(s.expectedFpir),
           fnir: r6(s.fnir),
           fpir: r6(s.fpir),
+          failedToAcquire: s.failedToAcquire,
+          fnirJudged: r6(s.fnirJudged),
+          fpirJudged: r6(s.fpirJudged),
           falseNegatives: s.falseNegatives,
           falsePositives: s.falsePositives,
           wrongIdentity: s.wrongIdentity,
@@ -86,6 +89,7 @@ export function printIdentify(r: IdentifyReport, o: Opts): void {
         verify: { ...r.verify, fnir: r6(r.verify.fnir), far: r6(r.verify.far), accepted: r.verify.accepted.map((a) => ({ ...a, similarity: r4(a.similarity) })) },
         extrapolation: r.extrapolation.map((x) => ({ ...x, fpirAtBase: r6(x.fpirAtBase), expectedFpir: r6(x.expectedFpir), fnir: r6(x.fnir) })),
         calibration: r.calibration,
+        passages: r.passages && { ...r.passages, rows: r.passages.rows.map((x) => ({ ...x, fnir: r6(x.fnir), fpir: r6(x.fpir) })) },
       }),
     );
     return;
@@ -97,6 +101,13 @@ export function printIdentify(r: IdentifyReport, o: Opts): void {
   for (const s of r.sizes) {
     out(
       `${String(s.gallerySize).padEnd(8)} ${String(s.mated).padEnd(8)} ${String(s.nonMated).padEnd(10)} ${s.threshold.toFixed(3).padEnd(10)} ${pct(s.fnir).padEnd(9)} ${pct(s.fpir).padEnd(9)} ${String(s.wrongIdentity).padEnd(9)} ${misses(s.misses).padEnd(55)} ${pct(s.base.fnir)} / ${pct(s.base.fpir)}`,
+    );
+  }
+  out('without the probes the gate does not judge (no face, or refused by the quality gate: failures to acquire):');
+  out('gallery  threshold  failed to acquire: genuine / strangers   FNIR judged  FPIR judged   at match.threshold: FNIR / FPIR judged');
+  for (const s of r.sizes) {
+    out(
+      `${String(s.gallerySize).padEnd(8)} ${s.threshold.toFixed(3).padEnd(10)} ${`${s.failedToAcquire.mated} / ${s.failedToAcquire.nonMated}`.padEnd(38)} ${pct(s.fnirJudged).padEnd(12)} ${pct(s.fpirJudged).padEnd(13)} ${pct(s.base.fnirJudged)} / ${pct(s.base.fpirJudged)}`,
     );
   }
   const last = r.sizes[r.sizes.length - 1];
@@ -113,6 +124,16 @@ export function printIdentify(r: IdentifyReport, o: Opts): void {
     out(`${String(x.attendees).padEnd(10)} ${pct(x.fpirAtBase).padEnd(24)} ${x.threshold.toFixed(3).padEnd(20)} ${pct(x.expectedFpir, 3).padEnd(14)} ${pct(x.fnir)}`);
   }
   if (r.calibration) out(`impostor comparisons: ${r.calibration.comparisons}; tail slope ${r.calibration.tailSlope} log10(rate) per unit of similarity (--write-calibration <file> saves the table)`);
+  const w = r.passages;
+  if (w) {
+    out(
+      `passages (walk-ups of ${w.framesPerPassage} photos through the gate's frame stages, ${w.votesNeeded} of ${w.votesWindow} votes): ${w.passages} from ${w.identities} identities (at most ${w.maxPerIdentity} each); strangers = the same passages with their person left out of the gallery`,
+    );
+    out('fusionFrames  FNIR per passage        FPIR per passage        wrong id');
+    for (const x of w.rows) {
+      out(`${String(x.fusionFrames).padEnd(13)} ${`${pct(x.fnir)} (${x.falseNegatives})`.padEnd(23)} ${`${pct(x.fpir)} (${x.falsePositives})`.padEnd(23)} ${x.wrongIdentity}`);
+    }
+  }
 }
 
 function padRatesJson(p: PadRates): Record<string, unknown> {

@@ -88,7 +88,7 @@ function positive(flag: string) {
 const CACHE_HELP = 'file of embeddings kept between runs (keyed by path, mtime, size and pipeline); it holds face templates, keep it private';
 
 type VerifyOpts = CommonOptions & { pairs: string; images?: string; cache?: string; show: number };
-type IdentifyOpts = CommonOptions & { gallery?: string; probes?: string; list?: string; sizes: string; cache?: string; show: number; enrollPhotos: number; writeCalibration?: string };
+type IdentifyOpts = CommonOptions & { gallery?: string; probes?: string; list?: string; sizes: string; cache?: string; show: number; enrollPhotos: number; writeCalibration?: string; passageFrames?: number; passagesPerIdentity: number };
 type PadOpts = CommonOptions & { live: string[]; attack: string[]; list?: string; videoFps: number };
 
 export function register(program: Command): void {
@@ -131,6 +131,8 @@ export function register(program: Command): void {
       .option('--show <n>', 'wrong matches listed in the text output', positive('--show'), 10)
       .option('--enroll-photos <n>', 'without --probes: photos enrolled per identity (each a template; one photo is always left to probe with)', positiveInt('--enroll-photos'), 1)
       .option('--write-calibration <file>', 'write the impostor score distribution of this run as a calibration table (JSON) for identification.calibrationFile')
+      .option('--passage-frames <n>', 'also walk passages of n probe photos of one person through the gate\'s frame stages (fusion, votes): FNIR and FPIR per passage', positiveInt('--passage-frames'))
+      .option('--passages-per-identity <n>', 'with --passage-frames: at most this many passages per identity', positiveInt('--passages-per-identity'), 10)
       .addHelpText(
         'after',
         `
@@ -143,7 +145,11 @@ size. When an image has several faces, the one nearest the image centre is used.
 Figures are at the effective threshold of each size (identification.targetFpir over the
 calibration table, never below match.threshold) and at match.threshold alone. Verification
 claims: every usable probe claims every enrolled identity that is not its own (1:1 at the
-verify threshold). The FPIR for larger events is extrapolated from the calibration table.`,
+verify threshold). The FPIR for larger events is extrapolated from the calibration table.
+--passage-frames n: each identity's probe photos, n at a time, are shown as the frames of
+one walk-up to the gate's FrameMatcher and GatePolicy (gate.fusionFrames, votesNeeded of
+votesWindow, the effective threshold), once against the full gallery (genuine) and once
+with that identity left out (a stranger); at gate.fusionFrames 1 and as configured.`,
       ),
   ).action(
     evalAction(async (opts: IdentifyOpts) => {
@@ -174,7 +180,10 @@ verify threshold). The FPIR for larger events is extrapolated from the calibrati
         const identities = new Set([...gallery.keys(), ...(probes?.keys() ?? [])]).size;
         const dim = modelById(ctx.config.models.embedder).embeddingSize ?? 512;
         const rule = thresholdRule(ctx.config);
-        return evaluateIdentification(plan, identities, gallerySizes(sizes, plan.enroll.size), { config: ctx.config, rule, modelId: ctx.config.models.embedder, embed: (p) => emb.embed(p), dim });
+        return evaluateIdentification(plan, identities, gallerySizes(sizes, plan.enroll.size), { config: ctx.config, rule, modelId: ctx.config.models.embedder, embed: (p) => emb.embed(p),
+          dim,
+          ...(opts.passageFrames && { passages: { frames: opts.passageFrames, maxPerIdentity: opts.passagesPerIdentity, config: ctx.config } }),
+        });
       });
       if (report.enrolled === 0) throw new EvalInputError('empty', 'nobody could be enrolled: no identity has two or more photos with a usable face');
       if (opts.writeCalibration) {

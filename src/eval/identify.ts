@@ -10,6 +10,7 @@ import type { IdentificationConfig } from '../match/identification-config.js';
 import { qualityProblem } from '../match/quality-gate.js';
 import type { ImageEmbedding } from './embeddings.js';
 import { identificationRates, type IdentificationOutcome } from './metrics.js';
+import { evaluatePassages, planPassages, type PassageReport } from './passages.js';
 
 export interface Probe {
   path: string;
@@ -88,6 +89,14 @@ export interface AtThreshold {
   falsePositives: number;
   wrongIdentity: number;
   misses: Record<'noFace' | 'lowQuality' | 'belowThreshold' | 'belowMargin' | 'wrongIdentity', number>;
+  /**
+   * Probes the gate would not judge at all (no face, or refused by the quality gate: a
+   * failure to acquire in ISO/IEC 19795-1 terms), and the rates over the probes it judges.
+   * `fnir`/`fpir` count a failure to acquire as a miss; these leave them out.
+   */
+  failedToAcquire: { mated: number; nonMated: number };
+  fnirJudged: number;
+  fpirJudged: number;
   errors: Miss[];
 }
 
@@ -98,7 +107,7 @@ export interface SizeReport extends AtThreshold {
   /** FPIR the calibration table predicts at the effective threshold (`threshold`: identification.targetFpir over the table, never below match.threshold) and size. */
   expectedFpir: number;
   /** The same probes at match.threshold alone, for comparison. */
-  base: Omit<AtThreshold, 'errors' | 'misses'>;
+  base: Omit<AtThreshold, 'errors' | 'misses' | 'failedToAcquire'>;
   embeddings: number;
   mated: number;
   nonMated: number;
@@ -150,6 +159,8 @@ export interface IdentifyReport {
   calibration: CalibrationTable | null;
   verify: VerifyClaims;
   extrapolation: Extrapolated[];
+  /** Walk-ups of several photos through the gate's frame stages (--passage-frames); null when not asked for. */
+  passages: PassageReport | null;
 }
 
 /** Attendee counts the report extrapolates to (docs/accuracy.md). */
@@ -170,6 +181,8 @@ export interface IdentifyDeps {
   embed: (path: string) => Promise<ImageEmbedding>;
   dim: number;
   onProbe?: () => void;
+  /** Also score passages of `frames` probe photos each through the gate's FrameMatcher and GatePolicy (the whole config). */
+  passages?: { frames: number; maxPerIdentity: number; config: Config };
 }
 
 type Scored = { probe: Probe; e: ImageEmbedding; usable: boolean; cands: Candidate[] };
@@ -179,6 +192,7 @@ function decideAt(scored: readonly Scored[], threshold: number, margin: number):
   const outcomes: IdentificationOutcome[] = [];
   const misses = { noFace: 0, lowQuality: 0, belowThreshold: 0, belowMargin: 0, wrongIdentity: 0 };
   const errors: Miss[] = [];
+  const fta = { mated: 0, nonMated: 0 };
   for (const { probe, e, usable, cands } of scored) {
     let matched: string | null = null;
     let reason: MatchReason | 'no_face' | 'low_quality';
@@ -190,6 +204,7 @@ function decideAt(scored: readonly Scored[], threshold: number, margin: number):
       matched = m.match?.userId ?? null;
       if (matched !== null && matched !== probe.truth) errors.push({ probe: probe.path, truth: probe.truth, matched, similarity: m.match!.similarity });
     }
+    if (reason === 'no_face' || reason === 'low_quality') fta[probe.truth === null ? 'nonMated' : 'mated']++;
     if (probe.truth !== null && matched !== probe.truth) {
       if (reason === 'no_face') misses.noFace++;
       else if (reason === 'low_quality') misses.lowQuality++;
@@ -201,7 +216,20 @@ function decideAt(scored: readonly Scored[], threshold: number, margin: number):
   }
   const r = identificationRates(outcomes);
   errors.sort((a, b) => b.similarity - a.similarity);
-  return { threshold, fnir: r.fnir, fpir: r.fpir, falseNegatives: r.falseNegatives, falsePositives: r.falsePositives, wrongIdentity: r.wrongIdentity, misses, errors };
+  return {
+    threshold,
+    fnir: r.fnir,
+    fpir: r.fpir,
+    falseNegatives: r.falseNegatives,
+    falsePositives: r.falsePositives,
+    wrongIdentity: r.wrongIdentity,
+    misses,
+    failedToAcquire: fta,
+    // A failure to acquire is always a false negative of a mated probe and never a false positive.
+    fnirJudged: (r.falseNegatives - fta.mated) / (r.mated - fta.mated),
+    fpirJudged: r.falsePositives / (r.nonMated - fta.nonMated),
+    errors,
+  };
 }
 
 const dot = (a: Float32Array, b: Float32Array): number => {
@@ -265,7 +293,7 @@ export async function evaluateIdentification(plan: IdentificationPlan, identitie
       }
       const eff = effectiveThreshold(rule, members.size);
       const at = decideAt(scored, eff.threshold, config.match.margin);
-      const { misses: _m, errors: _e, ...base } = decideAt(scored, config.match.threshold, config.match.margin);
+      const { misses: _m, errors: _e, failedToAcquire: _f, ...base } = decideAt(scored, config.match.threshold, config.match.margin);
       const mated = scored.filter((x) => x.probe.truth !== null).length;
       reports.push({ gallerySize: members.size, expectedFpir: eff.expectedFpir, base, embeddings, mated, nonMated: scored.length - mated, ...at });
       lastScored = scored;
@@ -320,6 +348,8 @@ export async function evaluateIdentification(plan: IdentificationPlan, identitie
     };
   });
 
+  const passages = deps.passages ? await passagesOver(plan, vectors, owner, deps.passages, deps) : null;
+
   return {
     threshold: config.match.threshold,
     targetFpir: rule.targetFpir,
@@ -337,5 +367,28 @@ export async function evaluateIdentification(plan: IdentificationPlan, identitie
     calibration,
     verify: claims,
     extrapolation,
+    passages,
   };
+}
+
+/** Passages against a gallery of every enrolled identity, built as the gate builds it. */
+async function passagesOver(
+  plan: IdentificationPlan,
+  vectors: readonly Float32Array[],
+  owner: readonly string[],
+  p: NonNullable<IdentifyDeps['passages']>,
+  deps: IdentifyDeps,
+): Promise<PassageReport> {
+  const opts = { dim: deps.dim, threads: p.config.match.threads, rescoreTop: p.config.match.rescoreTop, vectorOf: (id: number) => vectors[id], initialCapacity: vectors.length };
+  const gallery: AttendeeGallery = deps.config.identification.templates === 'fused' ? new FusedGallery(opts) : new Gallery(opts);
+  const templates = new Map<string, { id: number; v: Float32Array }[]>();
+  vectors.forEach((v, i) => templates.set(owner[i]!, [...(templates.get(owner[i]!) ?? []), { id: i, v }]));
+  await gallery.start();
+  try {
+    for (const [userId, list] of templates) for (const t of list) gallery.add(t.id, userId, t.v);
+    const passages = planPassages(plan.probes, p.frames, p.maxPerIdentity);
+    return await evaluatePassages(passages, p.frames, p.maxPerIdentity, { config: p.config, gallery, templates, embed: deps.embed });
+  } finally {
+    await gallery.stop();
+  }
 }

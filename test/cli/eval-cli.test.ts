@@ -6,7 +6,7 @@
 // push the figures to values worked out by hand.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SHARED_FACES } from '../paths.js';
@@ -87,6 +87,44 @@ test('eval identify: enrolled people found, strangers unknown; figures move with
   // 4 attendees: the calibrated threshold is below 0.34, so 0.34 applies
   assert.match(text.stdout, /^4 +14 +3 +0\.340 +0\.00% +0\.00% +0 /m);
   assert.match(text.stdout, /^verify \(ticket \+ face, 1:1\) at threshold 0\.340: FNIR 0\.00% \(0 of 14 own claims refused\); wrong person accepted in 0 of 54 impostor claims/m);
+});
+
+test('eval identify --passage-frames: walk-ups through the gate stages, genuine let in, the same walk-ups without their person kept out; failures to acquire shown apart', async () => {
+  // The set above plus a faceless probe for kit_harington (a failure to acquire).
+  const ids = join(dir, 'ids-passages');
+  await rm(ids, { recursive: true, force: true });
+  await mkdir(ids);
+  for (const id of [...BBT, 'kit_harington', 'leonard', 'sheldon', 'rose_leslie']) {
+    await mkdir(join(ids, id));
+    const src = join(lfw, id);
+    for (const f of await readdir(src)) await copyFile(join(src, f), join(ids, id, f));
+  }
+  await copyFile(join(SHARED_FACES, 'white.png'), join(ids, 'kit_harington', '9.png'));
+  const cache = join(dir, 'emb-passages.jsonl');
+  type Row = { fusionFrames: number; falseNegatives: number; falsePositives: number; wrongIdentity: number };
+  type Size = SizeJson & { falseNegatives: number; failedToAcquire: { mated: number; nonMated: number }; fnirJudged: number };
+  type Rep = Omit<IdentifyJson, 'sizes'> & { passages: { passages: number; identities: number; rows: Row[] }; sizes: Size[] };
+  const r = await runCli(['eval', 'identify', '--gallery', ids, '--sizes', 'all', '--cache', cache, '--passage-frames', '2', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const rep = jsonLines(r.stdout)[0] as unknown as Rep;
+  // amy, howard, penny: 4 probes each = 2 passages each; kit_harington: 2.jpg, 3.jpg (9.png left over)
+  assert.deepEqual([rep.passages.passages, rep.passages.identities], [7, 4]);
+  // Every same-person pair scores above the threshold, every different-person pair below:
+  // each walk-up lets its person in, and nobody once its person is left out.
+  assert.deepEqual(rep.passages.rows.map((x) => [x.fusionFrames, x.falseNegatives, x.falsePositives, x.wrongIdentity]), [[1, 0, 0, 0], [3, 0, 0, 0]]);
+  // The faceless probe is a miss, and the only one: FNIR 1/15 counted, 0 over judged probes.
+  const s = rep.sizes.at(-1)!;
+  assert.deepEqual([s.mated, s.falseNegatives, s.failedToAcquire.mated, s.fnirJudged], [15, 1, 1, 0]);
+
+  // Everyone matched to their nearest and one vote opens: a walk-up whose person is left
+  // out is let in as someone else on its first frame.
+  const cfg = join(dir, 'accept-all-one-vote.yaml');
+  await writeFile(cfg, 'version: 1\nmatch:\n  threshold: -1\n  margin: 0\nidentification:\n  targetFpir: null\ngate:\n  votesNeeded: 1\n  votesWindow: 1\n');
+  const all = jsonLines((await runCli(['eval', 'identify', '--gallery', ids, '--cache', cache, '--passage-frames', '2', '--json', '--config', cfg])).stdout)[0] as unknown as Rep;
+  assert.deepEqual(all.passages.rows.map((x) => [x.falseNegatives, x.falsePositives]), [[0, 7], [0, 7]]);
+  const text = await runCli(['eval', 'identify', '--gallery', ids, '--cache', cache, '--passage-frames', '2']);
+  assert.match(text.stdout, /^passages \(walk-ups of 2 photos through the gate's frame stages, 2 of 3 votes\): 7 from 4 identities/m);
+  assert.match(text.stdout, /^3 +0\.00% \(0\) +0\.00% \(0\) +0$/m);
 });
 
 test('eval verify: accuracy, TAR at FAR 1e-2 with enough impostor pairs, failing pairs, unreadable and faceless images left out', async () => {
