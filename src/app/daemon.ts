@@ -128,10 +128,11 @@ export class GateDaemon {
     const src = this.source?.status();
     const pub = this.publisher?.status();
     const relay = this.relay?.state();
+    const gallery = rec && e ? await rec.galleries.get(e.id) : null;
     return {
       gateId: this.config.gateId,
       siteId: this.config.siteId,
-      event: e && { id: e.id, attendees: rec ? (await rec.galleries.get(e.id)).attendeeCount : null },
+      event: e && { id: e.id, attendees: gallery?.attendeeCount ?? null, threshold: gallery ? this.frameMatcher().thresholdFor(gallery).threshold : null },
       camera: src ? { description: this.cameraDescription, state: src.state, framesReceived: src.framesReceived, lastError: src.lastError } : this.cameraDescription ? { description: this.cameraDescription, state: 'not started', framesReceived: 0, lastError: this.health.get('camera')?.detail ?? null } : null,
       relay: relay ? { driver: relay.driver, active: relay.active } : null,
       broker: pub ? { url: pub.broker, state: pub.state, lastError: pub.lastError, lastErrorAt: pub.lastErrorAt } : null,
@@ -412,7 +413,7 @@ export class GateDaemon {
       }
     }
     if (changed.includes('gate')) this.policy = this.newPolicy();
-    if (changed.includes('match')) this.matcher = undefined;
+    if (['match', 'identification', 'gate', 'quality'].some((k) => changed.includes(k))) this.matcher = undefined;
     log.info({ changed }, 'config reloaded');
     return changed;
   }
@@ -503,13 +504,10 @@ export class GateDaemon {
     const res = await pipeline.analyze(img, { retryEmpty: config.daemon.retryEmptyFrames, embed: true, maxEmbedFaces: config.daemon.maxFacesPerFrame, minEmbedInterEyePx: config.quality.minInterEyePx });
     const t1 = performance.now();
     const gallery = await galleries.get(this.event.id);
-    if (!this.matcher) {
-      this.matcher = new FrameMatcher(config);
-      if (config.gate.mode !== 'identify') log.info({ mode: config.gate.mode, verifyThreshold: this.matcher.verifyThreshold() }, `gate.mode ${config.gate.mode}: a ticket's face is compared 1:1 at threshold ${this.matcher.verifyThreshold()}`);
-    }
+    const matcher = this.frameMatcher();
     const ticket = config.gate.mode === 'identify' ? null : this.readTicket(img);
     // Fusion over frames is timed on the monotonic clock, like the tracks it follows.
-    const { faces, threshold } = await this.matcher.match(res.faces, gallery, this.mono(), ticket?.userId ?? null);
+    const { faces, threshold } = await matcher.match(res.faces, gallery, this.mono(), ticket?.userId ?? null);
     this.noteThreshold(threshold.threshold, threshold.attendees);
     let livenessMs = 0;
     for (const [i, face] of faces.entries()) {
@@ -553,6 +551,16 @@ export class GateDaemon {
       else if (scan.fresh) log.info({ userId: scan.userId, qrMs: Math.round(qrMs * 10) / 10 }, `ticket of ${scan.userId} shown`);
     }
     return { userId: this.tickets!.current(mono)?.userId ?? null, unknown, qrMs };
+  }
+
+  /** The match stage, made on first use and after a reload that changed `match`. */
+  private frameMatcher(): FrameMatcher {
+    if (!this.matcher) {
+      const config = this.config;
+      this.matcher = new FrameMatcher(config);
+      if (config.gate.mode !== 'identify') log.info({ mode: config.gate.mode, verifyThreshold: this.matcher.verifyThreshold() }, `gate.mode ${config.gate.mode}: a ticket's face is compared 1:1 at threshold ${this.matcher.verifyThreshold()}`);
+    }
+    return this.matcher;
   }
 
   /** Logs the effective threshold when it changes (the attendee count moved it). */

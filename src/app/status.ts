@@ -20,7 +20,8 @@ export interface StatusSnapshot {
   intervalMs: number;
   gateId: string;
   siteId: string;
-  event: { id: string; attendees: number | null } | null;
+  /** threshold: the effective similarity threshold for the event's attendee count (docs/matching.md). */
+  event: { id: string; attendees: number | null; threshold: number | null } | null;
   camera: { description: string; state: string; fps: number; framesReceived: number; lastError: string | null } | null;
   relay: { driver: string; active: boolean; lastPulse: { at: string; ok: boolean; error: string | null } | null; lastFault: { at: string; error: string } | null } | null;
   broker: { url: string; state: string; connected: boolean; lastError: string | null; lastErrorAt: string | null } | null;
@@ -34,7 +35,8 @@ export interface StatusSnapshot {
 export interface StatusInputs {
   gateId: string;
   siteId: string;
-  event: { id: string; attendees: number | null } | null;
+  /** threshold: the effective similarity threshold for the event's attendee count (docs/matching.md). */
+  event: { id: string; attendees: number | null; threshold: number | null } | null;
   camera: { description: string; state: string; framesReceived: number; lastError: string | null } | null;
   relay: { driver: string; active: boolean } | null;
   broker: { url: string; state: string; lastError: string | null; lastErrorAt: string | null } | null;

@@ -12,7 +12,7 @@ export function formatStatus(s: StatusSnapshot): string {
   lines.push(`gate ${s.gateId} (site ${s.siteId}), daemon pid ${s.pid}, snapshot at ${s.at}`);
   lines.push(`health:  ${s.health.ok ? 'ok' : s.health.summary}`);
   for (const [part, h] of Object.entries(s.health.parts)) lines.push(`  ${part.padEnd(7)} ${yesNo(h.ok).padEnd(5)} ${h.detail} (since ${h.since})`);
-  lines.push(`event:   ${s.event ? `${s.event.id}, ${s.event.attendees ?? '?'} attendees usable` : 'none: nobody is admitted'}`);
+  lines.push(`event:   ${s.event ? `${s.event.id}, ${s.event.attendees ?? '?'} attendees usable${s.event.threshold === null ? '' : `, matching at threshold ${s.event.threshold}`}` : 'none: nobody is admitted'}`);
   lines.push(`camera:  ${s.camera ? `${s.camera.description}: ${s.camera.state}, ${s.camera.fps} frames/s${s.camera.lastError ? `, last error: ${s.camera.lastError}` : ''}` : 'none'}`);
   if (s.relay) {
     const p = s.relay.lastPulse;

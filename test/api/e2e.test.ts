@@ -64,7 +64,7 @@ function identify(port: number, params: Record<string, string>, apiKey = key): P
 
 interface OutboxMessage {
   seq: number;
-  payload: { gate: { decision: string; reason: string; eventId: string; similarity: number | null; audit: { seq: number } }; userInfo?: { userId: string }; activities?: { id: string }[] };
+  payload: { gate: { decision: string; reason: string; eventId: string; similarity: number | null; threshold?: number; audit: { seq: number } }; userInfo?: { userId: string }; activities?: { id: string }[] };
 }
 
 function sessionsAfter(seq: number): OutboxMessage[] {
@@ -148,6 +148,8 @@ void test('a registered attendee: 200 with the contract session plus this verifi
   assert.deepStrictEqual([m.gate.decision, m.gate.reason, m.gate.eventId], ['granted', 'identity_api', EVENT]);
   assert.ok(m.gate.similarity !== null && m.gate.similarity >= config.match.threshold, String(m.gate.similarity));
   assert.ok(ours.metadata.data.includes(m.gate.similarity.toFixed(2)));
+  // The effective threshold the still was judged at: one attendee, so match.threshold itself.
+  assert.equal(m.gate.threshold, config.match.threshold);
   assert.equal(m.userInfo?.userId, USER);
   assert.equal(m.activities?.at(-1)?.id, ours.id);
   assert.equal(outbox.identity.eventId, '', 'the outbox keeps its own event');
@@ -168,7 +170,7 @@ void test('a stranger: 404 naming the reason, recorded as unknown without an att
   assert.match(detailOf(r), /^the face matches no registered attendee of event "evt_spring_gala" \(below_threshold\); .*manual check-in$/);
   const msgs = sessionsAfter(from);
   assert.equal(msgs.length, 1);
-  assert.deepStrictEqual([msgs[0]!.payload.gate.decision, msgs[0]!.payload.gate.reason], ['unknown', 'identity_api_below_threshold']);
+  assert.deepStrictEqual([msgs[0]!.payload.gate.decision, msgs[0]!.payload.gate.reason, msgs[0]!.payload.gate.threshold], ['unknown', 'identity_api_below_threshold', config.match.threshold]);
   assert.equal(msgs[0]!.payload.userInfo, undefined);
   assert.equal(rec.store.getSession(EVENT, USER)?.activities.length, before);
   assert.equal(verifyAuditChain(rec.store.db).ok, true);

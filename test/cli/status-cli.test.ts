@@ -61,7 +61,7 @@ test('status shows the running daemon: event, camera frame rate, relay pulse, ou
     250,
   ).catch((err: Error) => assert.fail(`${err.message}\n${log.slice(-2000)}`));
   assert.equal(snap.pid, daemon.pid);
-  assert.deepEqual(snap.event, { id: 'gala', attendees: 1 });
+  assert.deepEqual(snap.event, { id: 'gala', attendees: 1, threshold: 0.34 });
   assert.equal(snap.relay?.driver, 'sim');
   assert.equal(snap.broker, null, 'no broker configured');
   assert.equal(typeof snap.outboxDepth, 'number');
@@ -80,7 +80,8 @@ test('status shows the running daemon: event, camera frame rate, relay pulse, ou
 
   const human = await runCli(['status'], env);
   assert.equal(human.code, 0, human.stderr);
-  assert.match(human.stdout, /^event: +gala, 1 attendees usable$/m);
+  // One attendee: the effective threshold is match.threshold itself.
+  assert.match(human.stdout, /^event: +gala, 1 attendees usable, matching at threshold 0\.34$/m);
   assert.match(human.stdout, /^relay: +sim; last pulse: \S+ ok/m);
   assert.match(human.stdout, /GRANT granted obama/);
   assert.match(human.stdout, /frames\/s/);
