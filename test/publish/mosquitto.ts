@@ -140,6 +140,11 @@ export class Mosquitto {
     this.proc?.kill('SIGSTOP');
   }
 
+  /** SIGCONT: a frozen broker runs again. */
+  thaw(): void {
+    this.proc?.kill('SIGCONT');
+  }
+
   /** SIGTERM and wait; with persistence the broker saves its state on the way out. */
   async stop(): Promise<void> {
     const proc = this.proc;
