@@ -27,7 +27,9 @@ import { startRecognition, type Recognition } from './recognition.js';
 import { currentEvent } from './schedule.js';
 import { SyncScheduler } from '../sync/scheduler.js';
 import { loadConfig } from '../config/load.js';
-import { GateStatus, type StatusInputs } from './status.js';
+import { GateStatus, gateDetailOf, type StatusInputs } from './status.js';
+import { FleetLink } from './fleet-link.js';
+import { baseTopicOf } from '../publish/options.js';
 
 const log = logger('daemon');
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -79,6 +81,8 @@ export class GateDaemon {
   rec: Recognition | undefined;
   outbox: Outbox | undefined;
   publisher: MqttPublisher | undefined;
+  /** Site-wide entries and Home Assistant discovery (docs/fleet.md). */
+  fleet: FleetLink | undefined;
   source: FrameSource | null = null;
   api: ApiService | undefined;
   sync: SyncScheduler | undefined;
@@ -118,7 +122,7 @@ export class GateDaemon {
     this.notify = opts.notify ?? new SdNotify({ healthy: () => this.healthy() });
     this.finished = new Promise((r) => (this.finish = r));
     const d = opts.config.daemon;
-    this.status = new GateStatus({ dataDir: opts.dataDir, intervalMs: d.statusIntervalMs, fpsWindowMs: d.statusFpsWindowMs, now: this.now, mono: this.mono, collect: () => this.statusInputs(), onError: (err) => log.warn({ err: err.message }, 'cannot write status.json') });
+    this.status = new GateStatus({ dataDir: opts.dataDir, intervalMs: d.statusIntervalMs, fpsWindowMs: d.statusFpsWindowMs, now: this.now, mono: this.mono, collect: () => this.statusInputs(), onSnapshot: (s) => this.publisher?.setDetail(gateDetailOf(s)), onError: (err) => log.warn({ err: err.message }, 'cannot write status.json') });
   }
 
   /** The parts' state for status.json; parts not started yet are null. */
@@ -140,6 +144,7 @@ export class GateDaemon {
       lastSync: e && rec ? rec.store.getSyncState(e.id) : null,
       health: this.health.report(),
       frames: this.stats.frames,
+      fleet: this.fleet?.detail() ?? null,
     };
   }
 
@@ -168,6 +173,7 @@ export class GateDaemon {
     this.rec = await startRecognition(c, this.opts.modelsDir, this.opts.dataDir);
     this.identity = { gateId: c.gateId, siteId: c.siteId, eventId: '', modelId: this.rec.embedderId };
     this.outbox = new Outbox(this.rec.store.db, { identity: this.identity, maxMessages: c.mqtt.outboxMaxMessages, ...sealerOf(this.rec.store) });
+    this.fleet = new FleetLink({ config: c, db: this.rec.store.db, baseTopic: baseTopicOf(c.mqtt, c), version: VERSION, health: this.health, now: this.now, mono: this.mono, policy: () => this.policy, eventId: () => this.event?.id ?? null, recordConflict: (x) => this.recordEvent('fleet_conflict', FleetLink.conflictEvent(x)) });
     this.housekeeping();
 
     if (c.mqtt.brokerUrl) {
@@ -208,6 +214,7 @@ export class GateDaemon {
       this.health.set('relay', ok, ok ? `${this.relay!.driver}: last pulse confirmed` : (error ?? 'pulse failed'));
     });
 
+    this.fleet.start();
     if (c.api.enabled) await this.startApi();
 
     this.sync = new SyncScheduler({
@@ -242,7 +249,7 @@ export class GateDaemon {
   /** The identity endpoint; a failure to listen (a busy port) is an API fault: the door keeps working. */
   private async startApi(): Promise<void> {
     const c = this.config;
-    const critical: HealthPart[] = ['event', 'camera', 'relay', 'store'];
+    const critical: HealthPart[] = ['event', 'camera', 'relay', 'store', ...(this.fleet?.enabled ? (['fleet'] as const) : [])];
     try {
       this.api = await startApiService({
         config: c,
@@ -376,7 +383,8 @@ export class GateDaemon {
     const wall = this.now();
     const mono = this.mono();
     const out: [string, number][] = [];
-    for (const [userId, at] of this.rec!.store.entries(eventId)) {
+    const stored = this.rec!.store.entries(eventId);
+    for (const [userId, at] of this.fleet?.withPeerEntries(eventId, stored) ?? stored) {
       const m = entryOnMonotonic(at, wall, mono);
       if (m === null) log.warn({ userId, entryAt: new Date(at).toISOString(), now: new Date(wall).toISOString() }, 'a stored entry lies in the future (the clock went back?): not used for anti-passback');
       else out.push([userId, m]);
@@ -388,10 +396,12 @@ export class GateDaemon {
   private newPolicy(e: EventRow | null = this.event): GatePolicy {
     this.matcher?.reset();
     this.tickets = new TicketWindow(this.config.gate.ticketWindowMs);
-    return new GatePolicy(
+    const policy = new GatePolicy(
       { ...this.config.gate, liveness: this.config.liveness, initialEntries: e ? this.entriesNow(e.id) : [] },
       e ? { startsAt: e.startsAt, endsAt: e.endsAt } : { startsAt: null, endsAt: null },
     );
+    this.fleet?.configure(policy);
+    return policy;
   }
 
   /**
@@ -603,7 +613,10 @@ export class GateDaemon {
     try {
       this.rec!.store.transaction(() => {
         this.outbox!.recordDecision({ decision: publishedDecision(d), reason: d.reason, similarity: d.similarity, timingsMs, atMs: d.atMs, ...(d.liveness && { liveness: d.liveness }), ...((d.threshold ?? this.threshold) !== undefined ? { threshold: d.threshold ?? this.threshold } : {}) }, attendee);
-        if (d.kind === 'grant' && eventId && d.userId) this.rec!.store.recordEntry(eventId, d.userId, d.atMs);
+        if (d.kind === 'grant' && eventId && d.userId) {
+          this.rec!.store.recordEntry(eventId, d.userId, d.atMs);
+          this.fleet?.recordGrant(eventId, d.userId, d.atMs);
+        }
       });
     } catch (err) {
       this.health.set('store', false, `cannot record decisions: ${(err as Error).message}; the door stays shut until it can`);
@@ -658,6 +671,7 @@ export class GateDaemon {
       { name: 'frame loop', stop: async () => { this.abort.abort(); clearTimeout(this.cameraRetry); for (const t of this.timers) clearInterval(t); this.status.stop(); await this.source?.stop(); await this.loopDone; } },
       { name: 'sync', stop: () => this.sync?.stop() },
       { name: 'api', stop: () => this.api?.close() },
+      { name: 'fleet', stop: () => this.fleet?.stop() },
       { name: 'publisher', stop: () => this.publisher?.stop() },
       { name: 'relay', stop: () => this.relay?.stop() },
       { name: 'recognition', stop: () => this.rec?.stop() },

@@ -3,7 +3,7 @@
 // they agree: /healthz, the MQTT status payload, sd_notify STATUS=, the log.
 import { EventEmitter } from 'node:events';
 
-export type HealthPart = 'camera' | 'relay' | 'store' | 'broker' | 'event' | 'api';
+export type HealthPart = 'camera' | 'relay' | 'store' | 'broker' | 'event' | 'api' | 'fleet';
 
 export interface PartHealth {
   ok: boolean;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { isoWithOffset } from '../clock.js';
 import type { GateDecision } from '../gate/types.js';
 import type { HealthPart, HealthReport } from './health.js';
+import type { GateDetail } from '../publish/topics.js';
 
 export const STATUS_FILE = 'status.json';
 /** Decisions kept in the snapshot. */
@@ -29,6 +30,8 @@ export interface StatusSnapshot {
   lastSync: { successAt: string | null; attemptAt: string | null; error: string | null } | null;
   health: { ok: boolean; summary: string; parts: Partial<Record<HealthPart, { ok: boolean; detail: string; since: string }>>; faults: { part: HealthPart; detail: string; since: string }[] };
   decisions: { at: string; kind: 'grant' | 'deny'; reason: string; userId: string | null; similarity: number | null; detail: string | null }[];
+  /** Site-wide entries (fleet.enabled): whether the gate hears its peers and the rule it applies when not; null when off. */
+  fleet: GateDetail['fleet'];
 }
 
 /** What the daemon hands over at each snapshot: plain values read from its parts. */
@@ -45,6 +48,7 @@ export interface StatusInputs {
   health: HealthReport;
   /** Frames the daemon has taken from the camera so far. */
   frames: number;
+  fleet: GateDetail['fleet'];
 }
 
 export interface GateStatusOptions {
@@ -54,6 +58,8 @@ export interface GateStatusOptions {
   now: () => number;
   mono: () => number;
   collect: () => Promise<StatusInputs>;
+  /** Each snapshot written (the daemon republishes what changed in it on the retained MQTT status). */
+  onSnapshot?: (s: StatusSnapshot) => void;
   onError: (err: Error) => void;
 }
 
@@ -118,6 +124,7 @@ export class GateStatus {
 
   private async write(): Promise<void> {
     const snap = this.snapshot(await this.opts.collect());
+    this.opts.onSnapshot?.(snap);
     const tmp = `${this.file}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(snap, null, 1) + '\n');
     renameSync(tmp, this.file);
@@ -158,8 +165,21 @@ export class GateStatus {
         faults: i.health.faults.map((f) => ({ part: f.part, detail: f.detail, since: isoWithOffset(f.sinceMs) })),
       },
       decisions: [...this.decisions],
+      fleet: i.fleet,
     };
   }
+}
+
+/** What the retained MQTT status carries of a snapshot (docs/mqtt.md, docs/fleet.md): no user ids. */
+export function gateDetailOf(s: StatusSnapshot): GateDetail {
+  const d = s.decisions[0];
+  return {
+    camera: s.camera && { description: s.camera.description, state: s.camera.state },
+    relay: s.relay && { driver: s.relay.driver, active: s.relay.active },
+    outboxDepth: s.outboxDepth,
+    lastDecision: d ? { at: new Date(Date.parse(d.at)).toISOString(), kind: d.kind, reason: d.reason } : null,
+    fleet: s.fleet,
+  };
 }
 
 export type StatusReading = { ok: true; snapshot: StatusSnapshot; ageMs: number } | { ok: false; problem: string; snapshot: StatusSnapshot | null };

@@ -15,6 +15,7 @@ import * as doctor from './doctor.js';
 import * as serve from './serve.js';
 import * as evaluation from './eval.js';
 import * as status from './status.js';
+import * as fleet from './fleet.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   serve.register(program);
   evaluation.register(program);
   status.register(program);
+  fleet.register(program);
   return program;
 }
 

@@ -69,6 +69,7 @@ export const mqttSection = sectionFromDefaults('Publishing results to the centra
   connectTimeoutMs: 'Give up a connection attempt after this many ms.',
   inflightWindow: { description: 'QoS 1 messages sent and not yet acknowledged at most.', minimum: 1 },
   outboxMaxMessages: { description: 'Most results held while the broker is unreachable; beyond it the oldest are dropped, counted and reported.', minimum: 1 },
+  statusRefreshMs: { description: 'The retained status (with its detail: camera, relay, last decision, fleet) is republished when any of it changes; a change of the outbox depth alone, at most once per this many ms.', minimum: 100, examples: [10000] },
 });
 
 export const apiSection = sectionFromDefaults(

@@ -10,6 +10,7 @@ import { gatePolicyProblems } from '../gate/policy.js';
 import { livenessProblems } from '../gate/liveness.js';
 import { validateApiConfig } from '../api/api-config.js';
 import { identificationProblems } from '../match/identification-config.js';
+import { fleetProblems } from '../fleet/options.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -125,6 +126,7 @@ export function validateConfig(raw: Record<string, unknown>): { config?: Config;
   const config = c as unknown as Config;
   const problems = [...gatePolicyProblems(config.gate), ...livenessProblems(config.liveness), ...validateApiConfig(config.api).map((p) => `api.${p.replace(/^api\./, '')}`)];
   problems.push(...identificationProblems(config.identification));
+  problems.push(...fleetProblems(config.fleet, { brokerUrl: config.mqtt.brokerUrl, gateId: config.gateId }));
   return problems.length ? { problems } : { config, problems: [] };
 }
 

@@ -6,6 +6,7 @@ import { gatePolicySchema } from '../gate/policy.js';
 import { livenessSchema } from '../gate/liveness.js';
 import { gateModeSchema } from '../gate/modes.js';
 import { identificationSchema } from '../match/identification-config.js';
+import { fleetSchema } from '../fleet/options.js';
 export const CONFIG_VERSION = 1;
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -52,6 +53,7 @@ export const configSchema: SchemaNode = {
     sync: syncSchema,
     gate: gateModeSchema(gatePolicySchema),
     liveness: livenessSchema,
+    fleet: fleetSchema,
     daemon: obj('The daemon\'s own timings.', {
       shutdownDeadlineMs: { type: 'integer', description: 'A graceful stop taking longer than this is cut short (the relay is made safe first either way).', default: 10000, minimum: 100, examples: [10000] },
       purgeIntervalMs: { type: 'integer', description: 'How often expired events are purged and the current event re-checked, in ms.', default: 60000, minimum: 1000, examples: [60000] },

@@ -7,6 +7,7 @@ import type { GatePolicyOptions } from '../gate/policy.js';
 import type { LivenessOptions } from '../gate/liveness.js';
 import type { GateModeOptions } from '../gate/modes.js';
 import type { IdentificationConfig } from '../match/identification-config.js';
+import type { FleetOptions } from '../fleet/options.js';
 
 export interface CameraConfig {
   kind: 'auto' | 'v4l2' | 'rtsp' | 'webcam' | 'replay';
@@ -32,6 +33,7 @@ export interface Config {
   sync: SyncConfig;
   gate: GatePolicyOptions & GateModeOptions;
   liveness: LivenessOptions;
+  fleet: FleetOptions;
   daemon: { shutdownDeadlineMs: number; purgeIntervalMs: number; maxFacesPerFrame: number; retryEmptyFrames: boolean; statusIntervalMs: number; statusFpsWindowMs: number };
   version: number;
   gateId: string;

@@ -244,6 +244,27 @@ export class GatePolicy {
     this.event = { ...event };
   }
 
+  /**
+   * An entry made elsewhere (another gate of the site), on the monotonic timeline: it counts
+   * for anti-passback and cooldown as if made here. An older entry than the one known changes nothing.
+   */
+  noteEntry(userId: string, monoMs: number): void {
+    if (!Number.isFinite(monoMs)) throw new RangeError(`gate policy: entry of ${userId}: ${String(monoMs)}: must be a finite time in ms`);
+    if ((this.lastEntry.get(userId) ?? -Infinity) < monoMs) this.lastEntry.set(userId, monoMs);
+    if ((this.lastDecision.get(userId) ?? -Infinity) < monoMs) this.lastDecision.set(userId, monoMs);
+  }
+
+  /**
+   * While set, an attendee with any known entry is denied (peers_unreachable) whatever
+   * antiPassbackMinutes says, with `detail` as the reason; null: the usual window applies.
+   * (fleet.offline deny-repeat while the gate cannot hear its peers.)
+   */
+  denyRepeats(detail: string | null): void {
+    this.repeatDenied = detail;
+  }
+
+  private repeatDenied: string | null = null;
+
   /** userId -> last entry on the monotonic timeline (the records keep the wall-clock time). */
   entries(): Map<string, number> {
     return new Map(this.lastEntry);
@@ -347,6 +368,10 @@ export class GatePolicy {
       const agoMs = ctx.monoMs - last;
       const ago = Math.max(0, Math.round(agoMs / MINUTE_MS));
       return [this.decision(s, 'deny', 'anti_passback', u, ctx, `entered ${ago} min ago; entry allowed again from ${iso(ctx.atMs + passbackMs - agoMs)}`)];
+    }
+    if (this.repeatDenied !== null && last !== undefined) {
+      const ago = Math.max(0, Math.round((ctx.monoMs - last) / MINUTE_MS));
+      return [this.decision(s, 'deny', 'peers_unreachable', u, ctx, `entered ${ago} min ago and ${this.repeatDenied}: repeat entries are refused until the gate hears its peers again`)];
     }
     this.lastEntry.set(u, ctx.monoMs);
     return [this.decision(s, 'grant', 'granted', u, ctx, null)];

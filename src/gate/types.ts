@@ -85,7 +85,9 @@ export type GateReason =
   /** Set by the daemon, not the policy: the attendee was deleted between match and grant. */
   | 'attendee_removed'
   /** Set by the daemon: a grant decided while the gate was shutting down is not acted on. */
-  | 'gate_stopping';
+  | 'gate_stopping'
+  /** fleet.offline deny-repeat: the gate cannot hear the site's other gates and the attendee already has an entry (docs/fleet.md). */
+  | 'peers_unreachable';
 
 export interface GateCandidate {
   userId: string;

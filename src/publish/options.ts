@@ -25,6 +25,8 @@ export interface PublishOptions {
   inflightWindow: number;
   /** Outbox bound; when full, the oldest messages are dropped first (counted and reported). */
   outboxMaxMessages: number;
+  /** The retained status is republished when the gate's detail changes; a change of the outbox depth alone, at most this often. */
+  statusRefreshMs: number;
 }
 
 export const defaults: PublishOptions = {
@@ -42,6 +44,7 @@ export const defaults: PublishOptions = {
   connectTimeoutMs: 10_000,
   inflightWindow: 64,
   outboxMaxMessages: 100_000,
+  statusRefreshMs: 10_000,
 };
 
 /** Who this gate is; goes into every payload. */

@@ -16,7 +16,7 @@ import { CommandRouter, type CommandHandler } from './commands.js';
 import { buildStatus } from './message.js';
 import { backoffMs, baseTopicOf, clientIdOf, readTlsFiles, type GateIdentity, type PublishOptions, type TlsMaterial } from './options.js';
 import type { Outbox } from './outbox.js';
-import { commandNameOf, topicFor, type CommandName, type StatusPayload } from './topics.js';
+import { commandNameOf, topicFor, type CommandName, type GateDetail, type StatusPayload } from './topics.js';
 import { CommandLog } from './command-log.js';
 
 export type PublisherState = 'stopped' | 'connecting' | 'online' | 'offline';
@@ -145,7 +145,29 @@ export class MqttPublisher implements Publisher {
   private statusPayload(state: StatusPayload['state'], reason?: StatusPayload['reason']): string {
     const s = buildStatus(state, this.deps.identity, this.now(), reason);
     if (state === 'online' && this.health) s.health = this.health;
+    if (state === 'online' && this.detail) s.detail = this.detail;
     return JSON.stringify(s);
+  }
+
+  private detail: GateDetail | undefined;
+  private detailKey = '';
+  private detailAt = -Infinity;
+
+  /**
+   * The gate's parts changed (or not: called at every status snapshot). The retained status
+   * is republished when anything but the outbox depth changed, and for the depth alone at
+   * most every statusRefreshMs.
+   */
+  setDetail(d: GateDetail): void {
+    const key = JSON.stringify({ ...d, outboxDepth: null });
+    const depthChanged = d.outboxDepth !== this.detail?.outboxDepth;
+    const due = key !== this.detailKey || (depthChanged && this.now() - this.detailAt >= this.opts.statusRefreshMs);
+    if (!due) return;
+    this.detail = d;
+    this.detailKey = key;
+    this.detailAt = this.now();
+    const client = this.client;
+    if (this.state === 'online' && client?.connected) client.publish(topicFor(this.baseTopic, 'status'), this.statusPayload('online'), { qos: 1, retain: true });
   }
 
   /** The gate's health changed: the retained status says so at once (and on every connect). */

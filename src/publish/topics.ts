@@ -71,6 +71,19 @@ export interface StatusPayload {
    * (camera, relay, store, event, api, broker) is failing, each fault with why and since when.
    */
   health?: { ok: boolean; summary: string; faults: { part: string; detail: string; since: string }[] };
+  /** While online: what `gate-agent fleet status` and Home Assistant show (docs/fleet.md); no names, no KYC data. */
+  detail?: GateDetail;
+}
+
+/** The gate's parts as its retained status carries them. */
+export interface GateDetail {
+  camera: { description: string; state: string } | null;
+  relay: { driver: string; active: boolean } | null;
+  outboxDepth: number | null;
+  /** The newest decision: when (ISO 8601), grant or deny, and why (no attendee). */
+  lastDecision: { at: string; kind: 'grant' | 'deny'; reason: string } | null;
+  /** Site-wide entries (fleet.enabled): whether the gate hears its peers, and the rule it applies when not. */
+  fleet: { hearing: boolean; offlineRule: string; detail: string; peerEntries: number; unpublished: number } | null;
 }
 
 /** Detail carried by each kind of gate event. */
@@ -89,6 +102,8 @@ export interface GateEventDetails {
   /** A part of the gate (camera, relay, store, broker, event, api) started failing, or works again. */
   health_fault: { part: string; detail: string };
   health_ok: { part: string; detail: string };
+  /** Two gates granted the same attendee within the anti-passback window, each before hearing of the other (docs/fleet.md). Both entries stand; `kept` is the attendee's entry by the site's rule. */
+  fleet_conflict: { userId: string; kept: { gateId: string; enteredAt: string; seq: number }; conflict: { gateId: string; enteredAt: string; seq: number } };
   /** POST /identity results (not matches) beyond api.unmatchedRecordsPerMinute, counted over one minute instead of recorded one by one. */
   identity_api_summary: { since: string; until: string; count: number; byReason: Record<string, number>; audit: AuditRef };
 }
@@ -106,6 +121,7 @@ export const GATE_EVENT_TYPES = [
   'health_fault',
   'health_ok',
   'identity_api_summary',
+  'fleet_conflict',
 ] as const satisfies readonly GateEventType[];
 
 /** `events`: one message per operational event. */

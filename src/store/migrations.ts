@@ -105,6 +105,47 @@ export const migrations: Migration[] = [
       db.exec('CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at_ms INTEGER NOT NULL);');
     },
   },
+  {
+    version: 7,
+    description: 'site-wide entries: this gate\'s own entries numbered for the site, the other gates\' entries, conflicts (docs/fleet.md)',
+    up(db) {
+      db.exec(`
+        CREATE TABLE fleet_own_entries (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- the entry's site-wide sequence at this gate, never reused
+          event_id TEXT NOT NULL,
+          user_id TEXT NOT NULL,
+          entered_at INTEGER NOT NULL,            -- ms since epoch
+          offline INTEGER NOT NULL,               -- 1: granted while the gate could not hear its peers
+          published INTEGER NOT NULL DEFAULT 0    -- 1: the broker acknowledged it
+        );
+        CREATE INDEX fleet_own_unpublished ON fleet_own_entries(seq) WHERE published = 0;
+        CREATE INDEX fleet_own_by_attendee ON fleet_own_entries(event_id, user_id);
+        -- No foreign key to events: a peer may admit to an event this gate has not cached yet.
+        CREATE TABLE fleet_peer_entries (
+          event_id TEXT NOT NULL,
+          user_id TEXT NOT NULL,
+          gate_id TEXT NOT NULL,
+          entered_at INTEGER NOT NULL,            -- ms since epoch, the peer's clock
+          seq INTEGER NOT NULL,
+          offline INTEGER NOT NULL,
+          received_at INTEGER NOT NULL,
+          PRIMARY KEY (event_id, user_id, gate_id)
+        );
+        CREATE TABLE fleet_conflicts (
+          event_id TEXT NOT NULL,
+          user_id TEXT NOT NULL,
+          kept_gate TEXT NOT NULL,
+          kept_at INTEGER NOT NULL,
+          kept_seq INTEGER NOT NULL,
+          conflict_gate TEXT NOT NULL,
+          conflict_at INTEGER NOT NULL,
+          conflict_seq INTEGER NOT NULL,
+          found_at INTEGER NOT NULL,
+          PRIMARY KEY (event_id, user_id, kept_gate, kept_seq, conflict_gate, conflict_seq)
+        );
+      `);
+    },
+  },
 ];
 
 export const LATEST_VERSION = (): number => migrations[migrations.length - 1]!.version;

@@ -28,6 +28,8 @@ export interface BrokerOptions {
   tls?: { cafile: string; certfile: string; keyfile: string; requireCertificate?: boolean };
   /** Keep sessions and queued messages across a restart (saved on SIGTERM). */
   persistence?: boolean;
+  /** Config lines appended as they are (a bridge `connection` section). */
+  extraConfig?: string[];
 }
 
 export class Mosquitto {
@@ -101,6 +103,7 @@ export class Mosquitto {
     } else {
       lines.push('allow_anonymous true');
     }
+    lines.push(...(opts.extraConfig ?? []));
     const conf = join(dir, 'mosquitto.conf');
     writeFileSync(conf, lines.join('\n') + '\n');
     const b = new Mosquitto(port, tlsPort, conf, dir);
@@ -135,6 +138,11 @@ export class Mosquitto {
   /** SIGSTOP: the broker stops taking and delivering messages at once (synchronous). */
   freeze(): void {
     this.proc?.kill('SIGSTOP');
+  }
+
+  /** SIGCONT: a frozen broker runs again. */
+  thaw(): void {
+    this.proc?.kill('SIGCONT');
   }
 
   /** SIGTERM and wait; with persistence the broker saves its state on the way out. */
