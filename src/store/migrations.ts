@@ -108,6 +108,16 @@ export const migrations: Migration[] = [
       db.exec('CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at_ms INTEGER NOT NULL);');
     },
   },
+  {
+    version: 7,
+    description: 'SHA-256 of the enrollment photo an embedding came from, so a repeated import skips photos already enrolled',
+    up(db) {
+      db.exec(`
+        ALTER TABLE embeddings ADD COLUMN photo_sha256 TEXT;  -- hex; NULL for synced embeddings
+        CREATE INDEX embeddings_by_photo ON embeddings(event_id, user_id, photo_sha256);
+      `);
+    },
+  },
 ];
 
 export const LATEST_VERSION = (): number => migrations[migrations.length - 1]!.version;
