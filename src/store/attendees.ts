@@ -216,9 +216,11 @@ export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
     }
     const id = Number(
       this.db
-        .prepare('INSERT INTO embeddings (event_id, user_id, model_id, vector, quality, source, photo_id, photo_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(eventId, userId, e.modelId, this.cipher.sealVector(e.vector), e.quality, e.source, photoId, e.photoSha256 ?? null, this.now()).lastInsertRowid,
+        .prepare('INSERT INTO embeddings (event_id, user_id, model_id, vector, quality, source, photo_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(eventId, userId, e.modelId, this.cipher.sealVector(e.vector), e.quality, e.source, photoId, this.now()).lastInsertRowid,
     );
+    // Set apart: only enrollment has a photo hash (and the column only exists from schema 7).
+    if (e.photoSha256) this.db.prepare('UPDATE embeddings SET photo_sha256 = ? WHERE id = ?').run(e.photoSha256, id);
     this.changed({ kind: 'embedding-added', eventId, userId, modelId: e.modelId, id, vector: e.vector });
     return id;
   }
