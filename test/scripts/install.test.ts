@@ -50,10 +50,12 @@ async function snapshot(): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   async function walk(p: string): Promise<void> {
     const s = await lstat(p);
-    // doctor opens the database on every run; its files are not the installer's.
-    if (/gate-agent\.db(-wal|-shm)?$/.test(p)) return;
+    // Not the installer's: doctor opens the database on every run, and onnxruntime-node
+    // keeps a device id under the service user's $HOME/.cache whenever a model loads.
+    if (/gate-agent\.db(-wal|-shm)?$/.test(p) || p.endsWith('/var/lib/gate-agent/.cache')) return;
     const link = s.isSymbolicLink() ? ` -> ${await readlink(p)}` : '';
-    out.set(p, `${s.mode.toString(8)} ${s.uid}:${s.gid} ${s.size} ${s.mtimeMs} ${s.ino}${link}`);
+    const state = p.endsWith('/var/lib/gate-agent') ? '(entries change with the two above)' : `${s.size} ${s.mtimeMs} ${s.ino}`;
+    out.set(p, `${s.mode.toString(8)} ${s.uid}:${s.gid} ${state}${link}`);
     if (s.isDirectory()) for (const n of await readdir(p)) await walk(join(p, n));
   }
   for (const d of ['etc', 'opt', 'var/lib']) await walk(join(root, d));
