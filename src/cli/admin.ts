@@ -5,6 +5,7 @@ import { auditVerifyReport } from '../publish/audit.js';
 import { FieldCipher, loadKey } from '../store/crypto.js';
 import { openDatabase } from '../store/db.js';
 import { openStore } from '../store/open.js';
+import * as storeBackup from './store-backup.js';
 import { action, fail, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
 
 export function register(program: Command): void {
@@ -61,6 +62,7 @@ export function register(program: Command): void {
   );
 
   const store = program.command('store').description('the local attendee database');
+  storeBackup.register(store);
   withCommonOptions(
     store
       .command('rotate-key')

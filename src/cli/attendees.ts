@@ -1,10 +1,11 @@
 // `gate-agent attendees list|show|remove|purge|import|reembed`.
 import type { Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { startRecognition } from '../app/recognition.js';
 import { enrollAttendee, EnrollError } from '../enroll/enroll.js';
-import { readRoster } from '../enroll/roster.js';
+import { duplicateIds, readRoster } from '../enroll/roster.js';
+import { printImport, type ImportRow } from './import-report.js';
 import { readImageFile, ImageError } from '../vision/image.js';
 import { action, fail, resolveContext, withCommonOptions, withStore, type CommonOptions } from './common.js';
 import { printRows } from './format.js';
@@ -73,17 +74,21 @@ export function register(program: Command): void {
   withCommonOptions(
     att
       .command('import <roster>')
-      .description('bulk-enroll attendees from a CSV (userId,name,email,phone,photos) or JSON roster')
+      .description('bulk-enroll attendees from a CSV (userId,name,email,phone,photos; "," ";" or tab between fields) or JSON roster; photos already enrolled are skipped')
       .requiredOption('--event <id>', 'event id')
-      .option('--photos <dir>', 'folder the roster\'s photo names are relative to (default: the roster\'s folder)'),
+      .option('--photos <dir>', 'folder the roster\'s photo names are relative to (default: the roster\'s folder)')
+      .option('--dry-run', 'check every row and photo (faces, quality, duplicates) and write nothing')
+      .option('--replace', 'enroll every listed photo again, replacing the attendee\'s embeddings of the configured model')
+      .addHelpText('after', '\nExamples:\n  gate-agent attendees import --event gala-2026 --dry-run roster.csv\n  gate-agent attendees import --event gala-2026 --photos /media/usb/photos roster.csv'),
   ).action(
-    action(async (roster: string, opts: EventOpts & { photos?: string }) => {
+    action(async (roster: string, opts: EventOpts & { photos?: string; dryRun?: boolean; replace?: boolean }) => {
       const ctx = resolveContext(opts);
       const rows = await readRoster(roster);
-      const photoDir = resolve(opts.photos ?? dirname(roster));
+      const photoDir = resolve(opts.photos ?? dirname(resolve(roster)));
+      const dups = duplicateIds(rows);
       const rec = await startRecognition(ctx.config, ctx.modelsDir, ctx.dataDir);
       const bar = process.stderr.isTTY && !opts.json ? new SingleBar({ format: 'importing [{bar}] {value}/{total} {userId}' }, Presets.shades_classic) : null;
-      const report: { row: number; userId: string; ok: boolean; embeddings?: number; problems?: string[]; warnings?: string[] }[] = [];
+      const report: ImportRow[] = [];
       try {
         rec.store.requireOpenEvent(opts.event);
         bar?.start(rows.length, 0, { userId: '' });
@@ -91,23 +96,25 @@ export function register(program: Command): void {
           bar?.increment(0, { userId: r.userId });
           try {
             if (!r.userId) throw new EnrollError('(empty)', ['userId is empty']);
+            const dup = dups.get(r.userId);
+            if (dup) throw new EnrollError(r.userId, [`userId ${r.userId} is on rows ${dup.join(', ')}; nothing was enrolled for it: put all its photos on one row (separated by |)`]);
             if (!r.photos.length) throw new EnrollError(r.userId, ['no photos listed']);
             const photos = [];
             for (const p of r.photos) {
               const path = resolve(photoDir, p);
               try {
-                photos.push({ label: p, data: await readImageFile(path) });
+                photos.push({ label: path, data: await readImageFile(path) });
               } catch (err) {
-                if (err instanceof ImageError) throw new EnrollError(r.userId, [`${p}: ${err.message}`]);
+                if (err instanceof ImageError) throw new EnrollError(r.userId, [`${path}: ${err.message}${isAbsolute(p) ? '' : ` (photo "${p}" looked for in ${photoDir}; --photos <dir> sets that folder)`}`]);
                 throw err;
               }
             }
             const { photos: _p, row: _r, ...who } = r;
             const res = await enrollAttendee(
               { pipeline: rec.pipeline, store: rec.store, galleries: rec.galleries, config: ctx.config, embedderId: rec.embedderId },
-              { eventId: opts.event, ...who, photos },
+              { eventId: opts.event, ...who, photos, ...(opts.replace ? { replace: true } : {}), ...(opts.dryRun ? { dryRun: true } : {}) },
             );
-            report.push({ row: r.row, userId: r.userId, ok: true, embeddings: res.embeddings, warnings: res.warnings });
+            report.push({ row: r.row, userId: r.userId, ok: true, embeddings: res.embeddings, skipped: res.skipped, warnings: res.warnings });
           } catch (err) {
             if (!(err instanceof EnrollError)) throw err;
             report.push({ row: r.row, userId: r.userId, ok: false, problems: err.problems });
@@ -118,16 +125,8 @@ export function register(program: Command): void {
         bar?.stop();
         await rec.stop();
       }
-      const failed = report.filter((r) => !r.ok);
-      if (opts.json) process.stdout.write(JSON.stringify({ imported: report.length - failed.length, failed: failed.length, rows: report }) + '\n');
-      else {
-        for (const r of report) {
-          if (!r.ok) process.stdout.write(`row ${r.row} ${r.userId}: FAILED: ${r.problems!.join('; ')}\n`);
-          for (const w of r.warnings ?? []) process.stdout.write(`row ${r.row} ${r.userId}: warning: ${w}\n`);
-        }
-        process.stdout.write(`imported ${report.length - failed.length} of ${report.length} attendee(s); ${failed.length} failed\n`);
-      }
-      if (failed.length) process.exitCode = 1;
+      printImport(report, { json: opts.json === true, dryRun: opts.dryRun === true, duplicates: [...dups.keys()] });
+      if (report.some((r) => !r.ok)) process.exitCode = 1;
     }),
   );
 

@@ -3,7 +3,8 @@ import { Option, type Command } from 'commander';
 import { resolve } from 'node:path';
 import { loadConfig, ConfigError } from '../config/load.js';
 import type { Config } from '../config/types.js';
-import { PROJECT_MODELS_DIR } from '../models/manifest.js';
+import { PROJECT_MODELS_DIR, ModelFileError } from '../models/manifest.js';
+import { pullCommand, requiredModels, type FixContext } from '../models/packs.js';
 import type { AttendeeStore } from '../store/attendees.js';
 import { openStore } from '../store/open.js';
 
@@ -23,6 +24,9 @@ export function withCommonOptions(cmd: Command, { json = true } = {}): Command {
   return cmd;
 }
 
+/** The config the command resolved, so a missing-model error can name the command that fixes it. */
+let lastModels: FixContext | undefined;
+
 export interface Context {
   config: Config;
   configFile: string | null;
@@ -37,8 +41,15 @@ export interface Context {
 export function resolveContext(opts: CommonOptions): Context {
   const configFile = opts.config ?? null;
   const config = loadConfig({ file: configFile, overrides: { dataDir: opts.dataDir } });
-  const modelsDir = resolve(opts.modelsDir ?? config.models.dir ?? PROJECT_MODELS_DIR);
+  const modelsDir = resolve(opts.modelsDir || (config.models.dir ?? PROJECT_MODELS_DIR)); // an empty GATE_AGENT_MODELS_DIR is unset, not the current folder
+  lastModels = { configFile, modelsDirFlag: opts.modelsDir === process.env.GATE_AGENT_MODELS_DIR ? undefined : opts.modelsDir, required: requiredModels(config) };
   return { config, configFile, modelsDir, dataDir: resolve(config.dataDir) };
+}
+
+/** A model file missing or wrong: the message plus the exact `models pull` for the config in use. */
+export function withPullFix(message: string, fix: FixContext | undefined = lastModels): string {
+  const cmd = fix ? pullCommand(fix) : 'gate-agent models pull --config <your config file>';
+  return `${message}; install the models this config needs with \`${cmd}\`, then check with \`gate-agent models verify\``;
 }
 
 /** Print an error the way every command does and set a failing exit code. */
@@ -74,6 +85,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
       await fn(...args);
     } catch (err) {
       if (err instanceof ConfigError) fail(err.message, 2);
+      else if (err instanceof ModelFileError && err.fixedByPull) fail(withPullFix(err.message));
       else if (err instanceof Error && ['ModelFileError', 'ImageError', 'UsageError', 'StoreError'].includes(err.name)) fail(err.message);
       else if (err instanceof Error && /unknown model id|is a .* not a/.test(err.message)) fail(err.message);
       else if (isStorageError(err)) fail(storageProblem(err));

@@ -42,7 +42,7 @@ export function register(program: Command): void {
         );
         for (const w of res.warnings) process.stderr.write(`warning: ${w}\n`);
         if (opts.json) process.stdout.write(JSON.stringify(res) + '\n');
-        else process.stdout.write(`enrolled ${res.userId} in ${opts.event} with ${res.embeddings} photo(s)\n`);
+        else process.stdout.write(res.embeddings === 0 ? `${res.userId} is already enrolled in ${opts.event} from these photo(s); nothing changed\n` : `enrolled ${res.userId} in ${opts.event} with ${res.embeddings} photo(s)${res.skipped ? ` (${res.skipped} already enrolled)` : ''}\n`);
       } finally {
         await rec.stop();
       }

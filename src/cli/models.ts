@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { verifyModels } from '../models/verify.js';
 import { pullPack } from '../models/pull.js';
+import { packFor, pullCommand, requiredModels } from '../models/packs.js';
 import { action, fail, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
 
 export function register(program: Command): void {
@@ -10,8 +11,8 @@ export function register(program: Command): void {
   withCommonOptions(models.command('verify').description('check every model file\'s SHA-256 and run one inference on each')).action(
     action(async (opts: CommonOptions) => {
       const ctx = resolveContext(opts);
-      const required = [ctx.config.models.detector, ctx.config.models.embedder, ...(ctx.config.liveness.mode === 'off' ? [] : ctx.config.liveness.models)];
-      const checks = await verifyModels(ctx.modelsDir, required);
+      const required = requiredModels(ctx.config);
+      const checks = await verifyModels(ctx.modelsDir, required, pullCommand({ configFile: ctx.configFile, modelsDirFlag: opts.modelsDir === process.env.GATE_AGENT_MODELS_DIR ? undefined : opts.modelsDir, required }));
       if (opts.json) process.stdout.write(JSON.stringify({ modelsDir: ctx.modelsDir, models: checks }) + '\n');
       else {
         process.stdout.write(`models in ${ctx.modelsDir}\n`);
@@ -29,20 +30,25 @@ export function register(program: Command): void {
     models
       .command('pull')
       .description('download (or copy) a model pack, verify its hashes and install it')
-      .option('--pack <name>', 'pack to install (see models/manifest.json)', 'buffalo_sc')
-      .option('--from <url|dir>', 'http(s) URL of the pack zip, a zip file, or a folder of its files'),
+      .option('--pack <name>', 'pack to install (see models/manifest.json; default: the pack holding every model the config uses)')
+      .option('--from <url|dir>', 'http(s) URL of the pack zip, a zip file, or a folder of its files (default: the pack\'s download address)')
+      .addHelpText('after', '\nExamples:\n  gate-agent models pull --config /etc/gate-agent/config.yaml --from /media/usb/securegate_dev\n  gate-agent models pull --pack buffalo_sc'),
   ).action(
-    action(async (opts: CommonOptions & { pack: string; from?: string }) => {
+    action(async (opts: CommonOptions & { pack?: string; from?: string }) => {
       const ctx = resolveContext(opts);
+      const pack = opts.pack ?? packFor(requiredModels(ctx.config)).name;
+      if (!opts.pack && !opts.json) process.stderr.write(`the config needs ${requiredModels(ctx.config).join(', ')}: pack ${pack}\n`);
       const pulled = await pullPack({
-        pack: opts.pack,
+        pack,
         ...(opts.from ? { from: opts.from } : {}),
         modelsDir: ctx.modelsDir,
         onProgress: (m) => { if (!opts.json) process.stderr.write(`${m}\n`); },
       });
-      if (opts.json) process.stdout.write(JSON.stringify({ pack: opts.pack, modelsDir: ctx.modelsDir, installed: pulled }) + '\n');
+      if (opts.json) process.stdout.write(JSON.stringify({ pack, modelsDir: ctx.modelsDir, changed: pulled.some((p) => p.changed), installed: pulled }) + '\n');
       else {
-        for (const p of pulled) process.stdout.write(`${p.id}: ${p.file} sha256 ${p.sha256}${p.pinned ? ' (verified)' : ' (NOT pinned in the manifest: compare with a trusted copy)'}\n`);
+        for (const p of pulled) {
+          process.stdout.write(`${p.id}: ${p.file} sha256 ${p.sha256}${p.pinned ? ' (verified)' : ' (NOT pinned in the manifest: compare with a trusted copy)'}${p.changed ? '' : ', already installed'}\n`);
+        }
         process.stdout.write('InsightFace models are licensed for non-commercial research use only; see docs/models.md.\n');
       }
     }),

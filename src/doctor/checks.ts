@@ -9,7 +9,8 @@ import { probeBroker } from '../publish/probe.js';
 import { redactUrl } from '../publish/publisher.js';
 import type { Config } from '../config/types.js';
 import { chooseCamera } from '../app/camera.js';
-import { modelById, locateModel } from '../models/manifest.js';
+import { modelById, locateModel, ModelFileError } from '../models/manifest.js';
+import { pullCommand, requiredModels } from '../models/packs.js';
 import { chooseDriver, detectGpio, relayLockHolder } from '../relay/index.js';
 import { openStore } from '../store/open.js';
 import { currentEvent } from '../app/schedule.js';
@@ -60,11 +61,12 @@ function hasProgram(name: string): boolean {
 
 async function models(ctx: DoctorContext): Promise<CheckResult> {
   try {
-    const ids = [ctx.config.models.detector, ctx.config.models.embedder, ...(ctx.config.liveness.mode === 'off' ? [] : ctx.config.liveness.models)];
+    const ids = requiredModels(ctx.config);
     for (const id of ids) await locateModel(ctx.modelsDir, modelById(id), true);
     return ok('models', `${ids.join(', ')} present with the right SHA-256 in ${ctx.modelsDir}`);
   } catch (err) {
-    return fail('models', (err as Error).message);
+    const fix = err instanceof ModelFileError && err.fixedByPull ? `; install them with \`${pullCommand({ configFile: ctx.configFile, required: requiredModels(ctx.config) })}\`` : '';
+    return fail('models', `${(err as Error).message}${fix}`);
   }
 }
 

@@ -1,5 +1,6 @@
 // Enrolling an attendee from photos: every photo must hold exactly one usable face;
 // all photos are checked before anything is written, so a failure leaves nothing.
+import { createHash } from 'node:crypto';
 import type { Config } from '../config/types.js';
 import type { Galleries } from '../match/galleries.js';
 import { qualityProblem } from '../match/quality-gate.js';
@@ -33,11 +34,18 @@ export interface EnrollRequest {
   /** The attendee's ticket QR id (gate.mode verify/either); kept when absent. */
   qrId?: string;
   photos: EnrollPhoto[];
+  /** Enroll every photo again, replacing the attendee's embeddings of this model. */
+  replace?: boolean;
+  /** Check everything (faces, quality, duplicates), write nothing. */
+  dryRun?: boolean;
 }
 
 export interface EnrollResult {
   userId: string;
+  /** Embeddings added (with dryRun: that would be added). */
   embeddings: number;
+  /** Photos skipped: already enrolled for this attendee and model (same bytes), or listed twice. */
+  skipped: number;
   warnings: string[];
 }
 
@@ -54,9 +62,20 @@ export async function enrollAttendee(deps: EnrollDeps, req: EnrollRequest): Prom
   store.requireOpenEvent(req.eventId);
   if (!req.userId.trim()) throw new EnrollError(req.userId, ['user id is empty']);
   if (req.photos.length === 0) throw new EnrollError(req.userId, ['no photo given; pass at least one photo file']);
-  const problems: string[] = [];
-  const good: { vector: Float32Array; quality: number; photo: Buffer }[] = [];
+  // A photo enrolled before (same bytes) is not enrolled again: a repeated import changes nothing.
+  const seen = req.replace ? new Set<string>() : store.enrolledPhotoHashes(req.eventId, req.userId, deps.embedderId);
+  const fresh: (EnrollPhoto & { sha256: string })[] = [];
   for (const p of req.photos) {
+    const sha256 = createHash('sha256').update(p.data).digest('hex');
+    if (seen.has(sha256)) continue;
+    seen.add(sha256);
+    fresh.push({ ...p, sha256 });
+  }
+  const skipped = req.photos.length - fresh.length;
+  if (fresh.length === 0) return { userId: req.userId, embeddings: 0, skipped, warnings: [] };
+  const problems: string[] = [];
+  const good: { vector: Float32Array; quality: number; photo: Buffer; sha256: string }[] = [];
+  for (const p of fresh) {
     try {
       const res = await pipeline.analyzeEncoded(p.data, { embed: true, maxEmbedFaces: 1 });
       // A face too small to use (a bystander far behind) does not make the photo ambiguous.
@@ -67,7 +86,7 @@ export async function enrollAttendee(deps: EnrollDeps, req: EnrollRequest): Prom
         const f = res.faces[0]!;
         const q = qualityProblem(f, config.quality);
         if (q) problems.push(`${p.label}: ${q}`);
-        else good.push({ vector: f.embedding!, quality: f.score, photo: p.data });
+        else good.push({ vector: f.embedding!, quality: f.score, photo: p.data, sha256: p.sha256 });
       }
     } catch (err) {
       if (err instanceof ImageError) problems.push(`${p.label}: ${err.message}`);
@@ -87,7 +106,9 @@ export async function enrollAttendee(deps: EnrollDeps, req: EnrollRequest): Prom
     }
   }
 
+  if (req.dryRun) return { userId: req.userId, embeddings: good.length, skipped, warnings };
   store.transaction(() => {
+    if (req.replace) store.replaceEmbeddings(req.eventId, req.userId, deps.embedderId, []);
     const existing = store.getSession(req.eventId, req.userId);
     const session: AttendeeSession = existing ?? localSession(req.userId, req);
     if (existing) {
@@ -107,8 +128,9 @@ export async function enrollAttendee(deps: EnrollDeps, req: EnrollRequest): Prom
         quality: g.quality,
         source: 'enroll',
         photo: config.store.keepEnrollmentPhotos ? g.photo : null,
+        photoSha256: g.sha256,
       });
     }
   });
-  return { userId: req.userId, embeddings: good.length, warnings };
+  return { userId: req.userId, embeddings: good.length, skipped, warnings };
 }

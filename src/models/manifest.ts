@@ -59,23 +59,27 @@ export async function sha256File(path: string): Promise<string> {
 
 export class ModelFileError extends Error {
   override name = 'ModelFileError';
+  /** true: a model file is missing or wrong, and installing the config's models fixes it (the CLI adds that command). */
+  constructor(message: string, readonly fixedByPull = false) {
+    super(message);
+  }
 }
-
-const HOW_TO_GET = 'install it with `gate-agent models pull` (or copy the file there by hand) and check with `gate-agent models verify`';
 
 /** Path of a model file in `dir`, checked to exist and (when `checkHash`) to have the manifest's SHA-256. */
 export async function locateModel(dir: string, m: ModelEntry, checkHash: boolean): Promise<string> {
   const path = join(dir, m.file);
   if (!existsSync(path)) {
     throw new ModelFileError(
-      `model file ${path} is missing (model ${m.id}, expected SHA-256 ${m.sha256 ?? 'not pinned'}); ${HOW_TO_GET}`,
+      `model file ${path} is missing (model ${m.id}, expected SHA-256 ${m.sha256 ?? 'not pinned'})`,
+      true,
     );
   }
   if (checkHash && m.sha256) {
     const seen = await sha256File(path);
     if (seen !== m.sha256) {
       throw new ModelFileError(
-        `model file ${path} has SHA-256 ${seen}, expected ${m.sha256} (model ${m.id}); the file is damaged or a different model: ${HOW_TO_GET}`,
+        `model file ${path} has SHA-256 ${seen}, expected ${m.sha256} (model ${m.id}); the file is damaged or a different model`,
+        true,
       );
     }
   }

@@ -1,6 +1,6 @@
 // Installing a model pack: from the upstream zip, a zip file, or a folder. Every
 // file is hash-checked before it replaces anything in the models folder.
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -16,6 +16,8 @@ export interface PulledModel {
   sha256: string;
   /** false when the manifest pins no hash for this model (the hash seen is reported). */
   pinned: boolean;
+  /** false: the installed file already had this hash and was left alone (a repeated pull changes nothing). */
+  changed: boolean;
 }
 
 export interface PullOptions {
@@ -80,7 +82,11 @@ export async function pullPack(opts: PullOptions): Promise<PulledModel[]> {
   const pack = loadManifest().packs[opts.pack];
   if (!pack) throw new ModelFileError(`unknown pack "${opts.pack}"; known packs: ${Object.keys(loadManifest().packs).join(', ')}`);
   const source = opts.from ?? pack.url;
-  if (!source) throw new ModelFileError(`pack "${opts.pack}" has no download address; give one with --from URL|DIR`);
+  if (!source) {
+    throw new ModelFileError(
+      `pack "${opts.pack}" has no download address; copy it to this device (a folder or zip holding ${Object.keys(pack.files).join(', ')}) and give it with --from <folder|zip|URL>`,
+    );
+  }
   const work = await mkdtemp(join(tmpdir(), 'gate-agent-pull-'));
   try {
     const wanted = new Set(Object.keys(pack.files));
@@ -110,11 +116,17 @@ export async function pullPack(opts: PullOptions): Promise<PulledModel[]> {
       if (m.sha256 && seen !== m.sha256) {
         throw new ModelFileError(`${inner} from ${source} has SHA-256 ${seen}, expected ${m.sha256} (model ${id}); nothing was installed`);
       }
-      checked.push({ id, file: m.file, sha256: seen, pinned: m.sha256 !== null });
+      const installed = join(opts.modelsDir, m.file);
+      const same = existsSync(installed) && (await sha256File(installed)) === seen;
+      checked.push({ id, file: m.file, sha256: seen, pinned: m.sha256 !== null, changed: !same });
     }
     await mkdir(opts.modelsDir, { recursive: true });
     for (const [inner, id] of Object.entries(pack.files)) {
       const m = modelById(id);
+      if (!checked.find((c) => c.id === id)!.changed) {
+        say(`${m.file} is already installed`);
+        continue;
+      }
       const tmp = join(opts.modelsDir, `.${m.file}.partial`);
       await copyFile(join(work, inner), tmp);
       await rename(tmp, join(opts.modelsDir, m.file));

@@ -29,18 +29,19 @@ async function inferOnce(path: string, m: ModelEntry): Promise<number> {
   }
 }
 
-export async function verifyModels(modelsDir: string, required: string[]): Promise<ModelCheck[]> {
+/** `fix`: the command that installs the required models (printed for a missing one). */
+export async function verifyModels(modelsDir: string, required: string[], fix = 'gate-agent models pull'): Promise<ModelCheck[]> {
   const out: ModelCheck[] = [];
   for (const m of loadManifest().models) {
     const path = join(modelsDir, m.file);
     const base = { id: m.id, file: path, role: m.role, required: required.includes(m.id), expectedSha256: m.sha256 };
     if (!existsSync(path)) {
-      out.push({ ...base, status: 'missing', detail: 'not installed; `gate-agent models pull` installs it' });
+      out.push({ ...base, status: 'missing', detail: base.required ? `not installed; \`${fix}\` installs it` : 'not installed (this config does not use it)' });
       continue;
     }
     const sha256 = await sha256File(path);
     if (m.sha256 && sha256 !== m.sha256) {
-      out.push({ ...base, sha256, status: 'hash_mismatch', detail: 'damaged or a different model; pull it again' });
+      out.push({ ...base, sha256, status: 'hash_mismatch', detail: `damaged or a different model; \`${fix}\` replaces it` });
       continue;
     }
     try {

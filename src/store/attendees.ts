@@ -32,6 +32,8 @@ export interface NewEmbedding {
   quality: number | null;
   source: 'enroll' | 'sync' | 'reembed';
   photo?: Buffer | null;
+  /** SHA-256 (hex) of the enrollment photo's bytes: a repeated enrollment of it is skipped. */
+  photoSha256?: string | null;
 }
 
 /** What changed, so galleries follow without a full rebuild. */
@@ -217,8 +219,18 @@ export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
         .prepare('INSERT INTO embeddings (event_id, user_id, model_id, vector, quality, source, photo_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
         .run(eventId, userId, e.modelId, this.cipher.sealVector(e.vector), e.quality, e.source, photoId, this.now()).lastInsertRowid,
     );
+    // Set apart: only enrollment has a photo hash (and the column only exists from schema 7).
+    if (e.photoSha256) this.db.prepare('UPDATE embeddings SET photo_sha256 = ? WHERE id = ?').run(e.photoSha256, id);
     this.changed({ kind: 'embedding-added', eventId, userId, modelId: e.modelId, id, vector: e.vector });
     return id;
+  }
+
+  /** Hashes of the photos an attendee is already enrolled from, with this model. */
+  enrolledPhotoHashes(eventId: string, userId: string, modelId: string): Set<string> {
+    const rows = this.db
+      .prepare('SELECT photo_sha256 FROM embeddings WHERE event_id = ? AND user_id = ? AND model_id = ? AND photo_sha256 IS NOT NULL')
+      .all(eventId, userId, modelId) as { photo_sha256: string }[];
+    return new Set(rows.map((r) => r.photo_sha256));
   }
 
   /** Replace all of an attendee's embeddings of one model (sync sends the full set). */

@@ -1,6 +1,9 @@
 // Versioned schema migrations, tracked in PRAGMA user_version. Each runs in one
 // transaction; a database is moved from whatever version it has to the latest.
 import type { Database } from 'better-sqlite3';
+import { dirname, join } from 'node:path';
+import { BACKUP_DIR, newestUsableBackup } from './backup.js';
+import { StoreError } from './crypto.js';
 import { migrateOutbox } from '../publish/outbox.js';
 import { migrateCommandLog } from '../publish/command-log.js';
 import { migrateApiKeys } from '../api/keys.js';
@@ -146,6 +149,16 @@ export const migrations: Migration[] = [
       `);
     },
   },
+  {
+    version: 8,
+    description: 'SHA-256 of the enrollment photo an embedding came from, so a repeated import skips photos already enrolled',
+    up(db) {
+      db.exec(`
+        ALTER TABLE embeddings ADD COLUMN photo_sha256 TEXT;  -- hex; NULL for synced embeddings
+        CREATE INDEX embeddings_by_photo ON embeddings(event_id, user_id, photo_sha256);
+      `);
+    },
+  },
 ];
 
 export const LATEST_VERSION = (): number => migrations[migrations.length - 1]!.version;
@@ -157,11 +170,23 @@ export function addMigration(m: Migration): void {
   migrations.sort((a, b) => a.version - b.version);
 }
 
+/**
+ * A database written by a newer release (after a rollback): never opened, since the older
+ * code would misread or damage it. The message names the backup to restore.
+ */
+function newerSchemaError(file: string, version: number): StoreError {
+  const backup = newestUsableBackup(file, LATEST_VERSION());
+  const restore = backup
+    ? `restore the backup made before the upgrade: \`sudo systemctl stop gate-agent && sudo -u gate-agent cp ${backup} ${file} && sudo rm -f ${file}-wal ${file}-shm && sudo systemctl start gate-agent\``
+    : `no backup this release can open is in ${join(dirname(file), BACKUP_DIR)}; restore one taken with \`gate-agent store backup\` before the upgrade`;
+  return new StoreError(
+    `database ${file} has schema version ${version}, newer than this gate-agent knows (${LATEST_VERSION()}): a newer release wrote it. Go back to that release (run its scripts/install.sh again), or ${restore} (decisions and syncs since that backup are lost; the next sync fetches the attendees again)`,
+  );
+}
+
 export function migrate(db: Database, target = LATEST_VERSION()): number {
   let current = db.pragma('user_version', { simple: true }) as number;
-  if (current > LATEST_VERSION()) {
-    throw new Error(`database schema version ${current} is newer than this gate-agent knows (${LATEST_VERSION()}); upgrade gate-agent`);
-  }
+  if (current > LATEST_VERSION()) throw newerSchemaError(db.name, current);
   for (const m of migrations) {
     if (m.version <= current || m.version > target) continue;
     db.transaction(() => {

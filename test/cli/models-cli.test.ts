@@ -1,14 +1,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWriteStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createReadStream } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yazl from 'yazl';
-import { SHARED_MODELS } from '../paths.js';
+import { SHARED_FACES, SHARED_MODELS } from '../paths.js';
 import { jsonLines, runCli } from './run.js';
 
 let dir: string;
@@ -95,4 +95,55 @@ test('models pull with a wrong file installs nothing and says which file', async
   assert.match(r404.stderr, /HTTP 404/);
   const unknown = await runCli(['models', 'pull', '--pack', 'nope', '--from', SHARED_MODELS, '--models-dir', target]);
   assert.match(unknown.stderr, /unknown pack "nope"; known packs: buffalo_sc, securegate_dev/);
+});
+
+test('models pull with no --pack installs what the config needs; a second pull changes nothing', async () => {
+  const target = join(dir, 'auto');
+  const r = await runCli(['models', 'pull', '--from', SHARED_MODELS, '--models-dir', target, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const first = JSON.parse(r.stdout) as { pack: string; changed: boolean; installed: { id: string; changed: boolean }[] };
+  // The default config uses the INT8 embedder and liveness: only securegate_dev holds them.
+  assert.equal(first.pack, 'securegate_dev');
+  assert.equal(first.changed, true);
+  const mtimes = async () => Promise.all(DEV_FILES.map(async (f) => (await stat(join(target, f))).mtimeMs));
+  const before = await mtimes();
+  const again = JSON.parse((await runCli(['models', 'pull', '--from', SHARED_MODELS, '--models-dir', target, '--json'])).stdout) as typeof first;
+  assert.equal(again.changed, false);
+  assert.ok(again.installed.every((m) => !m.changed));
+  assert.deepEqual(await mtimes(), before, 'no file rewritten');
+  // Without --from the pack has no download address: the message says what to give.
+  const noUrl = await runCli(['models', 'pull', '--models-dir', join(dir, 'nowhere')]);
+  assert.equal(noUrl.code, 1);
+  assert.match(noUrl.stderr, /pack "securegate_dev" has no download address; copy it to this device .* --from <folder\|zip\|URL>/);
+});
+
+test('a missing model prints the command that fixes it for the config in use, and that command works', async () => {
+  const empty = join(dir, 'empty-models');
+  const cfg = join(dir, 'gate.yaml');
+  await writeFile(cfg, `version: 1\nmodels:\n  dir: ${empty}\n`);
+  const env = { GATE_AGENT_MODELS_DIR: undefined };
+  const r = await runCli(['detect', '--config', cfg, join(SHARED_FACES, 'people/obama/1.jpg')], env);
+  assert.equal(r.code, 1);
+  const cmd = /install the models this config needs with `([^`]+)`/.exec(r.stderr)?.[1];
+  assert.ok(cmd, r.stderr);
+  assert.match(cmd, new RegExp(`^gate-agent models pull --config ${cfg} --from <folder, zip or URL holding the securegate_dev pack: `));
+  // The technician fills in the folder and runs exactly that.
+  const args = cmd.replace(/<[^>]+>/, SHARED_MODELS).split(' ').slice(1);
+  const pulled = await runCli(args, env);
+  assert.equal(pulled.code, 0, pulled.stderr);
+  const ok = await runCli(['detect', '--config', cfg, '--json', join(SHARED_FACES, 'people/obama/1.jpg')], env);
+  assert.equal(ok.code, 0, ok.stderr);
+});
+
+test('a config whose models are all in the downloadable pack gets a plain `models pull`', async () => {
+  const cfg = join(dir, 'float.yaml');
+  await writeFile(cfg, `version: 1\nmodels:\n  dir: ${join(dir, 'float-models')}\n  embedder: arcface_mbf_w600k\nliveness:\n  mode: "off"\n`);
+  const r = await runCli(['models', 'verify', '--config', cfg, '--json'], { GATE_AGENT_MODELS_DIR: undefined });
+  assert.equal(r.code, 1);
+  const { models } = JSON.parse(r.stdout) as { models: { id: string; detail?: string }[] };
+  assert.equal(models.find((m) => m.id === 'arcface_mbf_w600k')!.detail, `not installed; \`gate-agent models pull --config ${cfg}\` installs it`);
+  assert.equal(models.find((m) => m.id === 'minifasnet_v2_2.7')!.detail, 'not installed (this config does not use it)');
+  const doc = await runCli(['doctor', '--config', cfg, '--json'], { GATE_AGENT_MODELS_DIR: undefined });
+  const check = (JSON.parse(doc.stdout) as { checks: { name: string; detail: string }[] }).checks.find((c) => c.name === 'models')!;
+  assert.match(check.detail, new RegExp(`install them with \`gate-agent models pull --config ${cfg}\`$`));
 });

@@ -9,10 +9,13 @@ export interface RunResult {
   stderr: string;
 }
 
-export function runCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<RunResult> {
+/** `env`: added to the test's environment; a variable given as undefined is removed. */
+export function runCli(args: string[], env: Record<string, string | undefined> = {}, input?: string): Promise<RunResult> {
+  const merged: Record<string, string | undefined> = { ...process.env, GATE_AGENT_MODELS_DIR: SHARED_MODELS, GATE_AGENT_LOG_LEVEL: 'warn', ...env };
+  for (const k of Object.keys(merged)) if (merged[k] === undefined) delete merged[k];
   return new Promise((resolve, reject) => {
     const child = own(spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, GATE_AGENT_MODELS_DIR: SHARED_MODELS, GATE_AGENT_LOG_LEVEL: 'warn', ...env },
+      env: merged,
       stdio: ['pipe', 'pipe', 'pipe'],
     }));
     let stdout = '', stderr = '';

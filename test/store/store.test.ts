@@ -72,7 +72,7 @@ test('a database from a newer gate-agent is refused with what to do', async () =
     const raw = new BetterSqlite3(join(dir, DB_FILE));
     raw.pragma('user_version = 99');
     raw.close();
-    assert.throws(() => openDatabase(dir), /schema version 99 is newer .* upgrade gate-agent/);
+    assert.throws(() => openDatabase(dir), /schema version 99, newer than this gate-agent knows .* a newer release wrote it. Go back to that release .* no backup this release can open is in /);
     const db = new BetterSqlite3(':memory:');
     migrate(db);
     db.close();
