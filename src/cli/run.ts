@@ -68,7 +68,7 @@ export function register(program: Command): void {
   withCommonOptions(config.command('validate').description('check the config file; list every problem at once'), { json: true }).action(
     action(async (opts: CommonOptions) => {
       try {
-        const ctx = resolveContext(opts);
+        const ctx = resolveContext(opts, { writesData: false });
         const out = { ok: true, file: ctx.configFile, problems: [] as string[] };
         process.stdout.write(opts.json ? JSON.stringify(out) + '\n' : `${ctx.configFile ?? '(embedded defaults)'}: ok\n`);
       } catch (err) {
