@@ -15,6 +15,8 @@ export const STALE_INTERVALS = 5;
 
 export interface StatusSnapshot {
   pid: number;
+  /** The config file the daemon runs with (absent in snapshots of older versions). */
+  configFile?: string | null;
   at: string;
   atMs: number;
   intervalMs: number;
@@ -52,6 +54,8 @@ export interface GateStatusOptions {
   now: () => number;
   mono: () => number;
   collect: () => Promise<StatusInputs>;
+  /** The config file the daemon re-reads on reload; null for the built-in defaults. */
+  configFile?: string | null;
   onError: (err: Error) => void;
 }
 
@@ -134,6 +138,7 @@ export class GateStatus {
     const fps = this.fps(i.frames);
     return {
       pid: process.pid,
+      configFile: this.opts.configFile ?? null,
       at: isoWithOffset(atMs),
       atMs,
       intervalMs: this.opts.intervalMs,

@@ -137,6 +137,12 @@ function mergeGlobalOptions(args: unknown[]): void {
   args[args.length - 2] = merged;
 }
 
+/** Whether option `key` was typed on the command line (not taken from the environment), on `cmd` or a parent. */
+export function givenOnCommandLine(cmd: Command, key: string): boolean {
+  for (let c: Command | null = cmd; c; c = c.parent) if (c.getOptionValueSource(key) === 'cli') return true;
+  return false;
+}
+
 /** Open the attendee store for one command and close it afterwards, whatever happens. */
 export async function withStore(opts: CommonOptions, fn: (store: AttendeeStore, ctx: Context) => void | Promise<void>): Promise<void> {
   const ctx = resolveContext(opts);

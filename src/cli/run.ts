@@ -7,6 +7,8 @@ import { Shutdown } from '../service/shutdown.js';
 import { SdNotify } from '../service/sdnotify.js';
 import { action, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
 import * as configShow from './config-show.js';
+import * as configInit from './config-init.js';
+import * as configSet from './config-set.js';
 
 const log = logger('cli');
 
@@ -64,6 +66,8 @@ export function register(program: Command): void {
   );
 
   const config = program.command('config').description('the config file');
+  configInit.register(config);
+  configSet.register(config);
   configShow.register(config);
   withCommonOptions(config.command('validate').description('check the config file; list every problem at once'), { json: true }).action(
     action(async (opts: CommonOptions) => {
