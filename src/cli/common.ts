@@ -10,6 +10,7 @@ import type { Config } from '../config/types.js';
 import { PROJECT_MODELS_DIR } from '../models/manifest.js';
 import type { AttendeeStore } from '../store/attendees.js';
 import { openStore } from '../store/open.js';
+import { journalPrefix } from '../log.js';
 
 export interface CommonOptions {
   config?: string;
@@ -75,7 +76,7 @@ export function resolveContext(opts: CommonOptions, { writesData = true } = {}):
 /** Print an error the way every command does (JSON with --json) and set a failing exit code. */
 export function fail(message: string, code = 1): void {
   if (jsonErrors) process.stdout.write(JSON.stringify({ error: message }) + '\n');
-  else process.stderr.write(`gate-agent: ${message}\n`);
+  else process.stderr.write(`${journalPrefix(3)}gate-agent: ${message}\n`);
   process.exitCode = code;
 }
 

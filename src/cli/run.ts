@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { GateDaemon } from '../app/daemon.js';
 import { ConfigError } from '../config/load.js';
-import { logger } from '../log.js';
+import { journalPrefix, logger } from '../log.js';
 import { Shutdown } from '../service/shutdown.js';
 import { SdNotify } from '../service/sdnotify.js';
 import { action, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
@@ -47,7 +47,7 @@ export function register(program: Command): void {
       } catch (err) {
         startFailed = true;
         log.error({ err: (err as Error).message }, 'gate-agent failed to start');
-        process.stderr.write(`gate-agent: cannot start: ${(err as Error).message}\n`);
+        process.stderr.write(`${journalPrefix(3)}gate-agent: cannot start: ${(err as Error).message}\n`);
         await shutdown.run('start failed');
       }
       if (opts.once) {
