@@ -73,9 +73,12 @@ export function resolveContext(opts: CommonOptions, { writesData = true } = {}):
   return { config, configFile, modelsDir, dataDir };
 }
 
-/** Print an error the way every command does (JSON with --json) and set a failing exit code. */
-export function fail(message: string, code = 1): void {
-  if (jsonErrors) process.stdout.write(JSON.stringify({ error: message }) + '\n');
+/**
+ * Print an error the way every command does (JSON with --json) and set a failing exit code.
+ * json: false for a command that already printed the item's JSON and also says it in words.
+ */
+export function fail(message: string, code = 1, { json = jsonErrors } = {}): void {
+  if (json) process.stdout.write(JSON.stringify({ error: message }) + '\n');
   else process.stderr.write(`${journalPrefix(3)}gate-agent: ${message}\n`);
   process.exitCode = code;
 }
