@@ -8,6 +8,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import type { ApiKeyStore } from './identity-service.js';
+import { isoWithOffset } from '../clock.js';
 
 /** Recognisable in logs, config files and secret scanners. */
 export const KEY_PREFIX = 'sgk_';
@@ -112,9 +113,12 @@ export function formatCreatedKey(created: { key: string; id: number }, name: str
 }
 
 /** What `gate-agent keys list` prints; never the key or its hash. */
+/** A stored UTC time as local time with its offset, for people. */
+const local = (iso: string): string => (Number.isNaN(Date.parse(iso)) ? iso : isoWithOffset(Date.parse(iso)));
+
 export function formatKeyList(rows: readonly ApiKeyRow[], json: boolean): string {
   if (json) return JSON.stringify(rows);
   if (rows.length === 0) return 'no API keys; create one with `gate-agent keys create --name <label>`';
-  const lines = rows.map((r) => `${String(r.id).padEnd(5)} ${r.name.padEnd(24)} ${r.createdAt}  ${r.revokedAt ? `revoked ${r.revokedAt}` : 'live'}`);
+  const lines = rows.map((r) => `${String(r.id).padEnd(5)} ${r.name.padEnd(24)} ${local(r.createdAt)}  ${r.revokedAt ? `revoked ${local(r.revokedAt)}` : 'live'}`);
   return [`${'ID'.padEnd(5)} ${'NAME'.padEnd(24)} ${'CREATED'.padEnd(24)}  STATE`, ...lines].join('\n');
 }

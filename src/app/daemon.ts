@@ -13,6 +13,7 @@ import { sealerOf } from '../store/open.js';
 import { MqttPublisher } from '../publish/publisher.js';
 import type { Decision } from '../publish/topics.js';
 import { acquireRelayLock, createRelay, installRelayFailSafe, type Relay } from '../relay/index.js';
+import { onReloadSignal } from '../service/reload-signal.js';
 import { SdNotify } from '../service/sdnotify.js';
 import type { EventRow } from '../store/attendees.js';
 import { decodeImage } from '../vision/image.js';
@@ -122,7 +123,7 @@ export class GateDaemon {
     this.notify = opts.notify ?? new SdNotify({ healthy: () => this.healthy() });
     this.finished = new Promise((r) => (this.finish = r));
     const d = opts.config.daemon;
-    this.status = new GateStatus({ dataDir: opts.dataDir, intervalMs: d.statusIntervalMs, fpsWindowMs: d.statusFpsWindowMs, now: this.now, mono: this.mono, collect: () => this.statusInputs(), onSnapshot: (s) => this.publisher?.setDetail(gateDetailOf(s)), onError: (err) => log.warn({ err: err.message }, 'cannot write status.json') });
+    this.status = new GateStatus({ dataDir: opts.dataDir, configFile: opts.configFile, intervalMs: d.statusIntervalMs, fpsWindowMs: d.statusFpsWindowMs, now: this.now, mono: this.mono, collect: () => this.statusInputs(), onSnapshot: (s) => this.publisher?.setDetail(gateDetailOf(s)), onError: (err) => log.warn({ err: err.message }, 'cannot write status.json') });
   }
 
   /** The parts' state for status.json; parts not started yet are null. */
@@ -164,7 +165,13 @@ export class GateDaemon {
     // One process drives the line: `relay test` refuses while this lock is held.
     this.releaseRelayLock = acquireRelayLock(this.opts.dataDir, 'gate-agent run');
     this.relay = createRelay(c.relay);
-    this.removeFailSafe = installRelayFailSafe(this.relay);
+    // SIGHUP is not a stop here: it re-reads the config (service/reload-signal.ts).
+    const offFailSafe = installRelayFailSafe(this.relay, { signals: ['SIGTERM', 'SIGINT'] });
+    const offReload = onReloadSignal(() => this.reload(), log);
+    this.removeFailSafe = () => {
+      offFailSafe();
+      offReload();
+    };
     await this.relay.start();
     log.info({ gateId: c.gateId, siteId: c.siteId, configFile: this.opts.configFile, dataDir: this.opts.dataDir, version: VERSION }, 'gate-agent starting');
     log.info({ relay: this.relay.driver }, this.relay.driver === 'sim' ? 'relay: simulated (no GPIO on this machine); pulses are only recorded' : `relay: ${this.relay.driver} on line ${c.relay.pin}`);

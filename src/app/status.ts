@@ -16,6 +16,8 @@ export const STALE_INTERVALS = 5;
 
 export interface StatusSnapshot {
   pid: number;
+  /** The config file the daemon runs with (absent in snapshots of older versions). */
+  configFile?: string | null;
   at: string;
   atMs: number;
   intervalMs: number;
@@ -60,6 +62,8 @@ export interface GateStatusOptions {
   collect: () => Promise<StatusInputs>;
   /** Each snapshot written (the daemon republishes what changed in it on the retained MQTT status). */
   onSnapshot?: (s: StatusSnapshot) => void;
+  /** The config file the daemon re-reads on reload; null for the built-in defaults. */
+  configFile?: string | null;
   onError: (err: Error) => void;
 }
 
@@ -143,6 +147,7 @@ export class GateStatus {
     const fps = this.fps(i.frames);
     return {
       pid: process.pid,
+      configFile: this.opts.configFile ?? null,
       at: isoWithOffset(atMs),
       atMs,
       intervalMs: this.opts.intervalMs,

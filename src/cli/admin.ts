@@ -47,13 +47,13 @@ export function register(program: Command): void {
   );
 
   const audit = program.command('audit').description('the hash-chained audit log of decisions');
-  withCommonOptions(audit.command('verify').description('check that no audit record was dropped or altered'), { json: false }).action(
+  withCommonOptions(audit.command('verify').description('check that no audit record was dropped or altered')).action(
     action(async (opts: CommonOptions) => {
       const ctx = resolveContext(opts);
       const db = openDatabase(ctx.dataDir);
       try {
         const r = auditVerifyReport(db);
-        process.stdout.write(r.text + '\n');
+        process.stdout.write((opts.json ? JSON.stringify(r.result) : r.text) + '\n');
         process.exitCode = r.exitCode;
       } finally {
         db.close();

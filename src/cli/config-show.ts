@@ -11,7 +11,7 @@ export function register(config: Command): void {
       .option('--effective', 'every key, defaults included (without it: only the values set by the file, the environment or a flag)'),
   ).action(
     action(async (opts: CommonOptions & { effective?: boolean }) => {
-      const ctx = resolveContext(opts);
+      const ctx = resolveContext(opts, { writesData: false });
       const dataDirSource = opts.dataDir === undefined ? null : opts.dataDir === process.env.GATE_AGENT_DATA_DIR ? 'env GATE_AGENT_DATA_DIR' : 'flag --data-dir';
       const all = showConfig(ctx.config, { file: ctx.configFile, env: process.env, overrides: dataDirSource ? [{ path: 'dataDir', value: opts.dataDir, source: dataDirSource }] : [] });
       const values = opts.effective ? all : all.filter((v) => v.source !== 'default');

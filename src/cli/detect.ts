@@ -52,7 +52,7 @@ export function register(program: Command, name: 'detect' | 'embed'): void {
           } catch (err) {
             if (!(err instanceof ImageError)) throw err;
             if (opts.json) process.stdout.write(JSON.stringify({ image, error: { code: err.code, message: err.message } }) + '\n');
-            fail(`${image}: ${err.message}`);
+            fail(`${image}: ${err.message}`, 1, { json: false });
           }
         }
       } finally {

@@ -16,7 +16,7 @@ import { evaluatePairs, readPairs } from '../eval/verify.js';
 import { qualityProblem } from '../match/quality-gate.js';
 import { defaults as captureDefaults } from '../capture/options.js';
 import { assertCommandLineFits } from './argv-guard.js';
-import { action, resolveContext, withCommonOptions, type CommonOptions, type Context } from './common.js';
+import { REPORTED, action, resolveContext, withCommonOptions, type CommonOptions, type Context } from './common.js';
 import { printIdentify, printPad, printVerify } from './eval-format.js';
 import { UsageError } from './format.js';
 
@@ -33,6 +33,7 @@ function evalAction<A extends unknown[]>(fn: (...args: A) => Promise<void>): (..
       if (opts?.json && err instanceof Error && KNOWN.includes(err.name)) {
         const code = (err as { code?: unknown }).code;
         process.stdout.write(JSON.stringify({ error: { code: typeof code === 'string' ? code : err.name, message: err.message } }) + '\n');
+        Object.assign(err, { [REPORTED]: true });
       }
       throw err;
     }

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { action, fail, withCommonOptions, withStore, type CommonOptions } from './common.js';
 import { UsageError, parseTime, printRows } from './format.js';
+import { isoWithOffset } from '../clock.js';
 
 export function register(program: Command): void {
   const events = program.command('events').description('events whose attendees this gate admits');
@@ -23,7 +24,7 @@ export function register(program: Command): void {
         store.upsertEvent({ id, name: opts.name ?? store.getEvent(id)?.name ?? '', startsAt, endsAt, purgeAfter });
         const e = store.getEvent(id)!;
         if (opts.json) process.stdout.write(JSON.stringify(e) + '\n');
-        else process.stdout.write(`event ${id} saved${purgeAfter ? `; its attendees are deleted after ${new Date(purgeAfter).toISOString()}` : ''}\n`);
+        else process.stdout.write(`event ${id} saved${purgeAfter ? `; its attendees are deleted after ${isoWithOffset(purgeAfter)}` : ''}\n`);
       });
     }),
   );
@@ -33,7 +34,7 @@ export function register(program: Command): void {
       await withStore(opts, (store, ctx) => {
         const rows = store.listEvents().map((e) => ({ ...e, notUsable: store.attendeesWithoutModel(e.id, ctx.config.models.embedder).length }));
         printRows(opts.json, rows, (e) =>
-          `${e.id}\t${e.name}\t${e.startsAt ? new Date(e.startsAt).toISOString() : '-'} .. ${e.endsAt ? new Date(e.endsAt).toISOString() : '-'}\t${e.attendees} attendee(s)${e.notUsable ? `, ${e.notUsable} not yet usable with ${ctx.config.models.embedder}` : ''}`,
+          `${e.id}\t${e.name}\t${e.startsAt ? isoWithOffset(e.startsAt) : '-'} .. ${e.endsAt ? isoWithOffset(e.endsAt) : '-'}\t${e.attendees} attendee(s)${e.notUsable ? `, ${e.notUsable} not yet usable with ${ctx.config.models.embedder}` : ''}`,
         );
       });
     }),

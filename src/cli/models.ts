@@ -22,7 +22,7 @@ export function register(program: Command): void {
         }
       }
       const bad = checks.filter((c) => (c.required && c.status !== 'ok' && c.status !== 'unpinned') || c.status === 'hash_mismatch' || c.status === 'inference_failed');
-      if (bad.length) fail(`${bad.length} model(s) not usable: ${bad.map((c) => `${c.id} ${c.status}`).join(', ')}`);
+      if (bad.length) fail(`${bad.length} model(s) not usable: ${bad.map((c) => `${c.id} ${c.status}`).join(', ')}`, 1, { json: false });
     }),
   );
 

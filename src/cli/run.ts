@@ -2,11 +2,13 @@
 import type { Command } from 'commander';
 import { GateDaemon } from '../app/daemon.js';
 import { ConfigError } from '../config/load.js';
-import { logger } from '../log.js';
+import { journalPrefix, logger } from '../log.js';
 import { Shutdown } from '../service/shutdown.js';
 import { SdNotify } from '../service/sdnotify.js';
 import { action, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
 import * as configShow from './config-show.js';
+import * as configInit from './config-init.js';
+import * as configSet from './config-set.js';
 
 const log = logger('cli');
 
@@ -45,7 +47,7 @@ export function register(program: Command): void {
       } catch (err) {
         startFailed = true;
         log.error({ err: (err as Error).message }, 'gate-agent failed to start');
-        process.stderr.write(`gate-agent: cannot start: ${(err as Error).message}\n`);
+        process.stderr.write(`${journalPrefix(3)}gate-agent: cannot start: ${(err as Error).message}\n`);
         await shutdown.run('start failed');
       }
       if (opts.once) {
@@ -64,11 +66,13 @@ export function register(program: Command): void {
   );
 
   const config = program.command('config').description('the config file');
+  configInit.register(config);
+  configSet.register(config);
   configShow.register(config);
   withCommonOptions(config.command('validate').description('check the config file; list every problem at once'), { json: true }).action(
     action(async (opts: CommonOptions) => {
       try {
-        const ctx = resolveContext(opts);
+        const ctx = resolveContext(opts, { writesData: false });
         const out = { ok: true, file: ctx.configFile, problems: [] as string[] };
         process.stdout.write(opts.json ? JSON.stringify(out) + '\n' : `${ctx.configFile ?? '(embedded defaults)'}: ok\n`);
       } catch (err) {

@@ -41,7 +41,7 @@ export function register(program: Command): void {
       .option('--watch', 'redraw every second until Ctrl-C'),
   ).action(
     action(async (opts: CommonOptions & { watch?: boolean }) => {
-      const { dataDir } = resolveContext(opts);
+      const { dataDir } = resolveContext(opts, { writesData: false });
       if (!opts.watch) {
         const r = readStatus(dataDir, Date.now());
         print(r, opts.json);

@@ -78,7 +78,8 @@ export function register(program: Command): void {
       if (opts.json) process.stdout.write(JSON.stringify({ modelId, events: results }) + '\n');
       else for (const r of results) process.stdout.write(summaryLine(r, modelId) + '\n');
       const failed = results.filter((r) => r.error);
-      for (const r of failed) fail(`event ${r.eventId}: ${r.error}`);
+      // The JSON above already carries each error.
+      for (const r of failed) fail(`event ${r.eventId}: ${r.error}`, 1, { json: false });
     }),
   );
 }

@@ -3,6 +3,7 @@ import { defaults as relayDefaults } from '../relay/types.js';
 import { defaults as publishDefaults } from '../publish/options.js';
 import { DEFAULT_API_CONFIG } from '../api/api-config.js';
 import { defaults as captureDefaults } from '../capture/options.js';
+import { MAX_GPIO_LINE, MAX_PI_HEADER_LINE, MAX_PULSE_MS } from '../relay/limits.js';
 import { sectionFromDefaults } from './sections.js';
 
 export const cameraSection = sectionFromDefaults(
@@ -24,7 +25,7 @@ export const cameraSection = sectionFromDefaults(
   {
     kind: { description: 'Frame source: v4l2 (USB/CSI camera through ffmpeg), rtsp (IP camera), webcam (fswebcam, about 1 frame/s), replay (a video file or a folder of images), auto.', enum: ['auto', 'v4l2', 'rtsp', 'webcam', 'replay'], examples: ['v4l2'] },
     device: { description: 'Camera device for v4l2 and webcam (webcam also takes FILE:/path/photo.jpg).', examples: ['/dev/video0'] },
-    url: { description: 'rtsp://user:password@host:554/stream for kind rtsp; the credentials never reach a log line.', examples: ['rtsp://gate:secret@10.0.0.20:554/stream1'] },
+    url: { description: 'rtsp://user:password@host:554/stream for kind rtsp; the credentials never reach a log line.', urlSchemes: ['rtsp', 'rtsps'], examples: ['rtsp://gate:secret@10.0.0.20:554/stream1'] },
     path: { description: 'Video file or folder of images for kind replay (demos, tests).', examples: ['/var/lib/gate-agent/demo.mp4'] },
     loop: 'Replay: start again at the end instead of stopping.',
     realtime: 'Replay of a video: pace frames at the video\'s own speed.',
@@ -39,14 +40,24 @@ export const cameraSection = sectionFromDefaults(
 
 export const relaySection = sectionFromDefaults('The door strike / turnstile relay and the door inputs.', { ...relayDefaults }, {
   driver: { description: 'onoff (Linux sysfs GPIO), gpiod (libgpiod tools; Raspberry Pi 5 and current kernels), sim (records pulses; no hardware), auto (onoff, else gpiod, else sim).', enum: ['auto', 'onoff', 'gpiod', 'sim'], examples: ['gpiod'] },
+  board: {
+    description: `The board whose GPIO lines pin, doorPin and exitButtonPin name. raspberry-pi: BCM numbers of the 40-pin header, 0..${MAX_PI_HEADER_LINE} (GPIO17 is physical pin 11); jetson or generic: any line offset of the chip up to ${MAX_GPIO_LINE}.`,
+    enum: ['raspberry-pi', 'jetson', 'generic'],
+    examples: ['raspberry-pi'],
+  },
   chip: 'gpiod: the GPIO chip (name, path or number).',
-  pin: { description: 'Relay output line (BCM number on a Raspberry Pi).', examples: [17] },
+  pin: { description: `Relay output line (BCM number on a Raspberry Pi, 0..${MAX_PI_HEADER_LINE}; see relay.board).`, maximum: MAX_GPIO_LINE, examples: [17] },
   sysfsBase: 'onoff: added to pin numbers for sysfs (0 on older Pi kernels; the chip base, e.g. 571, on Pi 5 / kernel 6.6+).',
-  pulseMs: { description: 'How long the relay is energised per grant, in ms; never longer, even if the agent stalls.', minimum: 50, examples: [3000] },
+  pulseMs: {
+    description: `How long the relay is energised per grant, in ms; never longer, even if the agent stalls. At most ${MAX_PULSE_MS} (${MAX_PULSE_MS / 1000} s): a grant lets one person through, a longer pulse is a door held open by the agent, and many strikes are rated for intermittent duty only.`,
+    minimum: 50,
+    maximum: MAX_PULSE_MS,
+    examples: [3000],
+  },
   activeLow: 'The relay board energises on a low level (most opto-isolated boards).',
-  doorPin: { description: 'Door contact input line (active = open); null when not wired.', type: ['integer', 'null'], examples: [27] },
+  doorPin: { description: 'Door contact input line (active = open); null when not wired. Bounded like relay.pin.', type: ['integer', 'null'], minimum: 0, maximum: MAX_GPIO_LINE, examples: [27] },
   doorActiveLow: 'The door contact reads low when the door is open.',
-  exitButtonPin: { description: 'Exit (request-to-exit) button input line; null when not wired.', type: ['integer', 'null'], examples: [22] },
+  exitButtonPin: { description: 'Exit (request-to-exit) button input line; null when not wired. Bounded like relay.pin.', type: ['integer', 'null'], minimum: 0, maximum: MAX_GPIO_LINE, examples: [22] },
   exitButtonActiveLow: 'The exit button reads low when pressed.',
   heldOpenMs: 'A door open longer than this raises a door-held-open event, in ms.',
   debounceMs: 'Input edges closer than this are one edge (contact bounce), in ms.',
@@ -55,7 +66,7 @@ export const relaySection = sectionFromDefaults('The door strike / turnstile rel
 
 const mqttDefaults = { ...publishDefaults, brokerUrl: null as string | null };
 export const mqttSection = sectionFromDefaults('Publishing results to the central server over MQTT. brokerUrl null: results stay queued in the local outbox.', mqttDefaults, {
-  brokerUrl: { description: 'mqtt://, mqtts://, ws:// or wss:// URL of the broker; null keeps results in the local outbox until one is set.', examples: ['mqtts://broker.securegate.example:8883'] },
+  brokerUrl: { description: 'mqtt://, mqtts://, ws:// or wss:// URL of the broker; null keeps results in the local outbox until one is set.', urlSchemes: ['mqtt', 'mqtts', 'ws', 'wss'], examples: ['mqtts://broker.securegate.example:8883'] },
   clientId: 'MQTT client id; empty means gate-<siteId>-<gateId>.',
   username: 'Broker user name, or null.',
   password: 'Broker password, or null; never logged.',

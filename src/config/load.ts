@@ -2,23 +2,23 @@
 // problem is reported at once as `path: value: what is wrong, how to fix`.
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { CONFIG_VERSION, configSchema, type SchemaNode } from './schema.js';
+import { CONFIG_VERSION } from './schema.js';
 import type { Config } from './types.js';
-import { gatePolicyProblems } from '../gate/policy.js';
-import { livenessProblems } from '../gate/liveness.js';
-import { validateApiConfig } from '../api/api-config.js';
-import { identificationProblems } from '../match/identification-config.js';
-import { fleetProblems } from '../fleet/options.js';
+import { problemPath, validateConfig } from './validate.js';
+
+export { validateConfig };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
   constructor(
     readonly problems: string[],
     readonly file: string | null,
+    /** Every problem came from a GATE_AGENT__ variable: the file itself is fine. */
+    envOnly = false,
   ) {
-    super(`${file ? `config ${file}` : 'config'} has ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
+    const what = envOnly ? `the GATE_AGENT__ environment variables${file ? ` (on top of config ${file}, which is fine)` : ''}` : file ? `config ${file}` : 'config';
+    super(`${what} ha${envOnly ? 've' : 's'} ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
   }
 }
 
@@ -75,12 +75,30 @@ function parseEnvValue(v: string): unknown {
   }
 }
 
+export interface EnvOverride {
+  name: string;
+  path: string[];
+  value: unknown;
+}
+
+/** The GATE_AGENT__a__b variables of `env`, each with the key path it sets. */
+export function envOverrides(env: NodeJS.ProcessEnv): EnvOverride[] {
+  return Object.entries(env)
+    .filter(([k, v]) => k.startsWith(ENV_PREFIX) && v !== undefined)
+    .map(([k, v]) => ({ name: k, path: k.slice(ENV_PREFIX.length).split('__'), value: parseEnvValue(v!) }));
+}
+
 export function applyEnv(c: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
-  for (const [k, v] of Object.entries(env)) {
-    if (!k.startsWith(ENV_PREFIX) || v === undefined) continue;
-    setPath(c, k.slice(ENV_PREFIX.length).split('__'), parseEnvValue(v));
-  }
+  for (const o of envOverrides(env)) setPath(c, o.path, o.value);
   return c;
+}
+
+const overlaps = (a: string, b: string): boolean => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
+
+/** The variable a problem comes from, when its key (or a key around it) was set by one. */
+function blamedVariable(problem: string, overrides: EnvOverride[]): EnvOverride | undefined {
+  const path = problemPath(problem);
+  return overrides.filter((o) => path && overlaps(o.path.join('.'), path)).at(-1);
 }
 
 export function setPath(c: Record<string, unknown>, path: string[], value: unknown): void {
@@ -94,49 +112,20 @@ export function setPath(c: Record<string, unknown>, path: string[], value: unkno
   });
 }
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-const validate = ajv.compile(configSchema);
-
-function nodeAt(path: string[]): SchemaNode | undefined {
-  let n: SchemaNode | undefined = configSchema;
-  for (const p of path) n = n?.properties?.[p];
-  return n;
-}
-
-function describeError(e: ErrorObject, root: unknown): string {
-  const parts = e.instancePath.split('/').filter(Boolean);
-  let value: unknown = root;
-  for (const p of parts) value = (value as Record<string, unknown> | undefined)?.[p];
-  if (e.keyword === 'additionalProperties') {
-    const extra = (e.params as { additionalProperty: string }).additionalProperty;
-    const known = Object.keys(nodeAt(parts)?.properties ?? {});
-    return `${[...parts, extra].join('.')}: unknown key; remove it or use one of: ${known.join(', ')}`;
-  }
-  const path = parts.join('.') || '(top level)';
-  const node = nodeAt(parts);
-  const hint = node?.examples?.length ? ` (example: ${JSON.stringify(node.examples[0])})` : '';
-  const what = e.keyword === 'enum' ? `must be one of ${JSON.stringify((e.params as { allowedValues: unknown[] }).allowedValues)}` : (e.message ?? 'is invalid');
-  return `${path}: ${JSON.stringify(value)}: ${what}; ${node?.description ? `this key is: ${node.description}` : 'fix the value'}${hint}`;
-}
-
-export function validateConfig(raw: Record<string, unknown>): { config?: Config; problems: string[] } {
-  const c = structuredClone(raw);
-  if (!validate(c)) return { problems: (validate.errors ?? []).map((e) => describeError(e, c)) };
-  // Rules across keys, which the schema cannot say; each component states its own.
-  const config = c as unknown as Config;
-  const problems = [...gatePolicyProblems(config.gate), ...livenessProblems(config.liveness), ...validateApiConfig(config.api).map((p) => `api.${p.replace(/^api\./, '')}`)];
-  problems.push(...identificationProblems(config.identification));
-  problems.push(...fleetProblems(config.fleet, { brokerUrl: config.mqtt.brokerUrl, gateId: config.gateId }));
-  return problems.length ? { problems } : { config, problems: [] };
-}
-
 /** Load the config: file (or defaults), migrations, GATE_AGENT__* env, flag overrides, validation. */
 export function loadConfig(opts: LoadOptions): Config {
   const raw = opts.file ? readConfigFile(opts.file) : {};
-  const c = applyEnv(migrate(raw), opts.env ?? process.env);
+  const env = envOverrides(opts.env ?? process.env);
+  const c = migrate(raw);
+  for (const o of env) setPath(c, o.path, o.value);
   for (const [k, v] of Object.entries(opts.overrides ?? {})) if (v !== undefined) setPath(c, k.split('.'), v);
   const { config, problems } = validateConfig(c);
-  if (!config) throw new ConfigError(problems, opts.file);
+  if (!config) {
+    // A bad override is the variable's fault, not the file's: say which one to fix.
+    const blamed = problems.map((p) => ({ p, v: blamedVariable(p, env) }));
+    const lines = blamed.map(({ p, v }) => (v ? `${p} [set by the environment variable ${v.name}, not the file: fix or unset it]` : p));
+    throw new ConfigError(lines, opts.file, blamed.every(({ v }) => v));
+  }
   if (opts.file) config.dataDir = resolve(config.dataDir);
   return config;
 }

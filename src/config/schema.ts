@@ -21,6 +21,8 @@ export interface SchemaNode {
   exclusiveMinimum?: number;
   minLength?: number;
   pattern?: string;
+  /** A URL key: the schemes it accepts (checked by url-rule.ts, with a fix in the message). */
+  urlSchemes?: string[];
   items?: SchemaNode;
   properties?: Record<string, SchemaNode>;
   additionalProperties?: boolean | SchemaNode;

@@ -8,7 +8,7 @@ type Leaf = string | number | boolean | null | string[];
 export function sectionFromDefaults(
   description: string,
   defaults: Record<string, Leaf>,
-  describe: Record<string, string | { description: string; enum?: Leaf[]; minimum?: number; type?: string | string[]; examples?: Leaf[] }>,
+  describe: Record<string, string | { description: string; enum?: Leaf[]; minimum?: number; maximum?: number; urlSchemes?: string[]; type?: string | string[]; examples?: Leaf[] }>,
 ): SchemaNode {
   const properties: Record<string, SchemaNode> = {};
   for (const [key, def] of Object.entries(defaults)) {
@@ -34,6 +34,8 @@ export function sectionFromDefaults(
       ...(Array.isArray(def) ? { items: { type: 'string' } } : {}),
       ...(info.enum ? { enum: info.enum } : {}),
       ...(info.minimum !== undefined ? { minimum: info.minimum } : typeof def === 'number' ? { minimum: 0 } : {}),
+      ...(info.maximum !== undefined ? { maximum: info.maximum } : {}),
+      ...(info.urlSchemes ? { urlSchemes: info.urlSchemes } : {}),
     };
   }
   return { type: 'object', description, properties, additionalProperties: false, default: {} };

@@ -15,6 +15,7 @@ import { chooseDriver, detectGpio, relayLockHolder } from '../relay/index.js';
 import { openStore } from '../store/open.js';
 import { currentEvent } from '../app/schedule.js';
 import { thresholdCheck } from './threshold.js';
+import { isoWithOffset } from '../clock.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -279,7 +280,7 @@ async function serverClockMs(url: string | null, timeoutMs: number): Promise<num
  */
 async function clock(ctx: DoctorContext): Promise<CheckResult> {
   const now = Date.now();
-  const iso = (ms: number): string => new Date(ms).toISOString();
+  const iso = isoWithOffset;
   const installedAt = statSync(new URL('../../../package.json', import.meta.url)).mtimeMs;
   if (now < installedAt - 86_400_000) return fail('clock', `the system clock says ${iso(now)}, before this agent was installed (${iso(installedAt)}); check NTP (\`timedatectl\`)`);
   let newest: number | null = null;

@@ -114,11 +114,11 @@ export function verifyAuditChain(db: Database): AuditVerification {
 }
 
 /** One line for `gate-agent audit verify`; exit code 0 when ok, 1 otherwise. */
-export function auditVerifyReport(db: Database): { ok: boolean; text: string; exitCode: number } {
+export function auditVerifyReport(db: Database): { ok: boolean; text: string; exitCode: number; result: AuditVerification } {
   const r = verifyAuditChain(db);
   if (r.ok) {
     const text = r.records === 0 ? 'audit chain ok: no records yet' : `audit chain ok: ${r.records} records, last seq ${r.lastSeq}, last hash ${r.lastHash}`;
-    return { ok: true, text, exitCode: 0 };
+    return { ok: true, text, exitCode: 0, result: r };
   }
-  return { ok: false, text: `audit chain BROKEN at seq ${r.seq}: ${r.problem} (${r.records} records before it verified)`, exitCode: 1 };
+  return { ok: false, text: `audit chain BROKEN at seq ${r.seq}: ${r.problem} (${r.records} records before it verified)`, exitCode: 1, result: r };
 }

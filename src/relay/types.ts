@@ -6,12 +6,17 @@ import type { EventEmitter } from 'node:events';
 
 export type RelayDriver = 'onoff' | 'gpiod' | 'sim';
 
+/** Which header the line numbers belong to; bounds them (relay/limits.ts). */
+export type RelayBoard = 'raspberry-pi' | 'jetson' | 'generic';
+
 export interface RelayOptions {
   /**
    * 'auto' picks gpiod where a GPIO chip and gpioset exist (its pulse ends even if the agent
    * is killed), else onoff where sysfs GPIO exists, else sim.
    */
   driver: RelayDriver | 'auto';
+  /** The board whose GPIO lines `pin`, `doorPin` and `exitButtonPin` name (config check only). */
+  board: RelayBoard;
   /** gpiod only: the GPIO chip (name, path or number). */
   chip: string;
   /** Output line: the offset on `chip` (BCM number on a Pi). */
@@ -42,6 +47,7 @@ export interface RelayOptions {
 
 export const defaults: RelayOptions = {
   driver: 'auto',
+  board: 'raspberry-pi',
   chip: 'gpiochip0',
   pin: 17,
   sysfsBase: 0,

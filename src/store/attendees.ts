@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { Database } from 'better-sqlite3';
 import { FieldCipher, StoreError } from './crypto.js';
 import type { AttendeeSession } from './session.js';
+import { isoWithOffset } from '../clock.js';
 
 export interface EventRow {
   id: string;
@@ -129,9 +130,9 @@ export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
   requireOpenEvent(id: string): EventRow {
     const e = this.requireEvent(id);
     if (e.endsAt !== null && e.endsAt <= this.now()) {
-      const purge = e.purgeAfter === null ? '' : `; its attendees are deleted at ${new Date(e.purgeAfter).toISOString()}`;
+      const purge = e.purgeAfter === null ? '' : `; its attendees are deleted at ${isoWithOffset(e.purgeAfter)}`;
       throw new StoreError(
-        `event "${id}" ended at ${new Date(e.endsAt).toISOString()}${purge}, so nobody can be enrolled into it; ` +
+        `event "${id}" ended at ${isoWithOffset(e.endsAt)}${purge}, so nobody can be enrolled into it; ` +
           `move its end with \`gate-agent events add ${id} --ends <ISO time>\` or enroll into a current event`,
       );
     }

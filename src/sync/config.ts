@@ -24,7 +24,7 @@ export const syncSchema: SchemaNode = {
   additionalProperties: false,
   default: {},
   properties: {
-    baseUrl: { type: ['string', 'null'], description: 'Central server address, without /v1; null disables sync (the gate works from its cache). Overridden by `sync --url`.', default: null, pattern: '^https?://', examples: ['https://api.securegate.ai'] },
+    baseUrl: { type: ['string', 'null'], description: 'Central server address, without /v1; null disables sync (the gate works from its cache). Overridden by `sync --url`.', default: null, urlSchemes: ['https', 'http'], examples: ['https://api.securegate.ai'] },
     apiKey: { type: ['string', 'null'], description: 'API key sent as x-api-key. Prefer apiKeyFile or GATE_AGENT_SYNC_API_KEY so the key is not in the config file.', default: null, minLength: 1, examples: [null] },
     apiKeyFile: { type: ['string', 'null'], description: 'File holding the API key (surrounding whitespace ignored). GATE_AGENT_SYNC_API_KEY and `sync --api-key-file` override it.', default: null, minLength: 1, examples: ['/etc/gate-agent/sync.key'] },
     events: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Event ids to sync; empty means every event already in the local cache. `sync --event` overrides it.', default: [], examples: [['evt_spring_gala']] },

@@ -8,6 +8,7 @@ import type { AttendeeStore, NewEmbedding } from '../store/attendees.js';
 import type { CentralClient } from './client.js';
 import { SyncError, type AttendeePage, type SyncEmbedding } from './page.js';
 import { PhotoRejected, type EmbedPhoto, type FetchPhoto } from './photo.js';
+import { isoWithOffset } from '../clock.js';
 
 const log = logger('sync');
 
@@ -266,7 +267,7 @@ export async function syncAll(opts: SyncAllOptions): Promise<SyncResult[]> {
     const ev = opts.store.getEvent(eventId);
     if (ev?.purgeAfter != null && ev.purgeAfter <= now()) {
       // Its biometric data was deleted on purpose; syncing would download it again.
-      results.push({ ...emptyResult(eventId), skipped: `event ended and its attendees were purged at ${new Date(ev.purgeAfter).toISOString()}` });
+      results.push({ ...emptyResult(eventId), skipped: `event ended and its attendees were purged at ${isoWithOffset(ev.purgeAfter)}` });
       continue;
     }
     try {

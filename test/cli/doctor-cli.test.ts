@@ -168,6 +168,9 @@ test('a database the command cannot write (made by root, used by another user) i
     env: { ...process.env, GATE_AGENT_DATA_DIR: data, GATE_AGENT_LOG_LEVEL: 'error' },
   });
   assert.equal(r.status, 1, r.stderr);
-  assert.match(r.stderr, /^gate-agent: the gate's data cannot be written: attempt to write a readonly database\. .*`sudo -u gate-agent gate-agent …`/);
-  assert.equal(r.stderr.trim().split('\n').length, 1, 'one line, no stack trace');
+  // After the line naming the config in use: one line with what to do, no stack trace.
+  const [configLine, ...rest] = r.stderr.trim().split('\n');
+  assert.match(configLine!, /^gate-agent: no config file /);
+  assert.equal(rest.length, 1, r.stderr);
+  assert.match(rest[0]!, /^gate-agent: the gate's data cannot be written: attempt to write a readonly database\. .*`sudo -u gate-agent gate-agent …`/);
 });

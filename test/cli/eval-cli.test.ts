@@ -209,7 +209,8 @@ test('eval pad: attacks caught, a live face passed; a track fuses its frames; vi
 test('bad input: one clear line (JSON with --json), exit 1; over-long command lines refused before onnxruntime', async () => {
   const missing = await runCli(['eval', 'identify', '--gallery', join(dir, 'nowhere')]);
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /^gate-agent: folder .*nowhere does not exist; check the path\n$/);
+  // The line naming the config in use, then the one error line.
+  assert.match(missing.stderr, /^gate-agent: no config file .*\ngate-agent: folder .*nowhere does not exist; check the path\n$/);
   const emptyList = join(dir, 'empty.txt');
   await writeFile(emptyList, '# nothing\n');
   const j = await runCli(['eval', 'identify', '--list', emptyList, '--json']);

@@ -41,7 +41,7 @@ test('every problem is listed at once as path: value: what is wrong, how to fix'
       assert.equal(e.problems.length, 4, p);
       assert.match(p, /^gateId: "has spaces": must match pattern .*this key is: .*\(example: "north-entrance-1"\)/m);
       assert.match(p, /^match\.threshold: 3: must be <= 1/m);
-      assert.match(p, /^match\.treshold: unknown key; remove it or use one of: threshold, margin/m);
+      assert.match(p, /^match\.treshold: unknown key; did you mean "threshold"\?$/m);
       assert.match(p, /^models\.detectorInputPx: 500: must be one of \[320,480,640\]/m);
       return true;
     });
