@@ -32,6 +32,8 @@ export interface ApiConfig {
   /** Requests per second over all keys and addresses together (the gate recognises a few per second). */
   rateLimitTotalPerSec: number;
   rateLimitTotalBurst: number;
+  /** An API key that sent a request within this many ms is active: the gate-wide rate is shared between active keys. */
+  rateLimitShareWindowMs: number;
   /** Longest a readiness probe may take before /healthz reports it not ready. */
   probeTimeoutMs: number;
   /** Open client connections at most; at the cap the oldest idle one is closed for a new one. */
@@ -40,14 +42,20 @@ export interface ApiConfig {
   maxConnectionsPerAddress: number;
   /** Verifications (decode + face pipeline) running at once; also the number of decode workers. */
   maxRecognitionsInFlight: number;
+  /** Verifications one API key runs at once at most (its share of maxRecognitionsInFlight). */
+  maxRecognitionsInFlightPerKey: number;
   /** Pixels (width*height from the image headers) of the images being verified at once. */
   maxInFlightPixels: number;
+  /** Images of at most this many pixels may go this far over maxInFlightPixels (a large image in flight does not block an ordinary photo). */
+  smallImagePixels: number;
   /** Verifications waiting for a slot at most; beyond it 503 with Retry-After. */
   maxQueuedRecognitions: number;
   /** Longest wait for a slot before 503 with Retry-After. */
   queueTimeoutMs: number;
-  /** Deadline of one image decode; past it the decode worker is killed and the answer is 415. */
+  /** CPU time one image decode may use; past it the decode worker is killed and the answer is 415. */
   decodeTimeoutMs: number;
+  /** Wall-clock bound of one image decode (a decode starved of CPU by the gate's own work); past it the worker is killed and the answer is 503. */
+  decodeWallTimeoutMs: number;
   /** API images are downscaled to at most this many pixels on their longer side. */
   decodeMaxSidePx: number;
   /** Require a valid x-api-key on GET /metrics. */
@@ -74,14 +82,18 @@ export const DEFAULT_API_CONFIG: Readonly<ApiConfig> = {
   rateLimitPerIpBurst: 40,
   rateLimitTotalPerSec: 20,
   rateLimitTotalBurst: 40,
+  rateLimitShareWindowMs: 10_000,
   probeTimeoutMs: 1_000,
   maxConnections: 256,
   maxConnectionsPerAddress: 32,
   maxRecognitionsInFlight: 2,
+  maxRecognitionsInFlightPerKey: 1,
   maxInFlightPixels: 40_000_000,
+  smallImagePixels: 4_000_000,
   maxQueuedRecognitions: 16,
   queueTimeoutMs: 5_000,
   decodeTimeoutMs: 3_000,
+  decodeWallTimeoutMs: 15_000,
   decodeMaxSidePx: 2048,
   metricsRequireKey: false,
   unmatchedRecordsPerMinute: 60,
@@ -106,8 +118,10 @@ export function validateApiConfig(c: ApiConfig): string[] {
     'probeTimeoutMs',
     'rateLimitTotalPerSec',
     'rateLimitTotalBurst',
+    'rateLimitShareWindowMs',
     'queueTimeoutMs',
     'decodeTimeoutMs',
+    'decodeWallTimeoutMs',
   ];
   for (const k of positive) {
     const v = c[k];
@@ -116,7 +130,7 @@ export function validateApiConfig(c: ApiConfig): string[] {
   if (!Number.isInteger(c.imageMaxRedirects) || c.imageMaxRedirects < 0) {
     errors.push(`api.imageMaxRedirects: ${c.imageMaxRedirects}: must be a whole number >= 0`);
   }
-  const wholes: (keyof ApiConfig)[] = ['maxConnections', 'maxConnectionsPerAddress', 'maxRecognitionsInFlight', 'maxInFlightPixels', 'decodeMaxSidePx'];
+  const wholes: (keyof ApiConfig)[] = ['maxConnections', 'maxConnectionsPerAddress', 'maxRecognitionsInFlight', 'maxRecognitionsInFlightPerKey', 'maxInFlightPixels', 'smallImagePixels', 'decodeMaxSidePx'];
   for (const k of wholes) {
     const v = c[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) errors.push(`api.${k}: ${String(v)}: must be a whole number >= 1`);
@@ -126,6 +140,12 @@ export function validateApiConfig(c: ApiConfig): string[] {
   }
   if (c.maxConnectionsPerAddress > c.maxConnections) {
     errors.push(`api.maxConnectionsPerAddress: ${c.maxConnectionsPerAddress}: must be <= api.maxConnections (${c.maxConnections})`);
+  }
+  if (c.decodeWallTimeoutMs < c.decodeTimeoutMs) {
+    errors.push(`api.decodeWallTimeoutMs: ${c.decodeWallTimeoutMs}: must be >= api.decodeTimeoutMs (${c.decodeTimeoutMs}): a decode cannot use more CPU time than wall time`);
+  }
+  if (c.maxRecognitionsInFlightPerKey > c.maxRecognitionsInFlight) {
+    errors.push(`api.maxRecognitionsInFlightPerKey: ${c.maxRecognitionsInFlightPerKey}: must be <= api.maxRecognitionsInFlight (${c.maxRecognitionsInFlight})`);
   }
   if (!Number.isInteger(c.unmatchedRecordsPerMinute) || c.unmatchedRecordsPerMinute < 0) {
     errors.push(`api.unmatchedRecordsPerMinute: ${c.unmatchedRecordsPerMinute}: must be a whole number >= 0 (0: only the per-minute summary)`);

@@ -5,6 +5,7 @@
 // priority, on a thread pool these children do not share. Images come back downscaled to
 // `maxSidePx`, so what crosses into the gate's process is bounded too.
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { logger } from '../log.js';
 import { ImageError, type ImageErrorCode } from '../vision/image.js';
@@ -19,8 +20,13 @@ const NICE = 19;
 export interface DecodePoolOptions {
   /** Children, each decoding one image at a time. */
   workers: number;
-  /** Wall-clock deadline of one decode, ms; past it the child is killed. */
+  /** CPU time one decode may use, ms; past it the child is killed (the image's fault: 415). */
   timeoutMs: number;
+  /**
+   * Wall-clock bound of one decode, ms: a niced decode starved of CPU by the gate's own
+   * work holds its slot at most this long (not the image's fault: 503, retry).
+   */
+  wallTimeoutMs: number;
   maxPixels: number;
   maxSidePx: number;
 }
@@ -30,10 +36,32 @@ export interface ImageDecoder {
   decode(bytes: Buffer): Promise<RgbImage>;
 }
 
-/** The decode took longer than its deadline; the work was stopped. */
+/** The decode used more CPU time than it may; the work was stopped. */
 export class DecodeTimeoutError extends ImageError {
   constructor(readonly timeoutMs: number) {
-    super('too_slow', `decoding took longer than ${timeoutMs} ms and was stopped (a progressive JPEG with very many scans does this); send a baseline JPEG, a PNG or a WebP`);
+    super('too_slow', `decoding took longer than ${timeoutMs} ms of CPU time and was stopped (a progressive JPEG with very many scans does this); send a baseline JPEG, a PNG or a WebP`);
+  }
+}
+
+/** The decode got too little CPU to finish in time (the gate's own work comes first); it was stopped. */
+export class DecodeStarvedError extends Error {
+  constructor(readonly wallTimeoutMs: number) {
+    super(`the image decode did not finish within ${wallTimeoutMs} ms: the gate's own work comes first and left it too little CPU`);
+  }
+}
+
+/** Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ, the same on every architecture). */
+const TICK_MS = 10;
+
+/** CPU time (user + system) of process `pid` in ms, from /proc; null where it cannot be read. */
+export function cpuTimeMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which may itself hold spaces and parentheses.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * TICK_MS;
+  } catch {
+    return null;
   }
 }
 
@@ -117,20 +145,33 @@ export class DecodePool implements ImageDecoder {
     const id = this.nextId++;
     return new Promise<RgbImage>((resolve, reject) => {
       const done = (): void => {
-        clearTimeout(timer);
+        clearInterval(watch);
         child.off('message', onMessage);
         child.off('exit', onExit);
       };
-      const timer = setTimeout(() => {
+      const stop = (err: Error, why: string): void => {
         done();
         this.killed++;
-        log.warn({ timeoutMs: this.opts.timeoutMs, bytes: bytes.length }, 'image decode passed its deadline; worker killed');
+        log.warn({ cpuTimeoutMs: this.opts.timeoutMs, wallTimeoutMs: this.opts.wallTimeoutMs, bytes: bytes.length }, `image decode ${why}; worker killed`);
         void this.kill(slot).then(() => {
           // A request may have started a new worker in this slot meanwhile: never two.
           if (!this.stopped && slot.child === null) this.spawn(slot);
         });
-        reject(new DecodeTimeoutError(this.opts.timeoutMs));
-      }, this.opts.timeoutMs);
+        reject(err);
+      };
+      // CPU time, not wall time, is the image's cost: a decode the gate's own work leaves
+      // waiting for CPU is not a bomb. Where /proc cannot be read, wall time stands in.
+      const pid = child.pid;
+      const cpu0 = pid === undefined ? null : cpuTimeMs(pid);
+      const t0 = performance.now();
+      const every = Math.max(10, Math.min(100, this.opts.timeoutMs / 10));
+      const watch = setInterval(() => {
+        const wall = performance.now() - t0;
+        const cpu = cpu0 === null || pid === undefined ? null : cpuTimeMs(pid);
+        const used = cpu === null || cpu0 === null ? wall : cpu - cpu0;
+        if (used > this.opts.timeoutMs) stop(new DecodeTimeoutError(this.opts.timeoutMs), 'passed its CPU deadline');
+        else if (wall > this.opts.wallTimeoutMs) stop(new DecodeStarvedError(this.opts.wallTimeoutMs), 'got too little CPU to finish in time');
+      }, every);
       const onMessage = (m: DecodeReply): void => {
         if (m.id !== id) return;
         done();

@@ -44,20 +44,37 @@ export const systemResolver: Resolver = async (hostname) => {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
+/**
+ * The one answer for every way a host can fail to give the gate a connection: refused by
+ * the address policy, a name that does not resolve, a refused port, a filtered one, a
+ * TLS failure, silence. Told apart, they would let a key holder map the venue's DNS
+ * (which internal names exist) and scan an allow-listed device's ports; the log says which.
+ */
+function unusableHost(what: string, timeoutMs: number): string {
+  return `${what} is not a host the gate could fetch from (not a public host or an allow-listed device, a name that does not resolve, or no image within ${timeoutMs} ms); check the host in image_url, serve the image from a public host, or ask the gate operator to allow-list the device and check that it is up`;
+}
+
 export async function fetchRemoteImage(url: URL, opts: RemoteFetchOptions): Promise<Buffer> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), opts.timeoutMs);
   let current = url;
+  /** What the messages call the current hop. */
+  const hopName = (n: number): string => (n === 0 ? `image_url host ${current.host}` : `image_url redirected to ${current.origin}, which`);
+  /** How far the current hop got, for the log. */
+  const hop: HopProgress = { n: 0, target: null, connected: false };
   try {
-    for (let hop = 0; ; hop++) {
-      const what = hop === 0 ? `image_url host ${current.host}` : `image_url redirected to ${current.origin}, which`;
-      const target = await checkedTarget(current, what, opts, controller.signal);
-      opts.onConnect?.(target);
-      const res = await get(current, target, controller.signal);
+    for (; ; hop.n++) {
+      const n = hop.n;
+      hop.target = null;
+      const what = hopName(n);
+      hop.connected = false;
+      hop.target = await checkedTarget(current, what, opts, controller.signal);
+      opts.onConnect?.(hop.target);
+      const res = await get(current, hop, controller.signal);
       const location = res.headers.location;
       if (REDIRECTS.has(res.statusCode ?? 0) && location !== undefined) {
         res.destroy();
-        if (hop >= opts.maxRedirects) {
+        if (n >= opts.maxRedirects) {
           throw new ApiError(400, `image_url redirected more than ${opts.maxRedirects} times; give the final image address directly`);
         }
         current = nextHop(current, location);
@@ -75,18 +92,36 @@ export async function fetchRemoteImage(url: URL, opts: RemoteFetchOptions): Prom
       return await readCapped(res, opts.maxBytes, current.origin);
     }
   } catch (err) {
-    // One answer for a refused port, a silent one and a TLS failure, so the
-    // answers cannot be used to scan an allow-listed host's ports.
-    const unreachable = `the image at ${current.origin} could not be fetched (no connection, or no image within ${opts.timeoutMs} ms); check that the image server is up and reachable from the gate`;
-    if (controller.signal.aborted) {
-      throw quietError(400, unreachable, `the image at ${current.origin} did not arrive within ${opts.timeoutMs} ms`);
-    }
     if (err instanceof ApiError) throw err;
-    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw quietError(400, unreachable, `the image at ${current.origin} could not be fetched (${code})`);
+    const what = hopName(hop.n);
+    throw quietError(400, unusableHost(what, opts.timeoutMs), whyUnusable(what, hop, err, controller.signal.aborted, opts.timeoutMs));
   } finally {
     clearTimeout(timer);
   }
+}
+
+interface HopProgress {
+  /** 0 for image_url itself, then one per redirect followed. */
+  n: number;
+  /** The checked address being connected to; null while the name is being resolved. */
+  target: ConnectTarget | null;
+  /** The TCP connection was established. */
+  connected: boolean;
+}
+
+/** For the log: which of the failures `unusableHost` covers this was. */
+function whyUnusable(what: string, hop: HopProgress, err: unknown, timedOut: boolean, timeoutMs: number): string {
+  const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  const t = hop.target;
+  if (!t) return timedOut ? `${what} did not resolve within ${timeoutMs} ms` : `${what} does not resolve (${code})`;
+  const at = `${t.address.includes(':') ? `[${t.address}]` : t.address}:${t.port}`;
+  if (timedOut) {
+    return hop.connected
+      ? `${what}: connected to ${at}, but the image did not arrive within ${timeoutMs} ms`
+      : `${what}: no connection to ${at} within ${timeoutMs} ms (nothing answered: a filtered port, or the host is down)`;
+  }
+  if (code === 'ECONNREFUSED') return `${what}: ${at} refused the connection (ECONNREFUSED: nothing listens on that port)`;
+  return `${what}: the image at ${at} could not be fetched (${code})`;
 }
 
 function nextHop(from: URL, location: string): URL {
@@ -124,19 +159,14 @@ async function checkedTarget(url: URL, what: string, opts: RemoteFetchOptions, s
   if (family !== 0) {
     addresses = [{ address: hostname, family: family === 6 ? 6 : 4 }];
   } else {
-    try {
-      addresses = await abortable((opts.resolve ?? systemResolver)(hostname), signal);
-    } catch (err) {
-      if (signal.aborted) throw err;
-      throw new ApiError(400, `${what} does not resolve; check the host name in image_url`);
-    }
+    addresses = await abortable((opts.resolve ?? systemResolver)(hostname), signal);
   }
-  if (addresses.length === 0) throw new ApiError(400, `${what} does not resolve; check the host name in image_url`);
+  if (addresses.length === 0) throw Object.assign(new Error('no addresses'), { code: 'ENODATA' });
   // Every address must pass, not just the first: which one the OS would pick
   // is not ours to guess, and we connect to the first below.
   // The client hears only that the host is refused: where a name resolves to
   // and what kind of address that is stay in the log (warn: someone probed).
-  const refused = `${what} is not a host the gate fetches from; serve the image from a public host, or ask the gate operator to allow-list the device`;
+  const refused = unusableHost(what, opts.timeoutMs);
   for (const { address } of addresses) {
     const cls = classifyAddress(address) ?? 'reserved';
     if (cls === 'public') continue;
@@ -168,7 +198,8 @@ function pinnedLookup(address: string, family: 4 | 6): LookupFunction {
   };
 }
 
-function get(url: URL, target: ConnectTarget, signal: AbortSignal): Promise<IncomingMessage> {
+function get(url: URL, hop: HopProgress, signal: AbortSignal): Promise<IncomingMessage> {
+  const target = hop.target!;
   const family = isIP(target.address) === 6 ? 6 : 4;
   const secure = url.protocol === 'https:';
   return new Promise((resolve, reject) => {
@@ -189,6 +220,10 @@ function get(url: URL, target: ConnectTarget, signal: AbortSignal): Promise<Inco
       resolve,
     );
     req.on('error', reject);
+    req.on('socket', (socket) => {
+      if (!socket.connecting) hop.connected = true;
+      else socket.once('connect', () => (hop.connected = true));
+    });
     req.end();
   });
 }

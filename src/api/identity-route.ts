@@ -6,13 +6,14 @@ import { ImageError } from '../vision/image.js';
 import type { RgbImage } from '../vision/types.js';
 import type { Admission } from './admission.js';
 import type { CameraPriority } from './camera-priority.js';
-import type { ImageDecoder } from './decode-pool.js';
+import { DecodeStarvedError, type ImageDecoder } from './decode-pool.js';
 import { ApiError } from './errors.js';
 import { imageSize } from './image-header.js';
 import type { ApiKeyStore, IdentityService } from './identity-service.js';
 import { loadImage, parseImageUrl, type ImageScheme, type ImageSourceOptions } from './image-source.js';
 import type { Counter, Summary } from './metrics.js';
 import type { TokenBuckets } from './rate-limit.js';
+import type { FairShareBucket } from './fair-share.js';
 import type { AttendeeSession } from './session-types.js';
 
 export interface IdentityRouteDeps {
@@ -21,8 +22,8 @@ export interface IdentityRouteDeps {
   images: ImageSourceOptions;
   perKey: TokenBuckets;
   perIp: TokenBuckets;
-  /** One bucket for everyone: rotating addresses and keys does not multiply the rate. */
-  total: TokenBuckets;
+  /** One bucket for everyone, shared fairly between keys: rotating addresses and keys does not multiply the rate. */
+  total: FairShareBucket;
   limits: { perKeyPerSec: number; perKeyBurst: number; perIpPerSec: number; perIpBurst: number; totalPerSec: number; totalBurst: number };
   admission: Admission;
   /** Decodes (and downscales) images before recognition; absent: the service gets the bytes. */
@@ -61,6 +62,17 @@ function takeToken(buckets: TokenBuckets, id: string, what: string, perSec: numb
   }
 }
 
+/** The gate-wide bucket, shared between the keys sending now (fair-share.ts). */
+function takeShare(bucket: FairShareBucket, keyName: string, perSec: number, burst: number): void {
+  const refused = bucket.take(keyName);
+  if (!refused) return;
+  const retry = Math.max(1, Math.ceil(refused.waitSec));
+  const shared = refused.active > 1 ? `, shared between the ${refused.active} API keys sending now, and this key has used its share` : '';
+  throw new ApiError(429, `too many requests from this gate (all clients together): the limit is ${perSec}/s with bursts of ${burst}${shared}; retry after ${retry} s`, {
+    'retry-after': String(retry),
+  });
+}
+
 function singleParam(query: Record<string, unknown>, name: string): string {
   const v = query[name];
   if (v === undefined) throw new ApiError(422, `missing query parameter ${name}; ${USAGE}`);
@@ -93,7 +105,7 @@ export async function handleIdentity(deps: IdentityRouteDeps, req: IdentityReque
   }
   audit.apiKeyName = who.name;
   takeToken(deps.perKey, who.name, 'API key', limits.perKeyPerSec, limits.perKeyBurst);
-  takeToken(deps.total, '*', 'gate (all clients together)', limits.totalPerSec, limits.totalBurst);
+  takeShare(deps.total, who.name, limits.totalPerSec, limits.totalBurst);
 
   const params = readParams(req.query);
   audit.eventId = params.eventId;
@@ -107,7 +119,7 @@ export async function handleIdentity(deps: IdentityRouteDeps, req: IdentityReque
   const size = imageSize(image);
   if (!size && deps.decoder) throw new ApiError(415, 'the image header could not be read (no width and height); send a complete JPEG, PNG or WebP file');
   // Charged before any decoder runs: what an image will cost is in its header.
-  const release = await deps.stageSeconds.time({ stage: 'queue' }, () => deps.admission.acquire(size ? size.width * size.height : 0));
+  const release = await deps.stageSeconds.time({ stage: 'queue' }, () => deps.admission.acquire(size ? size.width * size.height : 0, who.name));
   let outcome;
   try {
     let input: Buffer | RgbImage = image;
@@ -120,6 +132,10 @@ export async function handleIdentity(deps: IdentityRouteDeps, req: IdentityReque
           deps.outcomes.inc({ outcome: 'bad_image' });
           audit.outcome = 'bad_image';
           throw new ApiError(415, `the image could not be decoded (${err.message}); send a complete JPEG, PNG or WebP file`);
+        }
+        if (err instanceof DecodeStarvedError) {
+          const retry = Math.max(1, Math.ceil(err.wallTimeoutMs / 1000));
+          throw new ApiError(503, `the gate is busy (the image decode got too little CPU time within ${err.wallTimeoutMs} ms: the gate's camera comes first); retry after ${retry} s`, { 'retry-after': String(retry) });
         }
         throw new ApiError(503, 'image decoding failed on the gate; retry, and tell the gate operator if it keeps failing', {}, err);
       }

@@ -16,6 +16,7 @@ import type { ApiKeyStore, IdentityService, ReadinessProbe, ReadinessResult } fr
 import { MetricsRegistry } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
 import { TokenBuckets } from './rate-limit.js';
+import { FairShareBucket } from './fair-share.js';
 import { Admission } from './admission.js';
 import type { CameraPriority } from './camera-priority.js';
 import { ConnectionLimiter } from './connection-limit.js';
@@ -144,7 +145,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     },
     perKey: new TokenBuckets({ perSec: config.rateLimitPerKeyPerSec, burst: config.rateLimitPerKeyBurst }, now),
     perIp: new TokenBuckets({ perSec: config.rateLimitPerIpPerSec, burst: config.rateLimitPerIpBurst }, now),
-    total: new TokenBuckets({ perSec: config.rateLimitTotalPerSec, burst: config.rateLimitTotalBurst }, now),
+    total: new FairShareBucket({ perSec: config.rateLimitTotalPerSec, burst: config.rateLimitTotalBurst, windowMs: config.rateLimitShareWindowMs }, now),
     limits: {
       perKeyPerSec: config.rateLimitPerKeyPerSec,
       perKeyBurst: config.rateLimitPerKeyBurst,
@@ -154,7 +155,14 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       totalBurst: config.rateLimitTotalBurst,
     },
     admission: new Admission(
-      { maxInFlight: config.maxRecognitionsInFlight, maxInFlightPixels: config.maxInFlightPixels, maxQueued: config.maxQueuedRecognitions, queueTimeoutMs: config.queueTimeoutMs },
+      {
+        maxInFlight: config.maxRecognitionsInFlight,
+        maxInFlightPerClient: config.maxRecognitionsInFlightPerKey,
+        maxInFlightPixels: config.maxInFlightPixels,
+        smallImagePixels: config.smallImagePixels,
+        maxQueued: config.maxQueuedRecognitions,
+        queueTimeoutMs: config.queueTimeoutMs,
+      },
       undefined,
       (reason) => rejected.inc({ reason }),
     ),

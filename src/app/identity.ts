@@ -249,12 +249,9 @@ export interface ApiService {
   close(): Promise<void>;
 }
 
-/** How often an ended minute's summary of unrecorded results is looked for (the budget's window is a minute). */
-const SUMMARY_FLUSH_MS = 10_000;
-
 /** POST /identity and friends on config.api.host:port, over the real recognizer. */
 export async function startApiService(opts: ApiServiceOptions): Promise<ApiService> {
-  const { enabled: _enabled, host, port, maxGateActivities, ...apiConfig } = opts.config.api;
+  const { enabled: _enabled, host, port, maxGateActivities, summaryFlushMs, ...apiConfig } = opts.config.api;
   const gate = opts.metrics ? registerGateMetrics(opts.metrics) : undefined;
   gate?.outboxDepth.collect(() => opts.outbox.depth());
   const identity = new LocalIdentityService({
@@ -270,6 +267,7 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
   const decoder = new DecodePool({
     workers: apiConfig.maxRecognitionsInFlight,
     timeoutMs: apiConfig.decodeTimeoutMs,
+    wallTimeoutMs: apiConfig.decodeWallTimeoutMs,
     maxPixels: opts.config.vision.maxImagePixels,
     maxSidePx: apiConfig.decodeMaxSidePx,
   });
@@ -292,7 +290,7 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
     throw err;
   }
   // A flood's summary is written when its minute ends, even if no request follows.
-  const flusher = setInterval(() => identity.flushSummary(), SUMMARY_FLUSH_MS);
+  const flusher = setInterval(() => identity.flushSummary(), summaryFlushMs);
   flusher.unref();
   return {
     server,

@@ -85,12 +85,17 @@ export const mqttSection = sectionFromDefaults('Publishing results to the centra
 
 export const apiSection = sectionFromDefaults(
   'The local identity endpoint (POST /identity, /healthz, /metrics, /openapi.json).',
-  { enabled: false, host: '0.0.0.0', port: 8080, maxGateActivities: 20, ...(DEFAULT_API_CONFIG as unknown as Record<string, number | string[] | null>) },
+  { enabled: false, host: '0.0.0.0', port: 8080, maxGateActivities: 20, summaryFlushMs: 10_000, ...(DEFAULT_API_CONFIG as unknown as Record<string, number | string[] | null>) },
   {
     enabled: 'Serve the endpoint from the daemon.',
     host: { description: 'Address to listen on.', examples: ['0.0.0.0'] },
     port: { description: 'TCP port to listen on; 0 lets the system pick a free one (the log says which).', minimum: 0, examples: [8080] },
     maxGateActivities: { description: 'Verifications by this gate kept in an attendee\'s activities (the oldest of them are dropped first); the central server\'s own activities are never dropped.', minimum: 1, examples: [20] },
+    summaryFlushMs: {
+      description: 'How often, in ms, the daemon looks for an ended minute of POST /identity results summarised under api.unmatchedRecordsPerMinute and writes its identity_api_summary event, when no request comes to write it. The summary is late by at most this much.',
+      minimum: 1,
+      examples: [10000],
+    },
     headersTimeoutMs: 'A client must send its request headers within this many ms.',
     requestTimeoutMs: 'A whole request must arrive within this many ms.',
     keepAliveTimeoutMs: 'Idle keep-alive connections are closed after this many ms.',
@@ -109,13 +114,29 @@ export const apiSection = sectionFromDefaults(
     probeTimeoutMs: 'Time limit of each readiness probe of /healthz, in ms.',
     rateLimitTotalPerSec: { description: 'Requests per second to POST /identity over all keys and addresses together; the gate recognises only a few per second.', examples: [20] },
     rateLimitTotalBurst: { description: 'Burst of requests allowed over all keys and addresses together.', examples: [40] },
+    rateLimitShareWindowMs: {
+      description: 'An API key that sent POST /identity within this many ms counts as active. The gate-wide rate and burst are shared between the active keys: a key within its share always gets through while the gate has capacity, a key past it only takes capacity no other active key could claim now.',
+      minimum: 1,
+      examples: [10000],
+    },
     maxConnections: { description: 'Open client connections at most; at the cap the oldest idle connection is closed to make room, so /healthz still answers while idle sockets pile up.', minimum: 1, examples: [256] },
     maxConnectionsPerAddress: { description: 'Open connections per client address at most (the same rule, per address).', minimum: 1, examples: [32] },
     maxRecognitionsInFlight: { description: 'Verifications (image decode + face pipeline) running at once; also the number of decode worker processes.', minimum: 1, examples: [2] },
+    maxRecognitionsInFlightPerKey: {
+      description: 'Verifications one API key runs at once at most; waiting verifications are admitted round robin between keys, so a key flooding the queue does not stand between another key and a free slot.',
+      minimum: 1,
+      examples: [1],
+    },
     maxInFlightPixels: { description: 'Pixels (width x height, read from the image headers) of the images being verified at once; bounds decode memory (about 3-9 bytes per pixel). An image with more is refused with 413.', minimum: 1, examples: [40000000] },
+    smallImagePixels: {
+      description: 'Images of at most this many pixels (an ordinary photo or camera frame) may go this far over api.maxInFlightPixels, so one large image in flight does not hold every other verification up; decode memory is bounded by the two together.',
+      minimum: 1,
+      examples: [4000000],
+    },
     maxQueuedRecognitions: { description: 'Verifications waiting for a slot at most; more are answered 503 with Retry-After.', minimum: 0, examples: [16] },
     queueTimeoutMs: { description: 'Longest a verification waits for a slot before it is answered 503 with Retry-After, in ms.', examples: [5000] },
-    decodeTimeoutMs: { description: 'Deadline of one image decode in the decode worker, in ms; past it the worker is killed (the CPU work stops) and the answer is 415.', examples: [3000] },
+    decodeTimeoutMs: { description: 'CPU time one image decode may use in the decode worker, in ms; past it the worker is killed (the CPU work stops) and the answer is 415. CPU time, not wall time: a decode the gate\'s own work keeps waiting is not the image\'s fault.', examples: [3000] },
+    decodeWallTimeoutMs: { description: 'Wall-clock bound of one image decode, in ms: the decode workers run at the lowest CPU priority, and one the gate\'s own work leaves without CPU holds its slot at most this long; past it the worker is killed and the answer is 503 with Retry-After.', examples: [15000] },
     decodeMaxSidePx: { description: 'API images are downscaled so their longer side is at most this many pixels before the face pipeline sees them.', minimum: 1, examples: [2048] },
     metricsRequireKey: { description: 'Require a valid x-api-key header on GET /metrics.', examples: [true] },
     unmatchedRecordsPerMinute: {

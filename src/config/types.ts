@@ -29,7 +29,7 @@ export interface Config {
   camera: CameraConfig;
   relay: RelayOptions;
   mqtt: Omit<PublishOptions, 'brokerUrl'> & { brokerUrl: string | null };
-  api: ApiConfig & { enabled: boolean; host: string; port: number; maxGateActivities: number };
+  api: ApiConfig & { enabled: boolean; host: string; port: number; maxGateActivities: number; summaryFlushMs: number };
   sync: SyncConfig;
   gate: GatePolicyOptions & GateModeOptions;
   liveness: LivenessOptions;

@@ -36,7 +36,7 @@ function manualTimers(): AdmissionTimers & { fire(): void; pending(): number } {
 test('admission: slots and the pixel budget bound what runs; the queue is bounded and has a deadline (503 + Retry-After)', async () => {
   const timers = manualTimers();
   const rejected: string[] = [];
-  const a = new Admission({ maxInFlight: 2, maxInFlightPixels: 100, maxQueued: 2, queueTimeoutMs: 4000 }, timers, (r) => rejected.push(r));
+  const a = new Admission({ maxInFlight: 2, maxInFlightPerClient: 2, maxInFlightPixels: 100, smallImagePixels: 1, maxQueued: 2, queueTimeoutMs: 4000 }, timers, (r) => rejected.push(r));
   const big = await a.acquire(90);
   // Pixels, not just count: a second slot is free, but 90 + 20 > 100.
   let smallIn = false;
@@ -76,11 +76,11 @@ test('image headers give the size without decoding (JPEG, progressive JPEG, PNG,
 });
 
 test('a scan bomb is stopped at the decode deadline: the worker is killed, and the next image decodes', async (t) => {
-  const pool = new DecodePool({ workers: 1, timeoutMs: 800, maxPixels: 40_000_000, maxSidePx: 512 });
+  const pool = new DecodePool({ workers: 1, timeoutMs: 800, wallTimeoutMs: 30_000, maxPixels: 40_000_000, maxSidePx: 512 });
   pool.start();
   t.after(() => pool.stop());
   const [pid] = await until('the decode worker to start', () => (pool.pids().length ? pool.pids() : undefined));
-  await assert.rejects(pool.decode(scanBomb(4000)), (e: Error) => /longer than 800 ms and was stopped/.test(e.message));
+  await assert.rejects(pool.decode(scanBomb(4000)), (e: Error) => /longer than 800 ms of CPU time and was stopped/.test(e.message));
   assert.equal(pool.killed, 1);
   await until('the killed worker to be gone', () => (alive(pid!) ? undefined : true), 5000);
   // Downscaled to maxSidePx in the worker, aspect kept.
@@ -92,7 +92,7 @@ test('4 scan bombs and 20 PNG bombs in flight: a legitimate request still answer
   const dir = await tempDir(t);
   await writeFile(join(dir, 'scan.jpg'), scanBomb(4000));
   await writeFile(join(dir, 'png.png'), await pngBomb(6300));
-  const pool = new DecodePool({ workers: 2, timeoutMs: 1500, maxPixels: 40_000_000, maxSidePx: 2048 });
+  const pool = new DecodePool({ workers: 2, timeoutMs: 1500, wallTimeoutMs: 30_000, maxPixels: 40_000_000, maxSidePx: 2048 });
   pool.start();
   t.after(() => pool.stop());
   const api = await startApi(t, {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { revokeKey } from '../../src/api/keys.js';
-import { closedPort, dataUrl, detailOf, EVENT, imageServer, startApi, testImage } from './helpers.js';
+import { closedPort, dataUrl, detailOf, EVENT, filteredPort, imageServer, startApi, testImage, UNUSABLE_HOST } from './helpers.js';
 
 const png = () => testImage('png');
 
@@ -93,46 +93,51 @@ void test('422 no face or not live; 415 undecodable image; 503 service failure',
   assert.match(detailOf(failed), /recognition failed on the gate; retry/);
 });
 
-void test('400: image not reachable (refused connection, HTTP error, timeout, missing file)', async (t) => {
+void test('400: a refused port, a filtered port, a silent server, a name that does not resolve and a host the policy refuses get one answer; the log says which', async (t) => {
   const port = await closedPort();
+  const elsewhere = await closedPort();
+  const filtered = await filteredPort(t);
   const notFound = await imageServer(t, (_req, res) => res.writeHead(404).end('nope'));
   const stall = await imageServer(t, () => undefined);
+  // The system's own resolver: `localhost` from the hosts file, `.invalid` names never exist (RFC 6761).
   const api = await startApi(t, {
-    config: { imageAllowList: [`127.0.0.1:${port}`, `127.0.0.1:${notFound.port}`, `127.0.0.1:${stall.port}`], imageFetchTimeoutMs: 300 },
-    // No real DNS in tests: a name that does not resolve is simulated.
-    resolve: async (host) => {
-      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
-    },
+    config: { imageAllowList: [`127.0.0.1:${port}`, `127.0.0.1:${filtered.port}`, `127.0.0.1:${notFound.port}`, `127.0.0.1:${stall.port}`], imageFetchTimeoutMs: 400 },
   });
-  // The client gets a generic reason (no status code, no socket error: those
-  // would let a key holder probe allow-listed hosts); the log has the specifics.
-  const loggedRefusal = (specific: RegExp): void => {
+  const logged = (): { detail: string; level: number } => {
     const line = api.logs.filter((l) => l.msg === 'request refused').at(-1);
-    assert.match(String(line?.detail), specific, JSON.stringify(line));
-    assert.equal(line?.level, 30, 'an unreachable image is logged at info');
+    return { detail: String(line?.detail), level: Number(line?.level) };
   };
-  const unreachable = /could not be fetched \(no connection, or no image within 300 ms\); check that the image server is up and reachable from the gate$/;
-  const refused = await api.identify({ event_id: EVENT, image_url: `http://127.0.0.1:${port}/a.png` });
-  assert.equal(refused.status, 400);
-  assert.match(detailOf(refused), unreachable);
-  loggedRefusal(/could not be fetched \(ECONNREFUSED\)/);
+  const cases: [string, string, RegExp, number][] = [
+    ['refused port', `http://127.0.0.1:${port}/a.png`, new RegExp(`127\\.0\\.0\\.1:${port} refused the connection \\(ECONNREFUSED`), 30],
+    ['filtered port', `http://127.0.0.1:${filtered.port}/a.png`, new RegExp(`no connection to 127\\.0\\.0\\.1:${filtered.port} within 400 ms \\(nothing answered: a filtered port`), 30],
+    ['silent server', stall.url(), new RegExp(`connected to 127\\.0\\.0\\.1:${stall.port}, but the image did not arrive within 400 ms`), 30],
+    ['name that does not resolve', 'http://no-such-host.invalid/a.png', /no-such-host\.invalid (does not resolve \((ENOTFOUND|EAI_AGAIN|ENODATA)\)|did not resolve within 400 ms)/, 30],
+    ['internal name', `http://localhost:${elsewhere}/a.png`, new RegExp(`localhost:${elsewhere} resolves to (127\\.0\\.0\\.1|::1):${elsewhere}, a loopback address`), 40],
+  ];
+  const answers = new Set<string>();
+  for (const [what, url, specific, level] of cases) {
+    const r = await api.identify({ event_id: EVENT, image_url: url });
+    assert.equal(r.status, 400, `${what}: ${r.text}`);
+    const detail = detailOf(r);
+    assert.match(detail, UNUSABLE_HOST, what);
+    // The host as the client wrote it is echoed; everything after it is the same for all.
+    answers.add(detail.replace(/^image_url host \S+ /, ''));
+    const line = logged();
+    assert.match(line.detail, specific, `${what}: the log says which (${line.detail})`);
+    assert.equal(line.level, level, `${what}: logged at ${level === 40 ? 'warn (the policy refused)' : 'info'}`);
+  }
+  assert.equal(answers.size, 1, `one answer for all: ${[...answers].join(' | ')}`);
+  assert.deepStrictEqual(
+    api.connects.map((c) => c.port),
+    [port, filtered.port, stall.port],
+    'no connection for the name that did not resolve nor for the refused host',
+  );
+  // An upstream error status: a generic answer too, the status in the log.
   const missing = await api.identify({ event_id: EVENT, image_url: notFound.url() });
   assert.equal(missing.status, 400);
   assert.equal(detailOf(missing), 'the image server did not return an image (it answered with an error); check that image_url points at an existing image the gate may read');
-  loggedRefusal(new RegExp(`the image server http://127\\.0\\.0\\.1:${notFound.port} answered HTTP 404`));
-  const slow = await api.identify({ event_id: EVENT, image_url: stall.url() });
-  assert.equal(slow.status, 400);
-  assert.match(detailOf(slow), unreachable);
-  loggedRefusal(/did not arrive within 300 ms/);
+  assert.match(logged().detail, new RegExp(`the image server http://127\\.0\\.0\\.1:${notFound.port} answered HTTP 404`));
   assert.ok(!JSON.stringify(api.logs).includes(api.key), 'the API key is never logged');
-  const unresolvable = await api.identify({ event_id: EVENT, image_url: 'http://no-such-host.invalid/a.png' });
-  assert.equal(unresolvable.status, 400);
-  assert.match(detailOf(unresolvable), /no-such-host\.invalid does not resolve/);
-  assert.deepStrictEqual(
-    api.connects.map((c) => c.port),
-    [port, notFound.port, stall.port],
-    'no connection for the name that did not resolve',
-  );
 });
 
 void test('413: image too large, announced, streamed without a length, or as data: URL', async (t) => {

@@ -2,7 +2,9 @@
 // SQLite key file, a scriptable fake IdentityService, a plain HTTP client and
 // loopback image servers. Every helper registers its own cleanup on the test.
 import './quiet-logs.js';
+import { spawn } from 'node:child_process';
 import http, { type IncomingHttpHeaders, type RequestListener } from 'node:http';
+import net from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +18,7 @@ import { createKey, migrateApiKeys, SqliteApiKeyStore } from '../../src/api/keys
 import type { IdentifyContext, IdentifyOutcome, IdentityService } from '../../src/api/identity-service.js';
 import type { ConnectTarget } from '../../src/api/fetch-image.js';
 import { specSession } from './fixtures/spec-session.js';
+import { own, until } from '../proc.js';
 
 export const EVENT = 'evt_spring_gala';
 
@@ -206,4 +209,38 @@ export function testImage(kind: 'png' | 'jpeg' | 'webp'): Promise<Buffer> {
 
 export function dataUrl(bytes: Buffer, mime = 'image/png'): string {
   return `data:${mime};base64,${bytes.toString('base64')}`;
+}
+
+/** The one answer for a host the gate could not fetch from, whatever the reason (fetch-image.ts unusableHost). */
+export const UNUSABLE_HOST =
+  /is not a host the gate could fetch from \(not a public host or an allow-listed device, a name that does not resolve, or no image within \d+ ms\); check the host in image_url, serve the image from a public host, or ask the gate operator to allow-list the device and check that it is up$/;
+
+/**
+ * A loopback port that drops connection attempts, as a firewall's filtered port does: a
+ * listener in a child process that is stopped (SIGSTOP) and so never accepts, with a
+ * backlog of 0 filled up; the kernel then drops further SYNs and a connect hangs.
+ */
+export async function filteredPort(t: TestContext): Promise<{ port: number }> {
+  const child = own(
+    spawn(process.execPath, ['-e', "const s=require('net').createServer();s.listen({port:0,host:'127.0.0.1',backlog:1},()=>console.log(s.address().port))"], { stdio: ['ignore', 'pipe', 'inherit'] }),
+    t,
+  );
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const port = await until('the listener to print its port', () => (/^(\d+)\n/.exec(out) ? Number(/^(\d+)\n/.exec(out)![1]) : undefined), 10_000);
+  child.kill('SIGSTOP');
+  const fillers: net.Socket[] = [];
+  t.after(() => fillers.forEach((s) => s.destroy()));
+  // Connect until one attempt gets no answer: the accept queue is full from then on.
+  for (let i = 0; i < 16; i++) {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    fillers.push(s);
+    const connected = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 300);
+      s.once('connect', () => (clearTimeout(timer), resolve(true)));
+    });
+    if (!connected) return { port };
+  }
+  throw new Error('the stopped listener kept accepting connections; cannot make a filtered port here');
 }

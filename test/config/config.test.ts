@@ -93,3 +93,33 @@ test('liveness: defaults, the raspberry-pi example requires it, bad values are a
   );
   assert.throws(() => loadConfig({ file: null, env: { GATE_AGENT__liveness__models: '[]' } }), /liveness\.models: \[\]: at least one model is needed when mode is advisory/);
 });
+
+test('api: the fairness and decode keys and summaryFlushMs have defaults; bad values are all reported', () => {
+  const c = loadConfig({ file: null, env: {} });
+  assert.deepEqual(
+    [c.api.summaryFlushMs, c.api.rateLimitShareWindowMs, c.api.maxRecognitionsInFlightPerKey, c.api.smallImagePixels, c.api.decodeTimeoutMs, c.api.decodeWallTimeoutMs],
+    [10_000, 10_000, 1, 4_000_000, 3_000, 15_000],
+  );
+  // Each key against the schema first…
+  assert.throws(
+    () => loadConfig({ file: null, env: { GATE_AGENT__api__summaryFlushMs: '0', GATE_AGENT__api__rateLimitShareWindowMs: '0' } }),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      const p = e.problems.join('\n');
+      assert.match(p, /^api\.summaryFlushMs: 0: must be >= 1/m);
+      assert.match(p, /^api\.rateLimitShareWindowMs: 0: must be >= 1/m);
+      return true;
+    },
+  );
+  // …then the rules across keys.
+  assert.throws(
+    () => loadConfig({ file: null, env: { GATE_AGENT__api__maxRecognitionsInFlightPerKey: '3', GATE_AGENT__api__decodeWallTimeoutMs: '1000' } }),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      const p = e.problems.join('\n');
+      assert.match(p, /^api\.maxRecognitionsInFlightPerKey: 3: must be <= api\.maxRecognitionsInFlight \(2\)/m);
+      assert.match(p, /^api\.decodeWallTimeoutMs: 1000: must be >= api\.decodeTimeoutMs \(3000\)/m);
+      return true;
+    },
+  );
+});
