@@ -12,7 +12,7 @@ export function register(store: Command): void {
       .description('copy the database consistently while the daemon runs (SQLite online backup); default file: <dataDir>/backups/gate-agent-<time>.db')
       .addHelpText(
         'after',
-        '\nThe copy holds face templates and KYC data, sealed with store.keyFile: keep the key with it, and the copy as private as the gate.\n\nExamples:\n  sudo -u gate-agent gate-agent store backup --config /etc/gate-agent/config.yaml\n  sudo -u gate-agent gate-agent store backup --config /etc/gate-agent/config.yaml /var/lib/gate-agent/backups/before-upgrade.db',
+        '\nThe copy holds face templates and KYC data, sealed with store.keyFile: keep the key with it, and the copy as private as the gate.',
       ),
   ).action(
     action(async (file: string | undefined, opts: CommonOptions) => {
