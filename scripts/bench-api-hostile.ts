@@ -18,7 +18,7 @@ import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { CameraPriority } from '../src/api/camera-priority.js';
 import { DecodePool } from '../src/api/decode-pool.js';
-import { createKey, migrateApiKeys, SqliteApiKeyStore } from '../src/api/keys.js';
+import { createKey, SqliteApiKeyStore } from '../src/api/keys.js';
 import { DEFAULT_API_CONFIG } from '../src/api/api-config.js';
 import { createApiServer } from '../src/api/server.js';
 import { LocalIdentityService } from '../src/app/identity.js';
@@ -29,6 +29,7 @@ import { Outbox } from '../src/publish/outbox.js';
 import { decodeImage } from '../src/vision/image.js';
 import { SHARED_FACES, SHARED_MODELS } from '../test/paths.js';
 import { pngBomb, scanBomb } from './hostile-images.js';
+import { migrate } from '../src/store/migrations.js';
 
 export interface HostileOptions {
   scanBombs: number;
@@ -53,7 +54,7 @@ export async function runHostile(o: HostileOptions): Promise<Record<string, unkn
   const config = loadConfig({ file: null, env: {}, overrides: {} });
   const rec = await startRecognition(config, o.modelsDir ?? SHARED_MODELS, dir);
   const db = new Database(join(dir, 'keys.db'));
-  migrateApiKeys(db);
+  migrate(db);
   const attackerKey = createKey(db, 'attacker').key;
   const kioskKey = createKey(db, 'kiosk').key;
   const pool = new DecodePool({ workers: DEFAULT_API_CONFIG.maxRecognitionsInFlight, timeoutMs: DEFAULT_API_CONFIG.decodeTimeoutMs, wallTimeoutMs: DEFAULT_API_CONFIG.decodeWallTimeoutMs, maxPixels: config.vision.maxImagePixels, maxSidePx: DEFAULT_API_CONFIG.decodeMaxSidePx });

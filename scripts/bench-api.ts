@@ -20,7 +20,7 @@ import { Command, Option } from 'commander';
 import sharp from 'sharp';
 import type { ApiConfig } from '../src/api/api-config.js';
 import { createApiServer } from '../src/api/server.js';
-import { createKey, migrateApiKeys, SqliteApiKeyStore } from '../src/api/keys.js';
+import { createKey, SqliteApiKeyStore } from '../src/api/keys.js';
 import type { IdentifyOutcome, IdentityService } from '../src/api/identity-service.js';
 import { LocalIdentityService } from '../src/app/identity.js';
 import { startRecognition } from '../src/app/recognition.js';
@@ -29,6 +29,7 @@ import { enrollAttendee } from '../src/enroll/enroll.js';
 import { Outbox } from '../src/publish/outbox.js';
 import { specSession } from '../test/api/fixtures/spec-session.js';
 import { SHARED_FACES, SHARED_MODELS } from '../test/paths.js';
+import { migrate } from '../src/store/migrations.js';
 
 export interface BenchOptions {
   identity: IdentityService;
@@ -63,7 +64,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'gate-bench-'));
   const db = new Database(join(dir, 'bench.db'));
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  migrateApiKeys(db);
+  migrate(db);
   const { key } = createKey(db, 'bench');
   // Rate limits off: the point is the server's own ceiling.
   const server = createApiServer({

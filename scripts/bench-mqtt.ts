@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { MqttPublisher } from '../src/publish/publisher.js';
-import { Outbox, migrateOutbox } from '../src/publish/outbox.js';
+import { Outbox } from '../src/publish/outbox.js';
 import { defaults } from '../src/publish/options.js';
 import { Mosquitto } from '../test/publish/mosquitto.js';
 import { decision, identity, sampleSession } from '../test/publish/helpers.js';
+import { migrate } from '../src/store/migrations.js';
 
 const { values } = parseArgs({
   options: { messages: { type: 'string', default: '10000' }, runs: { type: 'string', default: '3' }, synchronous: { type: 'string', default: 'FULL' } },
@@ -40,7 +41,7 @@ async function oneRun(broker: Mosquitto): Promise<{ enqueueMs: number; drainMs: 
   try {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${values.synchronous}`);
-    migrateOutbox(db);
+    migrate(db);
     const outbox = new Outbox(db, { identity, maxMessages: 1_000_000, log: silent });
     // Half matches with the full identity session, half unknown faces.
     let t = performance.now();

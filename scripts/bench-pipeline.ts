@@ -77,7 +77,7 @@ async function run(threads: number, inputPx: number): Promise<void> {
 
 /** Median ms of the model file's session.run alone (random input), in this process. */
 async function modelMedianMs(file: string, shape: number[], threads: number): Promise<number> {
-  const { createSession, ort } = await import('../src/vision/ort.js');
+  const { createSession, ort } = await import('../src/models/ort.js');
   const s = await createSession(resolve(process.env.GATE_AGENT_MODELS_DIR ?? SHARED_MODELS, file), { threads });
   const t = new ort.Tensor('float32', Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => Math.random() * 2 - 1), shape);
   for (let i = 0; i < 5; i++) await s.run({ [s.inputNames[0]!]: t });

@@ -14,7 +14,7 @@ import { loadImage, parseImageUrl, type ImageScheme, type ImageSourceOptions } f
 import type { Counter, Summary } from './metrics.js';
 import type { TokenBuckets } from './rate-limit.js';
 import type { FairShareBucket } from './fair-share.js';
-import type { AttendeeSession } from './session-types.js';
+import type { AttendeeSession } from '../store/session-types.js';
 
 export interface IdentityRouteDeps {
   identity: IdentityService;

@@ -3,7 +3,7 @@
 // outbox and MQTT all live behind IdentityService, so the API can be built
 // and tested before (and independently of) the face pipeline.
 import type { RgbImage } from '../vision/types.js';
-import type { AttendeeSession } from './session-types.js';
+import type { AttendeeSession } from '../store/session-types.js';
 
 export interface IdentifyContext {
   source: 'api';

@@ -24,18 +24,6 @@ export interface ApiKeyRow {
   revokedAt: string | null;
 }
 
-export function migrateApiKeys(db: Database): void {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS api_keys (
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      name TEXT NOT NULL,
-      hash BLOB NOT NULL UNIQUE,
-      created_at TEXT NOT NULL,
-      revoked_at TEXT
-    );
-    CREATE UNIQUE INDEX IF NOT EXISTS api_keys_live_name ON api_keys(name) WHERE revoked_at IS NULL;
-  `);
-}
 
 function hashKey(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();

@@ -1,5 +1,5 @@
 // The OpenAPI 3 document served at GET /openapi.json. The session schema
-// mirrors session-types.ts; the contract test validates the spec's example
+// mirrors src/store/session-types.ts; the contract test validates the spec's example
 // against it, so the two cannot drift apart silently. Objects allow extra
 // properties: the central server may add fields, and clients must tolerate them.
 

@@ -27,6 +27,7 @@ import { MetricsRegistry, registerGateMetrics } from '../api/metrics.js';
 import { startRecognition, type Recognition } from './recognition.js';
 import { currentEvent } from './schedule.js';
 import { SyncScheduler } from '../sync/scheduler.js';
+import { photoFetcher } from '../api/photo-fetcher.js';
 import { loadConfig } from '../config/load.js';
 import { GateStatus, gateDetailOf, type StatusInputs } from './status.js';
 import { FleetLink } from './fleet-link.js';
@@ -229,6 +230,7 @@ export class GateDaemon {
       store: this.rec.store,
       pipeline: this.rec.pipeline,
       modelId: this.rec.embedderId,
+      fetchPhoto: (baseUrl) => photoFetcher({ baseUrl, maxPhotoBytes: c.sync.maxPhotoBytes, requestTimeoutMs: c.sync.requestTimeoutMs }),
       extraEvents: () => (c.event.id ? [c.event.id] : []),
       onDone: (results, durationMs) => {
         const attendees = results.reduce((n, r) => n + r.attendees, 0);

@@ -13,7 +13,7 @@ import { registerGateMetrics, type GateMetrics, type MetricsRegistry } from '../
 import { createApiServer, type ApiServer } from '../api/server.js';
 import { CameraPriority } from '../api/camera-priority.js';
 import { DecodePool } from '../api/decode-pool.js';
-import type { AttendeeSession as ContractSession } from '../api/session-types.js';
+import type { AttendeeSession as ContractSession } from '../store/session-types.js';
 import { logger } from '../log.js';
 import type { IdentifyResult, Recognizer } from '../match/recognizer.js';
 import type { Outbox } from '../publish/outbox.js';

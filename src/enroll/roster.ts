@@ -2,7 +2,11 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { UsageError } from '../cli/format.js';
+
+/** A roster the technician must fix; shown as one line, like the CLI's usage errors. */
+export class RosterError extends Error {
+  override name = 'UsageError';
+}
 
 export interface RosterRow {
   /** 1-based row number in the file, for the report. */
@@ -40,7 +44,7 @@ export async function readRoster(path: string): Promise<RosterRow[]> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new UsageError(`roster ${path}: cannot read it (${(err as NodeJS.ErrnoException).code})`);
+    throw new RosterError(`roster ${path}: cannot read it (${(err as NodeJS.ErrnoException).code})`);
   }
   let records: Record<string, unknown>[];
   let photoSep = /[;|]/;
@@ -51,7 +55,7 @@ export async function readRoster(path: string): Promise<RosterRow[]> {
       if (!Array.isArray(list)) throw new Error('expected an array of attendees (or {"attendees": [...]})');
       records = list as Record<string, unknown>[];
     } catch (err) {
-      throw new UsageError(`roster ${path}: not valid JSON: ${(err as Error).message}`);
+      throw new RosterError(`roster ${path}: not valid JSON: ${(err as Error).message}`);
     }
   } else {
     const delimiter = detectDelimiter(text);
@@ -60,11 +64,11 @@ export async function readRoster(path: string): Promise<RosterRow[]> {
     try {
       records = parse(text, { columns: true, skip_empty_lines: true, trim: true, bom: true, delimiter }) as Record<string, unknown>[];
     } catch (err) {
-      throw new UsageError(`roster ${path}: not valid CSV (fields separated by "${delimiter === '\t' ? 'tab' : delimiter}"): ${(err as Error).message}`);
+      throw new RosterError(`roster ${path}: not valid CSV (fields separated by "${delimiter === '\t' ? 'tab' : delimiter}"): ${(err as Error).message}`);
     }
     if (records.length && !('userId' in records[0]!)) {
       const seen = Object.keys(records[0]!).join(', ');
-      throw new UsageError(
+      throw new RosterError(
         `roster ${path}: the header must name a userId column; it names: ${seen}. Use a header like userId,name,email,phone,photos (or the same separated by ";" or tabs)`,
       );
     }

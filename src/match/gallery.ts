@@ -2,7 +2,7 @@
 // embedding, with a per-column scale) so onnxruntime's integer GEMM scans 100k of them
 // in a few milliseconds; the best candidates are then re-scored exactly in float from
 // the store, so every decision is made on exact cosine similarities.
-import { ort } from '../vision/ort.js';
+import { ort } from '../models/ort.js';
 import { matMulIntegerModel } from './onnx-matmul.js';
 
 export interface Candidate {

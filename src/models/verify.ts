@@ -1,7 +1,7 @@
 // `models verify`: hash of every model file present, and one inference each.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSession, ort } from '../vision/ort.js';
+import { createSession, ort } from './ort.js';
 import { loadManifest, sha256File, type ModelEntry } from './manifest.js';
 
 export interface ModelCheck {

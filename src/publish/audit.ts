@@ -8,17 +8,6 @@ import type { AuditRef } from './topics.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-export function migrateAudit(db: Database): void {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS audit (
-      seq       INTEGER PRIMARY KEY,
-      ts        INTEGER NOT NULL,
-      kind      TEXT NOT NULL,
-      payload   TEXT NOT NULL,
-      prev_hash TEXT NOT NULL,
-      hash      TEXT NOT NULL
-    )`);
-}
 
 /** JSON with object keys sorted at every level, so the same record always hashes the same. */
 export function canonicalJson(value: unknown): string {

@@ -4,16 +4,6 @@
 // Bounded: the newest `maxEntries` ids younger than `maxAgeMs` are kept.
 import type { Database } from 'better-sqlite3';
 
-export function migrateCommandLog(db: Database): void {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS command_requests (
-      name TEXT NOT NULL,
-      id TEXT NOT NULL,
-      received_ms INTEGER NOT NULL,
-      response TEXT,               -- the JSON answer sent; NULL while the command runs
-      PRIMARY KEY (name, id)
-    );`);
-}
 
 export const COMMAND_LOG_DEFAULTS = { maxEntries: 1000, maxAgeMs: 7 * 86_400_000 };
 

@@ -6,38 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
 import { logger, type Logger } from '../log.js';
-import { appendAudit, migrateAudit } from './audit.js';
+import { appendAudit } from './audit.js';
 import type { SuppressedSummary } from './record-budget.js';
 import { auditPayloadOfDecision, buildEvent, buildSessionMessage, type DecisionInput } from './message.js';
 import type { GateIdentity } from './options.js';
 import type { AuditRef, GateEventDetails, GateEventType, IdentitySession, OutboxTopic } from './topics.js';
-import { migrateCommandLog } from './command-log.js';
 
-/**
- * Creates the outbox and audit tables. Idempotent and independent of
- * user_version: the store's own migration list calls it.
- */
-export function migrateOutbox(db: Database): void {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS outbox (
-      seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-      message_id TEXT NOT NULL,
-      topic      TEXT NOT NULL,
-      payload    TEXT NOT NULL,
-      audit_seq  INTEGER,
-      created_ms INTEGER NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS outbox_dropped (
-      id              INTEGER PRIMARY KEY CHECK (id = 1),
-      count           INTEGER NOT NULL,
-      first_audit_seq INTEGER,
-      last_audit_seq  INTEGER,
-      since_ms        INTEGER NOT NULL,
-      until_ms        INTEGER NOT NULL
-    );`);
-  migrateAudit(db);
-  migrateCommandLog(db);
-}
 
 export interface OutboxRow {
   seq: number;

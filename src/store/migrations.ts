@@ -1,12 +1,12 @@
 // Versioned schema migrations, tracked in PRAGMA user_version. Each runs in one
-// transaction; a database is moved from whatever version it has to the latest.
+// transaction; a database is moved from whatever version it has to the latest. Each
+// migration is fixed SQL, written once and never edited: a released version's tables are
+// what its migration says, whoever reads or writes them (the outbox and audit belong to
+// publish/, the API keys to api/; the store only owns the file and its schema).
 import type { Database } from 'better-sqlite3';
 import { dirname, join } from 'node:path';
 import { BACKUP_DIR, newestUsableBackup } from './backup.js';
 import { StoreError } from './crypto.js';
-import { migrateOutbox } from '../publish/outbox.js';
-import { migrateCommandLog } from '../publish/command-log.js';
-import { migrateApiKeys } from '../api/keys.js';
 
 export interface Migration {
   version: number;
@@ -75,12 +75,50 @@ export const migrations: Migration[] = [
   {
     version: 2,
     description: 'outbox of results to publish, hash-chained audit log',
-    up: (db) => migrateOutbox(db),
+    up(db) {
+      db.exec(`
+        CREATE TABLE outbox (
+          seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+          message_id TEXT NOT NULL,
+          topic      TEXT NOT NULL,
+          payload    TEXT NOT NULL,
+          audit_seq  INTEGER,
+          created_ms INTEGER NOT NULL
+        );
+        CREATE TABLE outbox_dropped (
+          id              INTEGER PRIMARY KEY CHECK (id = 1),
+          count           INTEGER NOT NULL,
+          first_audit_seq INTEGER,
+          last_audit_seq  INTEGER,
+          since_ms        INTEGER NOT NULL,
+          until_ms        INTEGER NOT NULL
+        );
+        CREATE TABLE audit (
+          seq       INTEGER PRIMARY KEY,
+          ts        INTEGER NOT NULL,
+          kind      TEXT NOT NULL,
+          payload   TEXT NOT NULL,
+          prev_hash TEXT NOT NULL,
+          hash      TEXT NOT NULL
+        );
+      `);
+    },
   },
   {
     version: 3,
     description: 'API keys for the local identity endpoint',
-    up: (db) => migrateApiKeys(db),
+    up(db) {
+      db.exec(`
+        CREATE TABLE api_keys (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          name TEXT NOT NULL,
+          hash BLOB NOT NULL UNIQUE,
+          created_at TEXT NOT NULL,
+          revoked_at TEXT
+        );
+        CREATE UNIQUE INDEX api_keys_live_name ON api_keys(name) WHERE revoked_at IS NULL;
+      `);
+    },
   },
   {
     version: 4,
@@ -99,7 +137,18 @@ export const migrations: Migration[] = [
   {
     version: 5,
     description: 'remote command request ids, so a repeated id is answered again and never run twice, across restarts',
-    up: (db) => migrateCommandLog(db),
+    up(db) {
+      // IF NOT EXISTS: version 2 of releases before this one also created the table.
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS command_requests (
+          name TEXT NOT NULL,
+          id TEXT NOT NULL,
+          received_ms INTEGER NOT NULL,
+          response TEXT,               -- the JSON answer sent; NULL while the command runs
+          PRIMARY KEY (name, id)
+        );
+      `);
+    },
   },
   {
     version: 6,
@@ -163,12 +212,6 @@ export const migrations: Migration[] = [
 
 export const LATEST_VERSION = (): number => migrations[migrations.length - 1]!.version;
 
-/** Register a migration from another module (outbox, audit, API keys), keeping version order. */
-export function addMigration(m: Migration): void {
-  if (migrations.some((x) => x.version === m.version)) return;
-  migrations.push(m);
-  migrations.sort((a, b) => a.version - b.version);
-}
 
 /**
  * A database written by a newer release (after a rollback): never opened, since the older

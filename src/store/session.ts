@@ -1,8 +1,8 @@
 // The attendee's verification session, in the identity contract's shape
 // (shared/spec/identity-api.txt). Stored as the central server sent it, so the
-// nested steps are kept loose here; src/api/session-types.ts types them strictly
+// nested steps are kept loose here; src/store/session-types.ts types them strictly
 // for the endpoint's contract.
-import type { UserInfo } from '../api/session-types.js';
+import type { UserInfo } from './session-types.js';
 
 export type { UserInfo };
 

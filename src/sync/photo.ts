@@ -1,14 +1,11 @@
 // Photos the central server sends instead of an embedding for this gate's model:
-// fetched with the API's SSRF-safe fetcher and embedded by the local pipeline.
+// fetched by the FetchPhoto the composition root hands over (the API's SSRF-safe
+// fetcher, src/api/photo-fetcher.ts) and embedded by the local pipeline.
 // A photo that can never work (HTTP 404, not an image, no usable face) is a
 // problem of that one attendee; a photo that failed for a passing reason
 // (timeout, connection, HTTP 5xx) fails the page so a later try gets it.
-import { fetchRemoteImage } from '../api/fetch-image.js';
-import { ApiError } from '../api/errors.js';
-import { parseAllowList } from '../api/address-policy.js';
 import type { Config } from '../config/types.js';
 import type { FacePipeline } from '../vision/pipeline.js';
-import { SyncError } from './page.js';
 
 export type PhotoOutcome = { ok: true; vector: Float32Array; quality: number } | { ok: false; reason: string };
 
@@ -38,35 +35,5 @@ export function pipelineEmbedder(pipeline: FacePipeline, quality: Config['qualit
     if (Math.abs(f.yawDeg) > quality.maxYawDeg) return { ok: false, reason: `head turned too far (${f.yawDeg.toFixed(0)}°, quality.maxYawDeg ${quality.maxYawDeg})` };
     if (f.sharpness < quality.minSharpness) return { ok: false, reason: `photo too blurred (sharpness ${f.sharpness.toFixed(0)}, quality.minSharpness ${quality.minSharpness})` };
     return { ok: true, vector: f.embedding, quality: f.score };
-  };
-}
-
-export interface PhotoFetchOptions {
-  /** The central server's address: its host is trusted even on a LAN/loopback address. */
-  baseUrl: URL;
-  maxPhotoBytes: number;
-  requestTimeoutMs: number;
-}
-
-// fetchRemoteImage speaks in ApiErrors for the /identity route; these are the
-// ones that mean the photo itself is unusable. TODO(api): a `permanent` flag on
-// its errors would replace this matching of its messages.
-const PERMANENT = /answered HTTP 4\d\d|does not fetch from|never fetches from|redirected (more than|to an invalid|to a )/;
-
-export function photoFetcher(o: PhotoFetchOptions): FetchPhoto {
-  const port = o.baseUrl.port || (o.baseUrl.protocol === 'https:' ? '443' : '80');
-  // URL.hostname keeps IPv6 brackets, which is the allow-list's [addr]:port form.
-  const { entries } = parseAllowList([`${o.baseUrl.hostname}:${port}`]);
-  return async (url, signal) => {
-    if (signal?.aborted) throw new SyncError('sync was stopped before a photo arrived', false);
-    try {
-      return await fetchRemoteImage(url, { maxBytes: o.maxPhotoBytes, timeoutMs: o.requestTimeoutMs, maxRedirects: 3, allowList: entries });
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      // The central server's photos are the gate's own business: the specifics kept from API clients are wanted here.
-      const detail = err.logDetail ?? err.detail;
-      if (err.status === 413 || err.status === 415 || PERMANENT.test(detail)) throw new PhotoRejected(detail);
-      throw new SyncError(`photo download failed: ${detail}`, true);
-    }
   };
 }

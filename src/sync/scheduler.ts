@@ -5,7 +5,7 @@ import { logger } from '../log.js';
 import type { AttendeeStore } from '../store/attendees.js';
 import type { FacePipeline } from '../vision/pipeline.js';
 import { createCentralClient, type HttpCentralClient } from './client.js';
-import { photoFetcher, pipelineEmbedder } from './photo.js';
+import { pipelineEmbedder, type FetchPhoto } from './photo.js';
 import { syncAll, type SyncResult } from './sync.js';
 
 const log = logger('sync');
@@ -15,6 +15,8 @@ export interface SyncSchedulerDeps {
   store: AttendeeStore;
   pipeline: FacePipeline;
   modelId: string;
+  /** How a photo is downloaded from the central server at baseUrl (the app hands over the API's SSRF-safe fetcher). */
+  fetchPhoto: (baseUrl: URL) => FetchPhoto;
   /** Events to sync besides those in the cache (the configured one, before it is cached). */
   extraEvents: () => string[];
   onDone: (results: SyncResult[], durationMs: number) => void;
@@ -66,7 +68,7 @@ export class SyncScheduler {
         retryBackoffMs: config.sync.retryBackoffMs,
         purgeGraceHours: config.store.purgeGraceHours,
         embedPhoto: pipelineEmbedder(this.deps.pipeline, config.quality),
-        fetchPhoto: photoFetcher({ baseUrl: client.baseUrl, maxPhotoBytes: config.sync.maxPhotoBytes, requestTimeoutMs: config.sync.requestTimeoutMs }),
+        fetchPhoto: this.deps.fetchPhoto(client.baseUrl),
         signal: this.abort.signal,
       });
       const failed = results.filter((r) => r.error);

@@ -1,6 +1,6 @@
 // SCRFD face detector over onnxruntime.
 import sharp from 'sharp';
-import { createSession, ort } from './ort.js';
+import { createSession, ort } from '../models/ort.js';
 import { decodeScrfd, finalizeDetections, letterbox, nms, type ScrfdOutputs } from './scrfd.js';
 import type { Detection, RgbImage } from './types.js';
 

@@ -1,5 +1,5 @@
 // ArcFace embedder: aligned 112x112 crops in one batch, L2-normalised 512-d output.
-import { createSession, ort } from './ort.js';
+import { createSession, ort } from '../models/ort.js';
 import { ARCFACE_SIZE, ARCFACE_TEMPLATE, estimateSimilarity, sharpnessOfTensor, warpToTensor } from './align.js';
 import type { Detection, RgbImage } from './types.js';
 

@@ -4,7 +4,7 @@
 // shifted to stay inside the image, cut out and resized to 80x80 with OpenCV's
 // INTER_LINEAR rule, fed as BGR 0..255 without mean/std; softmax per model, the
 // softmaxes summed, class 1 = live. The crop and resize are pure and tested directly.
-import { createSession, ort } from './ort.js';
+import { createSession, ort } from '../models/ort.js';
 import type { Detection, RgbImage } from './types.js';
 
 /** One liveness model: its file, the scale of its crop around the face box, and its input side. */

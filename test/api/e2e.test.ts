@@ -15,7 +15,7 @@ import sharp from 'sharp';
 import { createKey } from '../../src/api/keys.js';
 import { MetricsRegistry } from '../../src/api/metrics.js';
 import { sessionSchema } from '../../src/api/openapi.js';
-import type { AttendeeSession as ContractSession } from '../../src/api/session-types.js';
+import type { AttendeeSession as ContractSession } from '../../src/store/session-types.js';
 import { startApiService, type ApiService } from '../../src/app/identity.js';
 import { startRecognition, type Recognition } from '../../src/app/recognition.js';
 import type { Config } from '../../src/config/types.js';

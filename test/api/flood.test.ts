@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApiServer } from '../../src/api/server.js';
-import { createKey, migrateApiKeys, SqliteApiKeyStore } from '../../src/api/keys.js';
+import { createKey, SqliteApiKeyStore } from '../../src/api/keys.js';
 import { LocalIdentityService } from '../../src/app/identity.js';
 import type { IdentifyResult } from '../../src/match/recognizer.js';
 import { Outbox } from '../../src/publish/outbox.js';
@@ -18,6 +18,7 @@ import { openStore } from '../../src/store/open.js';
 import { localSession } from '../../src/store/session.js';
 import { defaultConfig } from '../fixtures.js';
 import { dataUrl, EVENT, request, testImage } from './helpers.js';
+import { migrate } from '../../src/store/migrations.js';
 
 const BUDGET = 5;
 const timings = { decodeMs: 0, detectMs: 0, alignMs: 0, embedMs: 0, matchMs: 0 };
@@ -38,7 +39,7 @@ void test('a flood of no-face requests writes at most the budget plus one summar
   t.after(() => rm(dir, { recursive: true, force: true }));
   const store = openStore(defaultConfig(), dir);
   t.after(() => store.db.close());
-  migrateApiKeys(store.db);
+  migrate(store.db);
   const { key } = createKey(store.db, 'flooder');
   store.upsertEvent({ id: EVENT });
   store.upsertAttendee(EVENT, localSession('usr_1', { name: 'Ada' }));

@@ -14,11 +14,12 @@ import Database from 'better-sqlite3';
 import { pino, type Logger } from 'pino';
 import sharp from 'sharp';
 import { createApiServer, type ApiServerOptions } from '../../src/api/server.js';
-import { createKey, migrateApiKeys, SqliteApiKeyStore } from '../../src/api/keys.js';
+import { createKey, SqliteApiKeyStore } from '../../src/api/keys.js';
 import type { IdentifyContext, IdentifyOutcome, IdentityService } from '../../src/api/identity-service.js';
 import type { ConnectTarget } from '../../src/api/fetch-image.js';
 import { specSession } from './fixtures/spec-session.js';
 import { own, until } from '../proc.js';
+import { migrate } from '../../src/store/migrations.js';
 
 export const EVENT = 'evt_spring_gala';
 
@@ -90,7 +91,7 @@ export async function startApi(t: TestContext, overrides: ApiOverrides = {}): Pr
   const dir = await tempDir(t);
   const db = new Database(join(dir, 'agent.db'));
   t.after(() => db.close());
-  migrateApiKeys(db);
+  migrate(db);
   const { key } = createKey(db, 'test-client');
   const identity = new FakeIdentity();
   const connects: ConnectTarget[] = [];

@@ -5,14 +5,15 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { ApiKeyError, createKey, formatCreatedKey, formatKeyList, KEY_PREFIX, listKeys, migrateApiKeys, revokeKey, SqliteApiKeyStore } from '../../src/api/keys.js';
+import { ApiKeyError, createKey, formatCreatedKey, formatKeyList, KEY_PREFIX, listKeys, revokeKey, SqliteApiKeyStore } from '../../src/api/keys.js';
 import { tempDir } from './helpers.js';
+import { migrate } from '../../src/store/migrations.js';
 
 async function openDb(t: import('node:test').TestContext): Promise<{ db: Database.Database; file: string }> {
   const file = join(await tempDir(t), 'agent.db');
   const db = new Database(file);
   t.after(() => db.close());
-  migrateApiKeys(db);
+  migrate(db);
   return { db, file };
 }
 
@@ -91,7 +92,7 @@ void test('keys survive reopening the file; migrate is idempotent', async (t) =>
   db.close();
   const again = new Database(file);
   t.after(() => again.close());
-  migrateApiKeys(again);
+  migrate(again);
   assert.deepStrictEqual(new SqliteApiKeyStore(again).verify(key), { name: 'persist' });
 });
 

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Database from 'better-sqlite3';
 import { createApiServer } from '../../src/api/server.js';
-import { createKey, migrateApiKeys, SqliteApiKeyStore } from '../../src/api/keys.js';
+import { createKey, SqliteApiKeyStore } from '../../src/api/keys.js';
 import { dataUrl, EVENT, FakeIdentity, request, testImage } from './helpers.js';
+import { migrate } from '../../src/store/migrations.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gate-api-log-'));
 const db = new Database(join(dir, 'agent.db'));
@@ -18,7 +19,7 @@ const images = http.createServer((_req, res) => res.writeHead(200, { 'content-ty
 await new Promise<void>((resolve) => images.listen(0, '127.0.0.1', resolve));
 const imagePort = (images.address() as AddressInfo).port;
 try {
-  migrateApiKeys(db);
+  migrate(db);
   const { key } = createKey(db, 'log-probe');
   const identity = new FakeIdentity();
   const server = createApiServer({ identity, keys: new SqliteApiKeyStore(db), config: { imageAllowList: [`127.0.0.1:${imagePort}`] } });

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import type { TestContext } from 'node:test';
-import { migrateOutbox } from '../../src/publish/outbox.js';
 import type { DecisionInput } from '../../src/publish/message.js';
 import type { GateIdentity, PublishOptions } from '../../src/publish/options.js';
 import { defaults } from '../../src/publish/options.js';
 import type { IdentitySession } from '../../src/publish/topics.js';
+import { migrate } from '../../src/store/migrations.js';
 
 export const identity: GateIdentity = { gateId: 'g1', siteId: 's1', eventId: 'evt_42', modelId: 'arcface-r100', version: '0.1.0-test' };
 
@@ -33,7 +33,7 @@ export function tempDb(): TempDb {
   const path = join(dir, 'agent.db');
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
-  migrateOutbox(db);
+  migrate(db);
   return {
     db,
     dir,

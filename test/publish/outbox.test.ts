@@ -2,8 +2,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { Outbox, migrateOutbox } from '../../src/publish/outbox.js';
+import { Outbox } from '../../src/publish/outbox.js';
 import { decision, identity, sampleSession, tempDb, defer } from './helpers.js';
+import { migrate } from '../../src/store/migrations.js';
 
 void test('a decision and its message commit or roll back with the caller transaction', (t) => {
   const f = tempDb();
@@ -64,6 +65,6 @@ void test('the outbox survives closing and reopening the database file', (t) => 
 
 function tempDbAt(path: string): Database.Database {
   const db = new Database(path);
-  migrateOutbox(db); // idempotent on an existing file
+  migrate(db); // idempotent on an existing file
   return db;
 }

@@ -67,9 +67,11 @@ test('a database from a newer release is refused with the backup to restore, and
   newer.close();
   const r = await runCli(['events', 'list', '--json'], env);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, new RegExp(`schema version ${LATEST_VERSION() + 1}, newer than this gate-agent knows \\(${LATEST_VERSION()}\\)`));
-  const cmd = /restore the backup made before the upgrade: `([^`]+)`/.exec(r.stderr)?.[1];
-  assert.ok(cmd, r.stderr);
+  // With --json the error is {"error": "..."} on stdout.
+  const err = (JSON.parse(r.stdout) as { error: string }).error;
+  assert.match(err, new RegExp(`schema version ${LATEST_VERSION() + 1}, newer than this gate-agent knows \\(${LATEST_VERSION()}\\)`));
+  const cmd = /restore the backup made before the upgrade: `([^`]+)`/.exec(err)?.[1];
+  assert.ok(cmd, err);
   assert.ok(cmd.includes(`cp ${backups[0]} ${db}`), cmd);
   // The restore, as the message says (without sudo and systemctl: no service here).
   await copyFile(backups[0]!, db);
