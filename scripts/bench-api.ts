@@ -27,7 +27,7 @@ import { startRecognition } from '../src/app/recognition.js';
 import { loadConfig } from '../src/config/load.js';
 import { enrollAttendee } from '../src/enroll/enroll.js';
 import { Outbox } from '../src/publish/outbox.js';
-import { specSession } from '../test/api/fixtures/spec-session.js';
+import { specSession } from './spec-session.js';
 import { SHARED_FACES, SHARED_MODELS } from '../test/paths.js';
 import { migrate } from '../src/store/migrations.js';
 

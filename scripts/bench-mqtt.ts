@@ -12,8 +12,8 @@ import { pino } from 'pino';
 import { MqttPublisher } from '../src/publish/publisher.js';
 import { Outbox } from '../src/publish/outbox.js';
 import { defaults } from '../src/publish/options.js';
-import { Mosquitto } from '../test/publish/mosquitto.js';
-import { decision, identity, sampleSession } from '../test/publish/helpers.js';
+import { Mosquitto } from './mosquitto.js';
+import { decision, identity, sampleSession } from './publish-samples.js';
 import { migrate } from '../src/store/migrations.js';
 
 const { values } = parseArgs({
