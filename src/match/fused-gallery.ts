@@ -3,6 +3,7 @@
 // template, instead of by the best of their photos: the best-of score gives a stranger
 // several chances per attendee, the fused one does not (docs/accuracy.md measures both).
 // Built on the int8 Gallery: one column per attendee, re-scored exactly from the store.
+import type { GalleryColumns } from './gallery-columns.js';
 import { Gallery, type AttendeeGallery, type Candidate, type GalleryOptions } from './gallery.js';
 
 /** Normalised mean of unit vectors (pure); null for none. */
@@ -85,6 +86,25 @@ export class FusedGallery implements AttendeeGallery {
     ids.push(embeddingId);
     this.members.set(userId, ids);
     this.refresh(userId, [embeddingId, v]);
+  }
+
+  /** Columns built by a loader thread with fused templates: one column per attendee. */
+  adopt(parts: readonly GalleryColumns[]): void {
+    this.members.clear();
+    this.slot.clear();
+    this.userOfSlot.clear();
+    const slots: number[] = [];
+    for (const p of parts) {
+      for (let c = 0; c < p.n; c++) {
+        const userId = p.users[c]!;
+        const s = this.nextSlot++;
+        slots.push(s);
+        this.slot.set(userId, s);
+        this.userOfSlot.set(s, userId);
+        this.members.set(userId, Array.from(p.memberIds.subarray(p.memberStart[c]!, p.memberStart[c + 1]!)));
+      }
+    }
+    this.inner.adopt(parts, slots);
   }
 
   remove(pred: { embeddingId?: number; userId?: string }): void {
