@@ -6,7 +6,7 @@ import { loadConfig } from '../src/config/load.js';
 import { createPipeline } from '../src/vision/factory.js';
 import { decodeImage } from '../src/vision/image.js';
 import { identityPhotos } from '../test/fixtures.js';
-import { SHARED_FACES, SHARED_MODELS } from '../test/paths.js';
+import { SHARED_FACES, SHARED_MODELS } from './paths.js';
 import { percentile } from './stats.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);

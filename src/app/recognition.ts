@@ -1,5 +1,6 @@
 // The recognition half of the agent (store, models, galleries, the liveness check), built
 // in one place for the CLI commands, the identity endpoint and the daemon.
+import { availableParallelism } from 'node:os';
 import type { Config } from '../config/types.js';
 import { createLivenessCheck, type MiniFasnetLivenessCheck } from '../gate/liveness.js';
 import { Galleries } from '../match/galleries.js';
@@ -38,6 +39,7 @@ export async function startRecognition(config: Config, modelsDir: string, dataDi
       threads: config.match.threads,
       rescoreTop: config.match.rescoreTop,
       templates: config.identification.templates,
+      loadWorkers: config.match.loadWorkers || Math.min(4, availableParallelism()),
     });
     galleries.start();
     return {

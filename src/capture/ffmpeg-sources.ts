@@ -2,7 +2,7 @@
 // video file or image directory. They differ only in their checks and command lines;
 // supervision, the slot and the process handling are shared.
 import { basename } from 'node:path';
-import { rtspArgs, replayVideoArgs, v4l2Args } from './ffmpeg-args.js';
+import { rawFrameSize, rtspArgs, replayVideoArgs, v4l2Args } from './ffmpeg-args.js';
 import { openFfmpegSession } from './ffmpeg-session.js';
 import { checkExecutable, checkReplayPath, checkVideoDevice } from './checks.js';
 import { openImageDirSession } from './image-dir.js';
@@ -31,7 +31,7 @@ abstract class FfmpegSource<O extends V4l2SourceOptions | RtspSourceOptions | Re
 
   protected spawn(args: string[], exitZeroIsEnd: boolean, sink: SessionSink): Promise<CaptureSession> {
     const killGraceMs = this.opts.killGraceMs ?? defaults.killGraceMs;
-    return Promise.resolve(openFfmpegSession({ ffmpegPath: this.ffmpegPath(), args, killGraceMs, exitZeroIsEnd, log: this.log }, sink));
+    return Promise.resolve(openFfmpegSession({ ffmpegPath: this.ffmpegPath(), args, killGraceMs, exitZeroIsEnd, raw: rawFrameSize(this.opts), log: this.log }, sink));
   }
 }
 

@@ -21,6 +21,8 @@ export interface CameraConfig {
   stallTimeoutMs: number;
   restartBackoffMinMs: number;
   restartBackoffMaxMs: number;
+  /** auto: raw for rtsp and video replay, mjpeg for v4l2. */
+  frameFormat: 'auto' | 'raw' | 'mjpeg';
 }
 
 export interface Config {
@@ -53,7 +55,7 @@ export interface Config {
     maxEmbedBatch: number;
   };
   quality: { minInterEyePx: number; maxYawDeg: number; minSharpness: number };
-  match: { threshold: number; margin: number; rescoreTop: number; threads: number };
+  match: { threshold: number; margin: number; rescoreTop: number; threads: number; loadWorkers: number };
   identification: IdentificationConfig;
-  store: { keyFile: string | null; keepEnrollmentPhotos: boolean; purgeGraceHours: number };
+  store: { keyFile: string | null; keepEnrollmentPhotos: boolean; purgeGraceHours: number; purgeBatchRows: number };
 }

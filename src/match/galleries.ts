@@ -37,8 +37,14 @@ export class Galleries {
     this.store.on('change', this.onChange);
   }
 
+  private stopped = false;
+
   async stop(): Promise<void> {
+    this.stopped = true;
+    this.stale.clear();
     this.store.off('change', this.onChange);
+    // A rebuild still loading is waited for and dropped: its threads read the database.
+    await Promise.allSettled([...this.reloading.values()]);
     const all = [...this.byEvent.values()];
     this.byEvent.clear();
     for (const g of all) await (await g).stop();
@@ -56,25 +62,25 @@ export class Galleries {
   }
 
   private async load(eventId: string): Promise<AttendeeGallery> {
-    const count = this.store.countEmbeddings(eventId, this.opts.modelId);
+    const workers = this.opts.loadWorkers ?? 1;
+    const onLoop = workers < 1 || this.store.db.memory;
     const opts = {
       dim: this.opts.dim,
       threads: this.opts.threads,
       rescoreTop: this.opts.rescoreTop,
       vectorOf: (id: number) => this.store.getVector(id),
-      initialCapacity: Math.max(1024, count),
+      initialCapacity: onLoop ? Math.max(1024, this.store.countEmbeddings(eventId, this.opts.modelId)) : 16,
     };
     const fused = this.opts.templates !== 'best';
     const g: AttendeeGallery = fused ? new FusedGallery(opts) : new Gallery(opts);
     await g.start();
-    const workers = this.opts.loadWorkers ?? 1;
-    if (workers < 1 || this.store.db.memory) {
+    if (onLoop) {
       for (const e of this.store.iterateEmbeddings(eventId, this.opts.modelId)) g.add(e.id, e.userId, e.vector);
       return g;
     }
     try {
       const parts = await loadColumns(this.store, { eventId, modelId: this.opts.modelId, dim: this.opts.dim, fused, workers });
-      g.adopt(parts);
+      await g.adopt(parts);
     } catch (err) {
       await g.stop();
       throw err;
@@ -93,7 +99,7 @@ export class Galleries {
 
   private reload(eventId: string): void {
     const old = this.byEvent.get(eventId);
-    if (!old) return;
+    if (!old || this.stopped) return;
     if (this.reloading.has(eventId)) return void this.stale.add(eventId);
     const next = this.load(eventId);
     // Changes made while it loads are applied to it too (apply() sees it here).
@@ -102,7 +108,7 @@ export class Galleries {
       .then(
         async (g) => {
           this.reloading.delete(eventId);
-          if (this.byEvent.get(eventId) !== old) return void (await g.stop());
+          if (this.stopped || this.byEvent.get(eventId) !== old) return void (await g.stop());
           this.byEvent.set(eventId, Promise.resolve(g));
           await (await old).stop();
         },

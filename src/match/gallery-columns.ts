@@ -72,24 +72,6 @@ export class ColumnWriter {
   }
 }
 
-/** The parts side by side in one dim x cap matrix (cap >= their total), in part order. */
-export function mergeColumns(parts: readonly GalleryColumns[], dim: number, cap: number): { mat: Int8Array; invScale: Float32Array; colSum: Int32Array; n: number } {
-  const n = parts.reduce((a, p) => a + p.n, 0);
-  if (cap < n) throw new Error(`gallery capacity ${cap} is below the ${n} columns loaded`);
-  const mat = new Int8Array(dim * cap);
-  const invScale = new Float32Array(cap);
-  const colSum = new Int32Array(cap);
-  let at = 0;
-  for (const p of parts) {
-    if (p.dim !== dim) throw new Error(`gallery part has ${p.dim} dimensions, the gallery holds ${dim}`);
-    for (let d = 0; d < dim; d++) mat.set(p.mat.subarray(d * p.n, (d + 1) * p.n), d * cap + at);
-    invScale.set(p.invScale, at);
-    colSum.set(p.colSum, at);
-    at += p.n;
-  }
-  return { mat, invScale, colSum, n };
-}
-
 /** A sum of unit vectors made their normalised mean, in place; false when it is zero. */
 export function normalizeInPlace(v: Float32Array): boolean {
   let n = 0;

@@ -4,7 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import type { AttendeeStore } from '../store/attendees.js';
 import type { GalleryColumns } from './gallery-columns.js';
-import type { GalleryWorkerInput } from './gallery-worker.js';
+import type { GalleryWorkerInput, SplitPointsInput } from './gallery-worker.js';
 
 export interface ColumnLoadOptions {
   eventId: string;
@@ -15,27 +15,14 @@ export interface ColumnLoadOptions {
   workers: number;
 }
 
-/** Attendee ids that cut the event's embeddings into `parts` slices of about equal size. */
-export function splitPoints(store: AttendeeStore, eventId: string, modelId: string, parts: number): string[] {
-  const rows = store.countEmbeddings(eventId, modelId);
-  if (parts <= 1 || rows < parts * 1000) return [];
-  const stmt = store.db.prepare('SELECT user_id FROM embeddings WHERE event_id = ? AND model_id = ? ORDER BY user_id LIMIT 1 OFFSET ?').pluck();
-  const cuts: string[] = [];
-  for (let k = 1; k < parts; k++) {
-    const u = stmt.get(eventId, modelId, Math.floor((rows * k) / parts)) as string | undefined;
-    if (u !== undefined && u !== cuts[cuts.length - 1]) cuts.push(u);
-  }
-  return cuts;
-}
-
-function runWorker(input: GalleryWorkerInput): Promise<GalleryColumns> {
+function runWorker<T>(input: GalleryWorkerInput | SplitPointsInput, pick: (m: Record<string, unknown>) => T): Promise<T> {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL('./gallery-worker.js', import.meta.url), { workerData: input });
     let settled = false;
-    w.once('message', (m: { ok: true; cols: GalleryColumns } | { ok: false; error: string }) => {
+    w.once('message', (m: { ok: boolean; error?: string } & Record<string, unknown>) => {
       settled = true;
-      if (m.ok) resolve(m.cols);
-      else reject(new Error(m.error));
+      if (m.ok) resolve(pick(m));
+      else reject(new Error(m.error ?? 'gallery loader thread failed'));
     });
     w.once('error', (err) => {
       settled = true;
@@ -49,12 +36,13 @@ function runWorker(input: GalleryWorkerInput): Promise<GalleryColumns> {
 
 /** The event's columns, in slices ordered by attendee id. */
 export async function loadColumns(store: AttendeeStore, o: ColumnLoadOptions): Promise<GalleryColumns[]> {
-  const cuts = splitPoints(store, o.eventId, o.modelId, o.workers);
+  const dbFile = store.db.name;
+  const cuts = o.workers > 1 ? await runWorker({ task: 'gallery-split', dbFile, eventId: o.eventId, modelId: o.modelId, parts: o.workers }, (m) => m.cuts as string[]) : [];
   const bounds = [null, ...cuts, null];
   const key = store.cipher.keyForWorker();
   const jobs: Promise<GalleryColumns>[] = [];
   for (let k = 0; k + 1 < bounds.length; k++) {
-    jobs.push(runWorker({ task: 'gallery-columns', dbFile: store.db.name, key, eventId: o.eventId, modelId: o.modelId, dim: o.dim, fused: o.fused, lo: bounds[k] ?? null, hi: bounds[k + 1] ?? null }));
+    jobs.push(runWorker({ task: 'gallery-columns', dbFile, key, eventId: o.eventId, modelId: o.modelId, dim: o.dim, fused: o.fused, lo: bounds[k] ?? null, hi: bounds[k + 1] ?? null }, (m) => m.cols as GalleryColumns));
   }
   return Promise.all(jobs);
 }

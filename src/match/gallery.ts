@@ -4,7 +4,12 @@
 // the store, so every decision is made on exact cosine similarities.
 import { ort } from '../vision/ort.js';
 import { matMulIntegerModel } from './onnx-matmul.js';
-import { mergeColumns, quantizeColumn, type GalleryColumns } from './gallery-columns.js';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { quantizeColumn, type GalleryColumns } from './gallery-columns.js';
+
+/** Columns indexed, or matrix rows copied, between two yields to the event loop while adopting. */
+const ADOPT_COLUMNS_PER_TURN = 1024;
+const ADOPT_ROWS_PER_TURN = 16;
 
 export interface Candidate {
   userId: string;
@@ -36,8 +41,11 @@ export interface AttendeeGallery {
   readonly attendeeCount: number;
   readonly bytes: number;
   add(embeddingId: number, userId: string, v: Float32Array): void;
-  /** Replace the contents with columns built by a loader thread (gallery-load.ts). */
-  adopt(parts: readonly GalleryColumns[]): void;
+  /**
+   * Fill a new gallery, before it is used, with columns built by a loader thread
+   * (gallery-load.ts), yielding to the event loop between slices of the work.
+   */
+  adopt(parts: readonly GalleryColumns[]): Promise<void>;
   remove(pred: { embeddingId?: number; userId?: string }): void;
   clear(): void;
   search(q: Float32Array, maxAttendees?: number): Promise<Candidate[]>;
@@ -132,31 +140,46 @@ export class Gallery implements AttendeeGallery {
   }
 
   /**
-   * Replace the contents with columns built by a loader thread, one embedding per column;
-   * ids: the id of each column in part order (default: each column's embedding id).
-   * Capacity leaves an eighth free, so the next additions do not copy the matrix.
+   * Fill a new gallery, before it is used, with columns built by a loader thread, one
+   * embedding per column; ids: the id of each column in part order (default: each column's
+   * embedding id). Capacity leaves an eighth free, so the next additions do not copy the
+   * matrix. The copy and the indexing yield to the event loop every few ms of work, so a
+   * 100k gallery never holds up a frame.
    */
-  adopt(parts: readonly GalleryColumns[], ids?: readonly number[]): void {
-    this.mutate(() => {
-      const total = parts.reduce((a, p) => a + p.n, 0);
-      const cap = Math.max(16, Math.ceil(total * 1.125) + 64);
-      const m = mergeColumns(parts, this.opts.dim, cap);
-      this.mat = m.mat;
-      this.invScale = m.invScale;
-      this.colSum = m.colSum;
-      this.cap = cap;
-      this.n = 0;
-      this.ids = [];
-      this.users = [];
-      this.colOf.clear();
-      this.byUser.clear();
-      for (const p of parts) {
-        for (let c = 0; c < p.n; c++) {
-          const id = ids ? ids[this.n]! : p.memberIds[p.memberStart[c]!]!;
-          this.place(this.n++, id, p.users[c]!);
-        }
+  async adopt(parts: readonly GalleryColumns[], ids?: readonly number[]): Promise<void> {
+    if (this.n > 0 || this.searching > 0) throw new Error('adopt() fills a new gallery; this one is in use');
+    const dim = this.opts.dim;
+    const total = parts.reduce((a, p) => a + p.n, 0);
+    const cap = Math.max(16, Math.ceil(total * 1.125) + 64);
+    const mat = new Int8Array(dim * cap);
+    const invScale = new Float32Array(cap);
+    const colSum = new Int32Array(cap);
+    let at = 0;
+    for (const p of parts) {
+      if (p.dim !== dim) throw new Error(`gallery part has ${p.dim} dimensions, the gallery holds ${dim}`);
+      for (let d = 0; d < dim; d++) {
+        mat.set(p.mat.subarray(d * p.n, (d + 1) * p.n), d * cap + at);
+        if (d % ADOPT_ROWS_PER_TURN === ADOPT_ROWS_PER_TURN - 1) await yieldToLoop();
       }
-    });
+      invScale.set(p.invScale, at);
+      colSum.set(p.colSum, at);
+      at += p.n;
+    }
+    this.mat = mat;
+    this.invScale = invScale;
+    this.colSum = colSum;
+    this.cap = cap;
+    this.ids = [];
+    this.users = [];
+    let col = 0;
+    for (const p of parts) {
+      for (let c = 0; c < p.n; c++) {
+        const id = ids ? ids[col]! : p.memberIds[p.memberStart[c]!]!;
+        this.place(col++, id, p.users[c]!);
+        if (col % ADOPT_COLUMNS_PER_TURN === 0) await yieldToLoop();
+      }
+    }
+    this.n = col;
   }
 
   /** Remove embeddings by id, or all of one attendee's. */
