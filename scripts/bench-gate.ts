@@ -7,7 +7,8 @@
 // measures: sustained frames/s, frames dropped by the slot, frame-to-relay p50/p95 (frame
 // arrival to relay energised, per grant), per-stage medians, CPU (the daemon and its
 // ffmpeg), peak RSS and event-loop delay p99 (perf_hooks.monitorEventLoopDelay).
-// BENCH_SECONDS (30), BENCH_WARMUP_SECONDS (5), BENCH_FORMATS (raw,mjpeg), BENCH_DETECTOR_PX (320,640).
+// BENCH_SECONDS (30), BENCH_WARMUP_SECONDS (5), BENCH_FORMATS (raw,mjpeg), BENCH_DETECTOR_PX (320,640);
+// for the thread budget: BENCH_MODEL_THREADS (models.threads, 2), BENCH_IMAGE_THREADS (vision.imageThreads, 0 = derived).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { loadavg, tmpdir } from 'node:os';
@@ -26,6 +27,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const WARMUP_S = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
 const FORMATS = (process.env.BENCH_FORMATS ?? 'raw,mjpeg').split(',') as ('raw' | 'mjpeg')[];
 const DETECTOR_PX = (process.env.BENCH_DETECTOR_PX ?? '320,640').split(',').map(Number);
+const MODEL_THREADS = (process.env.BENCH_MODEL_THREADS ?? '2').split(',').map(Number);
+const IMAGE_THREADS = (process.env.BENCH_IMAGE_THREADS ?? '0').split(',').map(Number);
 const FPS = 30;
 const SEGMENT_S = 1.5;
 const W = 640;
@@ -71,10 +74,12 @@ function procCpuS(pid: number | null): number {
 
 const met = (ok: boolean) => (ok ? 'met' : 'MISSED');
 
-async function run(clip: string, inputPx: number, format: 'raw' | 'mjpeg'): Promise<void> {
+async function run(clip: string, inputPx: number, format: 'raw' | 'mjpeg', modelThreads: number, imageThreads: number): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-gate-'));
   const overrides = {
     'models.detectorInputPx': inputPx,
+    'models.threads': modelThreads,
+    'vision.imageThreads': imageThreads,
     'relay.driver': 'sim',
     'camera.kind': 'replay',
     'camera.path': clip,
@@ -128,15 +133,16 @@ async function run(clip: string, inputPx: number, format: 'raw' | 'mjpeg'): Prom
     const p50 = percentile(lat, 50);
     const p95 = percentile(lat, 95);
     const stage = (k: keyof typeof s.stageMs) => percentile(s.stageMs[k].values(), 50).toFixed(1);
+    const embedWhenFace = percentile(s.stageMs.embed.values().filter((v) => v > 0), 50);
     const goalFps = GOAL_FPS[inputPx];
     const goalP95 = GOAL_P95_MS[inputPx];
     console.log(
-      `${W}x${H} detector ${inputPx} ${format}: ${fps.toFixed(1)} frames/s sustained` +
+      `${W}x${H} detector ${inputPx} ${format}, onnx threads ${modelThreads}, libvips threads ${imageThreads || 'derived'}: ${fps.toFixed(1)} frames/s sustained` +
         (goalFps ? ` (goal >= ${goalFps}: ${met(fps >= goalFps)})` : '') +
         `, ${src.framesReceived - src0.framesReceived} frames from ffmpeg, ${src.framesDropped - src0.framesDropped} dropped by the newest-frame slot; ` +
         `frame-to-relay p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms over ${lat.length} grants` +
         (goalP95 ? ` (goal p95 <= ${goalP95} ms: ${met(lat.length > 0 && p95 <= goalP95)})` : '') +
-        `; stage medians decode ${stage('decode')}, detect ${stage('detect')}, embed ${stage('embed')}, match ${stage('match')} ms; ` +
+        `; stage medians decode ${stage('decode')}, detect ${stage('detect')}, embed ${stage('embed')} (${embedWhenFace.toFixed(1)} on frames with a face), match ${stage('match')} ms; ` +
         `CPU daemon ${((cpu.user + cpu.system) / 1e6 / wallS).toFixed(2)} + ffmpeg ${(ffCpu / wallS).toFixed(2)} cores; peak RSS ${(rss / 1048576).toFixed(0)} MB; ` +
         `event-loop delay p99 ${(eld.percentile(99) / 1e6).toFixed(1)} ms, max ${(eld.max / 1e6).toFixed(1)} ms; ` +
         `${(s.decisions.granted ?? 0) - granted0} granted, decisions ${JSON.stringify(s.decisions)}`,
@@ -155,7 +161,7 @@ try {
     `gate benchmark through ffmpeg replay: ${W}x${H} at ${FPS} frames/s (real time, looping: empty, walk-up of the enrolled attendee, empty, stranger, two people; ${SEGMENT_S} s each), ` +
       `${WARMUP_S} s warm-up then ${SECONDS} s per row, votes 2 of 3, simulated relay; load average ${load()}`,
   );
-  for (const px of DETECTOR_PX) for (const f of FORMATS) await run(clip, px, f);
+  for (const px of DETECTOR_PX) for (const f of FORMATS) for (const mt of MODEL_THREADS) for (const it of IMAGE_THREADS) await run(clip, px, f, mt, it);
   console.log(`load average at the end ${load()}`);
 } finally {
   rmSync(clipDir, { recursive: true, force: true });

@@ -30,6 +30,7 @@ import { SyncScheduler } from '../sync/scheduler.js';
 import { loadConfig } from '../config/load.js';
 import { GateStatus, type StatusInputs } from './status.js';
 import { RecentSamples } from './recent-samples.js';
+import { applyImageThreads, threadBudget } from './thread-budget.js';
 
 const log = logger('daemon');
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -164,6 +165,9 @@ export class GateDaemon {
     log.info({ relay: this.relay.driver }, this.relay.driver === 'sim' ? 'relay: simulated (no GPIO on this machine); pulses are only recorded' : `relay: ${this.relay.driver} on line ${c.relay.pin}`);
     this.health.set('relay', true, `${this.relay.driver} on line ${c.relay.pin}, driven inactive`);
 
+    const budget = threadBudget({ imageThreads: c.vision.imageThreads, loadWorkers: c.match.loadWorkers });
+    applyImageThreads(budget.imageThreads);
+    log.info({ ...budget, onnxThreads: c.models.threads, uvThreadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, 'thread budget');
     this.rec = await startRecognition(c, this.opts.modelsDir, this.opts.dataDir);
     this.identity = { gateId: c.gateId, siteId: c.siteId, eventId: '', modelId: this.rec.embedderId };
     this.outbox = new Outbox(this.rec.store.db, { identity: this.identity, maxMessages: c.mqtt.outboxMaxMessages, ...sealerOf(this.rec.store) });

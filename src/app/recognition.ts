@@ -1,6 +1,5 @@
 // The recognition half of the agent (store, models, galleries, the liveness check), built
 // in one place for the CLI commands, the identity endpoint and the daemon.
-import { availableParallelism } from 'node:os';
 import type { Config } from '../config/types.js';
 import { createLivenessCheck, type MiniFasnetLivenessCheck } from '../gate/liveness.js';
 import { Galleries } from '../match/galleries.js';
@@ -10,6 +9,7 @@ import { openStore } from '../store/open.js';
 import { createPipeline } from '../vision/factory.js';
 import type { FacePipeline } from '../vision/pipeline.js';
 import { modelById } from '../models/manifest.js';
+import { threadBudget } from './thread-budget.js';
 
 export interface Recognition {
   config: Config;
@@ -39,7 +39,7 @@ export async function startRecognition(config: Config, modelsDir: string, dataDi
       threads: config.match.threads,
       rescoreTop: config.match.rescoreTop,
       templates: config.identification.templates,
-      loadWorkers: config.match.loadWorkers || Math.min(4, availableParallelism()),
+      loadWorkers: threadBudget({ imageThreads: config.vision.imageThreads, loadWorkers: config.match.loadWorkers }).loadWorkers,
     });
     galleries.start();
     return {

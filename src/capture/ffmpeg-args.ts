@@ -26,19 +26,20 @@ export function rawFrameSize(o: FfmpegCommonOptions): RawFrameSize | null {
 }
 
 /**
- * Raw RGB at exactly widthPx x heightPx: fitted inside keeping the aspect ratio, then
- * padded (black, centred), because the reader counts bytes to find each frame.
+ * Raw RGB of exactly one size, because the reader counts bytes to find each frame: the
+ * probed source fitted inside the box (exact: scaled to it), or, when the source's size is
+ * not known, fitted and padded to the whole box (black, centred).
  */
-function rawOut(filters: (string | null)[], size: RawFrameSize): string[] {
+function rawOut(filters: (string | null)[], size: RawFrameSize, exact: boolean): string[] {
   const { widthPx: w, heightPx: h } = size;
-  const fit = [`scale=w=${w}:h=${h}:force_original_aspect_ratio=decrease`, `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2`];
+  const fit = exact ? [`scale=${w}:${h}`] : [`scale=w=${w}:h=${h}:force_original_aspect_ratio=decrease`, `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2`];
   const vf = [...filters.filter((f): f is string => f !== null), ...fit].join(',');
   return ['-an', '-vf', vf, '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1'];
 }
 
-function out(o: FfmpegCommonOptions, filters: (string | null)[]): string[] {
+function out(o: FfmpegCommonOptions, filters: (string | null)[], fitted?: RawFrameSize): string[] {
   const raw = rawFrameSize(o);
-  if (raw) return rawOut(filters.filter((f) => !f?.startsWith('scale=')), raw);
+  if (raw) return rawOut(filters.filter((f) => !f?.startsWith('scale=')), fitted ?? raw, fitted !== undefined);
   return mjpegOut(filters, o.mjpegQscale ?? defaults.mjpegQscale);
 }
 
@@ -58,7 +59,13 @@ export function v4l2Args(o: V4l2SourceOptions): string[] {
   return [...HEAD, ...input, ...out(o, [])];
 }
 
-export function rtspArgs(o: RtspSourceOptions): string[] {
+/** fitted: the exact raw frame size (the probed camera fitted inside the box); absent: padded to the box. */
+export function rtspInput(o: RtspSourceOptions): string[] {
+  const timeoutUs = Math.round((o.rtspTimeoutMs ?? defaults.rtspTimeoutMs) * 1000);
+  return ['-rtsp_transport', o.transport ?? 'tcp', '-timeout', String(timeoutUs), '-i', o.url];
+}
+
+export function rtspArgs(o: RtspSourceOptions, fitted?: RawFrameSize): string[] {
   const timeoutUs = Math.round((o.rtspTimeoutMs ?? defaults.rtspTimeoutMs) * 1000);
   return [
     ...HEAD,
@@ -69,17 +76,17 @@ export function rtspArgs(o: RtspSourceOptions): string[] {
     // No input buffering: we want the newest picture, not a smooth one.
     '-fflags', 'nobuffer', '-flags', 'low_delay',
     '-i', o.url,
-    ...out(o, [`fps=${o.fps ?? defaults.fps}`, scaleFilter(o.widthPx, o.heightPx)]),
+    ...out(o, [`fps=${o.fps ?? defaults.fps}`, scaleFilter(o.widthPx, o.heightPx)], fitted),
   ];
 }
 
-export function replayVideoArgs(o: ReplaySourceOptions): string[] {
+export function replayVideoArgs(o: ReplaySourceOptions, fitted?: RawFrameSize): string[] {
   return [
     ...HEAD,
     ...(o.realtime ?? true ? ['-re'] : []),
     ...(o.loop ? ['-stream_loop', '-1'] : []),
     // file: stops a name with a colon being taken for a protocol.
     '-i', `file:${o.path}`,
-    ...out(o, [o.fps === undefined ? null : `fps=${o.fps}`, scaleFilter(o.widthPx, o.heightPx)]),
+    ...out(o, [o.fps === undefined ? null : `fps=${o.fps}`, scaleFilter(o.widthPx, o.heightPx)], fitted),
   ];
 }

@@ -74,6 +74,7 @@ export const configSchema: SchemaNode = {
       emptyRetryPadRatio: { type: 'number', description: 'When no face is found, look again inside a black border of this fraction of the image\'s longer side (finds faces that fill the whole frame); 0 disables.', default: 0.5, minimum: 0, maximum: 2, examples: [0.5] },
       maxImagePixels: { type: 'integer', description: 'Largest image (width x height) accepted; larger ones are refused before decoding.', default: 40000000, minimum: 1, examples: [40000000] },
       maxEmbedBatch: { type: 'integer', description: 'Faces embedded in one model run.', default: 8, minimum: 1, maximum: 64, examples: [8] },
+      imageThreads: { type: 'integer', description: 'libvips (sharp) threads per image operation: the detector\'s resize and JPEG decodes in the gate\'s process. 0: derived from the core count (1: frames are handled one at a time, see docs/benchmarks.md). The daemon also turns off sharp\'s operation cache, as every camera frame is new.', default: 0, minimum: 0, maximum: 64, examples: [1] },
     }),
     quality: obj('Capture quality a face must have to be matched or enrolled.', {
       minInterEyePx: { type: 'number', description: 'Smallest distance between the eyes, in image pixels.', default: 24, minimum: 0, examples: [24] },

@@ -53,6 +53,8 @@ export interface Config {
     emptyRetryPadRatio: number;
     maxImagePixels: number;
     maxEmbedBatch: number;
+    /** libvips threads; 0: derived from the core count (app/thread-budget.ts). */
+    imageThreads: number;
   };
   quality: { minInterEyePx: number; maxYawDeg: number; minSharpness: number };
   match: { threshold: number; margin: number; rescoreTop: number; threads: number; loadWorkers: number };

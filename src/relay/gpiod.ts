@@ -27,7 +27,7 @@ const log = logger('relay');
 /** How long a killed owner group may take to release the line. */
 const RELEASE_TIMEOUT_MS = 1000;
 /** Between two looks for a killed group's last members (after its leader has exited). */
-const RELEASE_POLL_MS = 10;
+const RELEASE_POLL_MS = 5;
 
 /**
  * Whether a process group still has a live member. Zombies do not count:
@@ -40,19 +40,22 @@ export async function groupAlive(pgid: number): Promise<boolean> {
   } catch {
     return false;
   }
-  // Read asynchronously: a /proc scan on a busy host takes milliseconds, and the frame
-  // loop, MQTT and the API must not wait on it.
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
-      // Fields after the ")" closing the command name: state ppid pgrp ...
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true;
-    } catch {
-      // The process ended while we looked.
-    }
-  }
+  // Read asynchronously and in parallel: a /proc scan on a busy host reads hundreds of
+  // files, and the frame loop, MQTT and the API must not wait on it.
+  const names = (await readdir('/proc')).filter((n) => /^\d+$/.test(n));
+  const live = await Promise.all(
+    names.map(async (name) => {
+      try {
+        const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+        // Fields after the ")" closing the command name: state ppid pgrp ...
+        const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return Number(pgrp) === pgid && state !== 'Z' && state !== 'X';
+      } catch {
+        return false; // The process ended while we looked.
+      }
+    }),
+  );
+  if (live.includes(true)) return true;
   return false;
 }
 
