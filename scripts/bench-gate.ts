@@ -75,6 +75,7 @@ function procCpuS(pid: number | null): number {
 }
 
 const met = (ok: boolean) => (ok ? 'met' : 'MISSED');
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 
 async function run(clip: string, inputPx: number, format: 'raw' | 'mjpeg', modelThreads: number, imageThreads: number, liveness: string): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-gate-'));
@@ -112,6 +113,7 @@ async function run(clip: string, inputPx: number, format: 'raw' | 'mjpeg', model
     const s = daemon.stats;
     s.grantLatencyMs.clear();
     for (const r of Object.values(s.stageMs)) r.clear();
+    s.livenessMs.clear();
     const src0 = daemon.source!.status();
     const frames0 = s.frames;
     const granted0 = s.decisions.granted ?? 0;
@@ -146,7 +148,7 @@ async function run(clip: string, inputPx: number, format: 'raw' | 'mjpeg', model
         `, ${src.framesReceived - src0.framesReceived} frames from ffmpeg, ${src.framesDropped - src0.framesDropped} dropped by the newest-frame slot; ` +
         `frame-to-relay p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms over ${lat.length} grants` +
         (goalP95 ? ` (goal p95 <= ${goalP95} ms: ${met(lat.length > 0 && p95 <= goalP95)})` : '') +
-        `; stage medians decode ${stage('decode')}, detect ${stage('detect')}, embed ${stage('embed')} (${embedWhenFace.toFixed(1)} on frames with a face), match ${stage('match')} ms; ` +
+        `; stage medians decode ${stage('decode')}, detect ${stage('detect')}, embed ${stage('embed')} (${embedWhenFace.toFixed(1)} on frames with a face), match ${stage('match')} ms${liveness === 'off' ? '' : `, liveness ${mean(s.livenessMs.values()).toFixed(1)} ms a frame (mean)`}; ` +
         `CPU daemon ${((cpu.user + cpu.system) / 1e6 / wallS).toFixed(2)} + ffmpeg ${(ffCpu / wallS).toFixed(2)} cores; peak RSS ${(rss / 1048576).toFixed(0)} MB; ` +
         `event-loop delay p99 ${(eld.percentile(99) / 1e6).toFixed(1)} ms, max ${(eld.max / 1e6).toFixed(1)} ms; ` +
         `${(s.decisions.granted ?? 0) - granted0} granted, decisions ${JSON.stringify(s.decisions)}`,
