@@ -27,7 +27,7 @@ import { loadConfig } from '../src/config/load.js';
 import { enrollAttendee } from '../src/enroll/enroll.js';
 import { Outbox } from '../src/publish/outbox.js';
 import { decodeImage } from '../src/vision/image.js';
-import { SHARED_FACES, SHARED_MODELS } from '../test/paths.js';
+import { SHARED_FACES, SHARED_MODELS } from './paths.js';
 import { pngBomb, scanBomb } from './hostile-images.js';
 import { migrate } from '../src/store/migrations.js';
 

@@ -28,7 +28,7 @@ import { loadConfig } from '../src/config/load.js';
 import { enrollAttendee } from '../src/enroll/enroll.js';
 import { Outbox } from '../src/publish/outbox.js';
 import { specSession } from './spec-session.js';
-import { SHARED_FACES, SHARED_MODELS } from '../test/paths.js';
+import { SHARED_FACES, SHARED_MODELS } from './paths.js';
 import { migrate } from '../src/store/migrations.js';
 
 export interface BenchOptions {

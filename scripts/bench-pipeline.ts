@@ -1,12 +1,14 @@
 // npm run bench:pipeline: per-stage median and p90 (decode, detect, align, embed) over
 // the shared photos, at 1 and 2 threads, and images per second.
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { createPipeline } from '../src/vision/factory.js';
 import { decodeImage } from '../src/vision/image.js';
-import { identityPhotos } from '../test/fixtures.js';
-import { SHARED_FACES, SHARED_MODELS } from '../test/paths.js';
+import { identityPhotos } from './photos.js';
+import { compareWithFaceApi } from './faceapi-compare.js';
+import { SHARED_FACES, SHARED_MODELS } from './paths.js';
 import { percentile } from './stats.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -100,5 +102,10 @@ async function inferenceOnly(threads: number): Promise<void> {
   console.log(`  ArcFace INT8 1 face ${await time('arcface_mbf_w600k_int8.onnx', [1, 3, 112, 112])}`);
 }
 
-for (const inputPx of [640, 320]) for (const threads of [1, 2]) await run(threads, inputPx);
-for (const threads of [1, 2]) await inferenceOnly(threads);
+console.log(`load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+if (process.env.BENCH_FACEAPI_ONLY !== '1') {
+  for (const inputPx of [640, 320]) for (const threads of [1, 2]) await run(threads, inputPx);
+  for (const threads of [1, 2]) await inferenceOnly(threads);
+}
+if (process.env.BENCH_FACEAPI !== '0') await compareWithFaceApi();
+console.log(`load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);

@@ -12,7 +12,7 @@ import { loadConfig } from '../src/config/load.js';
 import { createPipeline } from '../src/vision/factory.js';
 import { cosine } from '../src/vision/embedder.js';
 import { decodeImage } from '../src/vision/image.js';
-import { SHARED_FACES, SHARED_MODELS } from '../test/paths.js';
+import { SHARED_FACES, SHARED_MODELS } from './paths.js';
 import { percentile } from './stats.js';
 
 const WINDOWS = [1, 3, 5, 8];

@@ -10,13 +10,14 @@ import { logger } from '../log.js';
 import { FrameMatcher } from './frame-match.js';
 import { Outbox } from '../publish/outbox.js';
 import { sealerOf } from '../store/open.js';
+import { purgeExpiredInBatches } from '../store/purge.js';
 import { MqttPublisher } from '../publish/publisher.js';
 import type { Decision } from '../publish/topics.js';
 import { acquireRelayLock, createRelay, installRelayFailSafe, type Relay } from '../relay/index.js';
 import { onReloadSignal } from '../service/reload-signal.js';
 import { SdNotify } from '../service/sdnotify.js';
 import type { EventRow } from '../store/attendees.js';
-import { decodeImage } from '../vision/image.js';
+import { frameImage } from './frame-image.js';
 import { decodeQr } from '../vision/qr.js';
 import type { RgbImage } from '../vision/types.js';
 import { TicketWindow, unknownTicketDecision } from '../gate/ticket.js';
@@ -32,6 +33,8 @@ import { loadConfig } from '../config/load.js';
 import { GateStatus, gateDetailOf, type StatusInputs } from './status.js';
 import { FleetLink } from './fleet-link.js';
 import { baseTopicOf } from '../publish/options.js';
+import { RecentSamples } from './recent-samples.js';
+import { applyImageThreads, threadBudget } from './thread-budget.js';
 
 const log = logger('daemon');
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -59,22 +62,20 @@ export interface DaemonStats {
   pulses: number;
   pulseFailures: number;
   /** Frame capture to relay energised, per grant, ms (the last 1000). */
-  grantLatencyMs: number[];
+  grantLatencyMs: RecentSamples;
   /** Liveness scoring time per processed frame with an event, ms (0 when no face matched; the last 1000). */
-  livenessMs: number[];
+  livenessMs: RecentSamples;
+  /** Per processed frame, ms, by stage (decode, detect, embed, match): the last 1000 each. */
+  stageMs: Record<'decode' | 'detect' | 'embed' | 'match', RecentSamples>;
 }
 
 /** Samples kept for the summary and benchmarks: a daemon that runs for months must not grow. */
 const STATS_SAMPLES = 1000;
-function keepLast(samples: number[], v: number): void {
-  samples.push(v);
-  if (samples.length > STATS_SAMPLES) samples.splice(0, samples.length - STATS_SAMPLES);
-}
 
 const publishedDecision = (d: GateDecision): Decision => (d.kind === 'grant' ? 'granted' : d.reason === 'unknown_face' ? 'unknown' : 'denied');
 
 export class GateDaemon {
-  readonly stats: DaemonStats = { frames: 0, framesFailed: 0, decisions: {}, pulses: 0, pulseFailures: 0, grantLatencyMs: [], livenessMs: [] };
+  readonly stats: DaemonStats = { frames: 0, framesFailed: 0, decisions: {}, pulses: 0, pulseFailures: 0, grantLatencyMs: new RecentSamples(STATS_SAMPLES), livenessMs: new RecentSamples(STATS_SAMPLES), stageMs: { decode: new RecentSamples(STATS_SAMPLES), detect: new RecentSamples(STATS_SAMPLES), embed: new RecentSamples(STATS_SAMPLES), match: new RecentSamples(STATS_SAMPLES) } };
   /** pulse() calls whose outcome the relay has not reported yet (a newer pulse merges with them). */
   private unsettledPulses = 0;
   private pulsesSettledWaiters: (() => void)[] = [];
@@ -178,6 +179,9 @@ export class GateDaemon {
     log.info({ relay: this.relay.driver }, this.relay.driver === 'sim' ? 'relay: simulated (no GPIO on this machine); pulses are only recorded' : `relay: ${this.relay.driver} on line ${c.relay.pin}`);
     this.health.set('relay', true, `${this.relay.driver} on line ${c.relay.pin}, driven inactive`);
 
+    const budget = threadBudget({ imageThreads: c.vision.imageThreads, loadWorkers: c.match.loadWorkers });
+    applyImageThreads(budget.imageThreads);
+    log.info({ ...budget, onnxThreads: c.models.threads, uvThreadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, 'thread budget');
     this.rec = await startRecognition(c, this.opts.modelsDir, this.opts.dataDir);
     this.identity = { gateId: c.gateId, siteId: c.siteId, eventId: '', modelId: this.rec.embedderId };
     this.outbox = new Outbox(this.rec.store.db, { identity: this.identity, maxMessages: c.mqtt.outboxMaxMessages, ...sealerOf(this.rec.store) });
@@ -451,15 +455,25 @@ export class GateDaemon {
     }
   }
 
+  private purging = false;
+
+  /** Store probe, purge of ended events in bounded steps (never one long delete on the loop), event choice. */
   private housekeeping(): void {
     this.probeStore();
     try {
-      const purged = this.rec!.store.purgeExpired();
-      if (purged.length) log.info({ events: purged }, 'purged attendees of ended events');
       this.selectEvent();
     } catch (err) {
       log.error({ err: (err as Error).message }, 'housekeeping failed');
     }
+    if (this.purging) return;
+    this.purging = true;
+    purgeExpiredInBatches(this.rec!.store, { batchRows: this.config.store.purgeBatchRows, signal: this.abort.signal })
+      .then((purged) => {
+        if (purged.length) log.info({ events: purged }, 'purged attendees of ended events');
+        this.selectEvent();
+      })
+      .catch((err: Error) => log.error({ err: err.message }, 'housekeeping failed'))
+      .finally(() => (this.purging = false));
   }
 
   private tick(): void {
@@ -518,7 +532,7 @@ export class GateDaemon {
     this.noticeOutsideChanges();
     if (!this.event || !this.policy) return [];
     const t0 = performance.now();
-    const img = await decodeImage(frame.data, { maxPixels: config.vision.maxImagePixels });
+    const img = await frameImage(frame, config.vision.maxImagePixels);
     const decodeMs = performance.now() - t0;
     const res = await pipeline.analyze(img, { retryEmpty: config.daemon.retryEmptyFrames, embed: true, maxEmbedFaces: config.daemon.maxFacesPerFrame, minEmbedInterEyePx: config.quality.minInterEyePx });
     const t1 = performance.now();
@@ -545,7 +559,8 @@ export class GateDaemon {
     stage.observe(res.timings.embedMs / 1000, { stage: 'embed' });
     stage.observe(matchMs / 1000, { stage: 'match' });
     if (this.rec!.liveness) stage.observe(livenessMs / 1000, { stage: 'liveness' });
-    keepLast(this.stats.livenessMs, livenessMs);
+    this.stats.livenessMs.push(livenessMs);
+    for (const [k, v] of [['decode', decodeMs], ['detect', res.timings.detectMs], ['embed', res.timings.embedMs], ['match', matchMs]] as const) this.stats.stageMs[k].push(v);
     const timings = { decodeMs, detectMs: res.timings.detectMs, alignMs: res.timings.alignMs, embedMs: res.timings.embedMs, matchMs, ...(this.rec!.liveness && { livenessMs }), ...(ticket && { qrMs: ticket.qrMs }) };
     const decisions = this.policy.onFrame({ atMs: this.now(), monoMs: this.mono(), faces, timings });
     if (ticket?.unknown) decisions.unshift(unknownTicketDecision(this.now(), timings));
@@ -636,7 +651,7 @@ export class GateDaemon {
       try {
         this.unsettledPulses++;
         await this.relay!.pulse();
-        if (capturedAtMs !== null) keepLast(this.stats.grantLatencyMs, performance.now() - capturedAtMs);
+        if (capturedAtMs !== null) this.stats.grantLatencyMs.push(performance.now() - capturedAtMs);
       } catch (err) {
         this.settlePulses(false);
         this.status.relayFault((err as Error).message);

@@ -9,6 +9,7 @@ import { openStore } from '../store/open.js';
 import { createPipeline } from '../vision/factory.js';
 import type { FacePipeline } from '../vision/pipeline.js';
 import { modelById } from '../models/manifest.js';
+import { threadBudget } from './thread-budget.js';
 
 export interface Recognition {
   config: Config;
@@ -38,6 +39,7 @@ export async function startRecognition(config: Config, modelsDir: string, dataDi
       threads: config.match.threads,
       rescoreTop: config.match.rescoreTop,
       templates: config.identification.templates,
+      loadWorkers: threadBudget({ imageThreads: config.vision.imageThreads, loadWorkers: config.match.loadWorkers }).loadWorkers,
     });
     galleries.start();
     return {

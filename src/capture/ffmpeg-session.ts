@@ -5,6 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../log.js';
 import { JpegSplitter } from './jpeg-splitter.js';
+import { RawFrameSplitter } from './raw-splitter.js';
+import type { RawFrameSize } from './types.js';
 import { redactUrl } from './options.js';
 import type { CaptureSession, SessionEnd, SessionSink } from './supervisor.js';
 
@@ -14,6 +16,8 @@ export interface FfmpegSessionOptions {
   killGraceMs: number;
   /** A replay that reaches its end exits 0 on purpose; a live camera never should. */
   exitZeroIsEnd: boolean;
+  /** Raw RGB frames of this size on stdout; null: MJPEG. */
+  raw: RawFrameSize | null;
   log: Logger;
 }
 
@@ -26,7 +30,8 @@ function tail(stderr: string): string {
 
 export function openFfmpegSession(o: FfmpegSessionOptions, sink: SessionSink): CaptureSession {
   const proc: ChildProcess = spawn(o.ffmpegPath, o.args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const splitter = new JpegSplitter();
+  const raw = o.raw;
+  const splitter = raw ? new RawFrameSplitter(raw.widthPx * raw.heightPx * 3) : new JpegSplitter();
   let stderr = '';
   let closing = false;
   let resolveDone!: (end: SessionEnd) => void;
@@ -46,7 +51,7 @@ export function openFfmpegSession(o: FfmpegSessionOptions, sink: SessionSink): C
   // Arguments are logged redacted: an rtsp URL carries the camera's password.
   o.log.debug({ pid: proc.pid, cmd: redactUrl([o.ffmpegPath, ...o.args].join(' ')) }, 'ffmpeg started');
   proc.stdout?.on('data', (chunk: Buffer) => {
-    for (const jpeg of splitter.push(chunk)) sink.frame(jpeg);
+    for (const data of splitter.push(chunk)) sink.frame(data, raw ?? undefined);
   });
   proc.stderr?.setEncoding('utf8');
   proc.stderr?.on('data', (text: string) => {

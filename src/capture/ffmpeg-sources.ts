@@ -2,7 +2,9 @@
 // video file or image directory. They differ only in their checks and command lines;
 // supervision, the slot and the process handling are shared.
 import { basename } from 'node:path';
-import { rtspArgs, replayVideoArgs, v4l2Args } from './ffmpeg-args.js';
+import { rawFrameSize, rtspArgs, rtspInput, replayVideoArgs, v4l2Args } from './ffmpeg-args.js';
+import { fitInside, probeDisplaySize } from './raw-size.js';
+import type { RawFrameSize } from './types.js';
 import { openFfmpegSession } from './ffmpeg-session.js';
 import { checkExecutable, checkReplayPath, checkVideoDevice } from './checks.js';
 import { openImageDirSession } from './image-dir.js';
@@ -29,9 +31,22 @@ abstract class FfmpegSource<O extends V4l2SourceOptions | RtspSourceOptions | Re
     return checkExecutable('ffmpegPath', this.ffmpegPath(), 'ffmpeg');
   }
 
-  protected spawn(args: string[], exitZeroIsEnd: boolean, sink: SessionSink): Promise<CaptureSession> {
+  protected spawn(args: string[], exitZeroIsEnd: boolean, sink: SessionSink, raw: RawFrameSize | null = rawFrameSize(this.opts)): Promise<CaptureSession> {
     const killGraceMs = this.opts.killGraceMs ?? defaults.killGraceMs;
-    return Promise.resolve(openFfmpegSession({ ffmpegPath: this.ffmpegPath(), args, killGraceMs, exitZeroIsEnd, log: this.log }, sink));
+    return Promise.resolve(openFfmpegSession({ ffmpegPath: this.ffmpegPath(), args, killGraceMs, exitZeroIsEnd, raw, log: this.log }, sink));
+  }
+
+  /**
+   * Raw frames: the source's size fitted inside the box, probed before each session (a
+   * camera may come back with another size). A source that cannot be probed fails the
+   * session like one that cannot be opened, and is retried with backoff.
+   */
+  protected async fittedRawSize(input: string[], ffprobePath: string, timeoutMs: number): Promise<RawFrameSize | undefined> {
+    const box = rawFrameSize(this.opts);
+    if (!box) return undefined;
+    const size = await probeDisplaySize(ffprobePath, input, timeoutMs);
+    if ('error' in size) throw new Error(`cannot read the video size for raw frames: ${size.error}`);
+    return fitInside(size.width, size.height, box);
   }
 }
 
@@ -60,8 +75,9 @@ export class RtspSource extends FfmpegSource<RtspSourceOptions> {
     return this.checkFfmpeg();
   }
 
-  protected open(sink: SessionSink): Promise<CaptureSession> {
-    return this.spawn(rtspArgs(this.opts), false, sink);
+  protected async open(sink: SessionSink): Promise<CaptureSession> {
+    const fitted = await this.fittedRawSize(rtspInput(this.opts), defaults.ffprobePath, (this.opts.rtspTimeoutMs ?? defaults.rtspTimeoutMs) * 2);
+    return this.spawn(rtspArgs(this.opts, fitted), false, sink, fitted ?? null);
   }
 }
 
@@ -79,11 +95,12 @@ export class ReplaySource extends FfmpegSource<ReplaySourceOptions> {
     return problems;
   }
 
-  protected open(sink: SessionSink): Promise<CaptureSession> {
+  protected async open(sink: SessionSink): Promise<CaptureSession> {
     if (this.mode === 'images') {
       const fps = this.opts.fps ?? defaults.fps;
       return openImageDirSession({ dir: this.opts.path, fps, loop: this.opts.loop ?? false, clock: this.clock }, sink);
     }
-    return this.spawn(replayVideoArgs(this.opts), !this.opts.loop, sink);
+    const fitted = await this.fittedRawSize([`file:${this.opts.path}`], this.opts.ffprobePath ?? defaults.ffprobePath, 10_000);
+    return this.spawn(replayVideoArgs(this.opts, fitted), !this.opts.loop, sink, fitted ?? null);
   }
 }

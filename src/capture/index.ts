@@ -22,6 +22,8 @@ export * from './types.js';
 export * from './options.js';
 export { rtspArgs, replayVideoArgs, v4l2Args } from './ffmpeg-args.js';
 export { JpegSplitter, looksLikeJpeg, type JpegSplitterStats } from './jpeg-splitter.js';
+export { RawFrameSplitter } from './raw-splitter.js';
+export { rawFrameSize } from './ffmpeg-args.js';
 export { LatestFrameSlot } from './latest-slot.js';
 export { backoffDelayMs } from './supervisor.js';
 export { ReplaySource, RtspSource, V4l2Source, WebcamSource };

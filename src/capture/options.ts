@@ -40,6 +40,13 @@ export interface FfmpegCommonOptions extends CommonSourceOptions {
   widthPx?: number;
   heightPx?: number;
   mjpegQscale?: number;
+  /**
+   * mjpeg: ffmpeg writes JPEGs that the vision stage decodes (sharp). raw: ffmpeg writes
+   * packed RGB at widthPx x heightPx (scaled to fit, black bars for another aspect ratio),
+   * saving a JPEG encode and decode per frame where ffmpeg decodes anyway (RTSP H.264,
+   * video files). Default mjpeg.
+   */
+  frameFormat?: 'mjpeg' | 'raw';
   killGraceMs?: number;
   ffmpegPath?: string;
 }
@@ -116,6 +123,12 @@ export function validateSourceOptions(o: FrameSourceOptions): string[] {
   positive(problems, 'fps', o.fps, o.kind === 'webcam' ? defaults.webcamFps : defaults.fps);
   integerIn(problems, 'widthPx', o.widthPx, 16, 8192);
   integerIn(problems, 'heightPx', o.heightPx, 16, 8192);
+  if (o.kind !== 'webcam' && o.frameFormat !== undefined && o.frameFormat !== 'mjpeg' && o.frameFormat !== 'raw') {
+    problems.push(`capture.frameFormat: ${String(o.frameFormat)}: unknown; use mjpeg or raw`);
+  }
+  if (o.kind === 'v4l2' && o.frameFormat === 'raw' && o.mjpegPassthrough) {
+    problems.push('capture.frameFormat: raw: cannot pass the camera\'s JPEGs through as raw frames; drop mjpegPassthrough or use frameFormat mjpeg');
+  }
   const fps = o.fps ?? (o.kind === 'webcam' ? defaults.webcamFps : defaults.fps);
   const stall = o.stallTimeoutMs ?? defaults.stallTimeoutMs;
   if (fps > 0 && stall < 2000 / fps) {

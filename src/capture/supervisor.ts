@@ -15,6 +15,7 @@ import {
   type FrameSource,
   type FrameSourceEvents,
   type FrameSourceStatus,
+  type RawFrameSize,
   type SourceState,
 } from './types.js';
 
@@ -31,8 +32,8 @@ export interface CaptureSession {
 }
 
 export interface SessionSink {
-  /** A complete JPEG arrived. */
-  frame(data: Buffer): void;
+  /** A complete JPEG arrived, or a raw RGB frame of this size. */
+  frame(data: Buffer, raw?: RawFrameSize): void;
 }
 
 /** 500, 1000, 2000 ... capped: a camera being replugged is retried quickly at first. */
@@ -135,7 +136,7 @@ export abstract class SupervisedSource extends EventEmitter<FrameSourceEvents> i
     const gen = this.generation;
     const token = ++this.launchSeq;
     this.activeLaunch = token;
-    const sink: SessionSink = { frame: (data) => this.onFrame(token, data) };
+    const sink: SessionSink = { frame: (data, raw) => this.onFrame(token, data, raw) };
     this.launching = (async () => {
       let session: CaptureSession;
       try {
@@ -160,7 +161,7 @@ export abstract class SupervisedSource extends EventEmitter<FrameSourceEvents> i
     });
   }
 
-  private onFrame(token: number, data: Buffer): void {
+  private onFrame(token: number, data: Buffer, raw?: RawFrameSize): void {
     if (token !== this.activeLaunch || this.state === 'stopped') return;
     const now = this.clock.now();
     this.received++;
@@ -176,7 +177,7 @@ export abstract class SupervisedSource extends EventEmitter<FrameSourceEvents> i
     }
     // A frame proves the camera works again: the next outage retries quickly.
     this.attempt = 0;
-    this.slot.put({ data, seq: this.received, capturedAtMs: now, sourceId: this.id });
+    this.slot.put({ data, seq: this.received, capturedAtMs: now, sourceId: this.id, ...(raw && { raw }) });
   }
 
   /** One timer per stall window instead of one per frame; re-armed for the remainder. */

@@ -4,10 +4,18 @@
 import type { EventEmitter } from 'node:events';
 import { monotonicClock, type Clock } from '../clock.js';
 
-/** One encoded picture from the camera. Decoding is the vision stage's job (sharp). */
+/** Size of a raw frame: packed RGB, 3 bytes a pixel, row-major. */
+export interface RawFrameSize {
+  readonly widthPx: number;
+  readonly heightPx: number;
+}
+
+/** One picture from the camera: a JPEG (decoded by the vision stage, sharp) or raw RGB. */
 export interface Frame {
-  /** A complete JPEG, SOI (FFD8) to EOI (FFD9). */
+  /** A complete JPEG, SOI (FFD8) to EOI (FFD9); packed RGB24 when raw is set. */
   readonly data: Buffer;
+  /** Set for raw frames (capture frameFormat raw): data is widthPx x heightPx x 3 bytes of RGB. */
+  readonly raw?: RawFrameSize;
   /** 1, 2, 3... per source, never reset by restarts, so gaps show dropped frames. */
   readonly seq: number;
   /** Monotonic arrival time (performance.now() unless a clock is injected). */

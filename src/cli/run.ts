@@ -58,7 +58,7 @@ export function register(program: Command): void {
         await daemon.pulsesSettled();
         const s = daemon.stats;
         process.stdout.write(
-          JSON.stringify({ event: daemon.event?.id ?? null, frames: s.frames, framesFailed: s.framesFailed, decisions: s.decisions, pulses: s.pulses, pulseFailures: s.pulseFailures, grantLatencyMs: s.grantLatencyMs.map((v) => Math.round(v)) }) + '\n',
+          JSON.stringify({ event: daemon.event?.id ?? null, frames: s.frames, framesFailed: s.framesFailed, decisions: s.decisions, pulses: s.pulses, pulseFailures: s.pulseFailures, grantLatencyMs: s.grantLatencyMs.values().map((v) => Math.round(v)) }) + '\n',
         );
         await shutdown.run('replay ended');
       }

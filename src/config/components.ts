@@ -21,6 +21,7 @@ export const cameraSection = sectionFromDefaults(
     stallTimeoutMs: captureDefaults.stallTimeoutMs,
     restartBackoffMinMs: captureDefaults.restartBackoffMinMs,
     restartBackoffMaxMs: captureDefaults.restartBackoffMaxMs,
+    frameFormat: 'auto',
   },
   {
     kind: { description: 'Frame source: v4l2 (USB/CSI camera through ffmpeg), rtsp (IP camera), webcam (fswebcam, about 1 frame/s), replay (a video file or a folder of images), auto.', enum: ['auto', 'v4l2', 'rtsp', 'webcam', 'replay'], examples: ['v4l2'] },
@@ -35,6 +36,12 @@ export const cameraSection = sectionFromDefaults(
     stallTimeoutMs: 'A camera that delivers no frame for this long is restarted.',
     restartBackoffMinMs: 'First delay before restarting a failed camera; doubles per failure.',
     restartBackoffMaxMs: 'Longest delay between camera restarts.',
+    frameFormat: {
+      description:
+        'How ffmpeg hands frames over. raw: packed RGB at widthPx x heightPx (fitted, black bars for another aspect ratio), no JPEG encode and decode per frame; for sources ffmpeg decodes anyway. mjpeg: JPEGs decoded by sharp. auto: raw for rtsp and video replay, mjpeg for v4l2 (a USB camera delivers MJPEG itself). A replayed folder of images is always read as JPEG.',
+      enum: ['auto', 'raw', 'mjpeg'],
+      examples: ['raw'],
+    },
   },
 );
 

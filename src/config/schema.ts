@@ -78,6 +78,7 @@ export const configSchema: SchemaNode = {
       emptyRetryPadRatio: { type: 'number', description: 'When no face is found, look again inside a black border of this fraction of the image\'s longer side (finds faces that fill the whole frame); 0 disables.', default: 0.5, minimum: 0, maximum: 2, examples: [0.5] },
       maxImagePixels: { type: 'integer', description: 'Largest image (width x height) accepted; larger ones are refused before decoding.', default: 40000000, minimum: 1, examples: [40000000] },
       maxEmbedBatch: { type: 'integer', description: 'Faces embedded in one model run.', default: 8, minimum: 1, maximum: 64, examples: [8] },
+      imageThreads: { type: 'integer', description: 'libvips (sharp) threads per image operation: the detector\'s resize and JPEG decodes in the gate\'s process. 0: derived from the core count (1: frames are handled one at a time, see docs/benchmarks.md). The daemon also turns off sharp\'s operation cache, as every camera frame is new.', default: 0, minimum: 0, maximum: 64, examples: [1] },
     }),
     quality: obj('Capture quality a face must have to be matched or enrolled.', {
       minInterEyePx: { type: 'number', description: 'Smallest distance between the eyes, in image pixels.', default: 24, minimum: 0, examples: [24] },
@@ -89,12 +90,14 @@ export const configSchema: SchemaNode = {
       margin: { type: 'number', description: 'How far the best attendee must score above the best different attendee.', default: 0.05, minimum: 0, maximum: 2, examples: [0.05] },
       rescoreTop: { type: 'integer', description: 'Embeddings re-scored exactly after the fast int8 gallery scan.', default: 32, minimum: 2, maximum: 1024, examples: [32] },
       threads: { type: 'integer', description: 'Threads for the gallery scan.', default: 1, minimum: 1, maximum: 64, examples: [2] },
+      loadWorkers: { type: 'integer', description: 'Worker threads that read, decrypt and quantise an event\'s gallery in slices, off the gate\'s loop (at start, and after another process changed the attendees); 0: one per CPU core, at most 4.', default: 0, minimum: 0, maximum: 16, examples: [2] },
     }),
     identification: identificationSchema,
     store: obj('The local attendee cache (SQLite in dataDir).', {
       keyFile: { type: ['string', 'null'], description: 'File holding the 256-bit key that encrypts embeddings, KYC data and kept photos (AES-256-GCM); GATE_AGENT_STORE_KEY overrides it. null: not encrypted.', default: null, examples: ['/etc/gate-agent/store.key'] },
       keepEnrollmentPhotos: { type: 'boolean', description: 'Keep enrollment photos (encrypted when a key is set) so attendees can be re-embedded after a model change. Off by default: photos are biometric data.', default: false, examples: [false] },
       purgeGraceHours: { type: 'number', description: 'Hours after an event ends before its attendees and embeddings are deleted.', default: 24, minimum: 0, examples: [24] },
+      purgeBatchRows: { type: 'integer', description: 'Rows the daemon deletes per step when it purges an ended event, yielding to frames, MQTT and the API between steps (one step of 1000 embeddings takes a few ms).', default: 1000, minimum: 1, maximum: 100000, examples: [1000] },
     }),
   },
 };

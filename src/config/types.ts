@@ -22,6 +22,8 @@ export interface CameraConfig {
   stallTimeoutMs: number;
   restartBackoffMinMs: number;
   restartBackoffMaxMs: number;
+  /** auto: raw for rtsp and video replay, mjpeg for v4l2. */
+  frameFormat: 'auto' | 'raw' | 'mjpeg';
 }
 
 export interface Config {
@@ -53,9 +55,11 @@ export interface Config {
     emptyRetryPadRatio: number;
     maxImagePixels: number;
     maxEmbedBatch: number;
+    /** libvips threads; 0: derived from the core count (app/thread-budget.ts). */
+    imageThreads: number;
   };
   quality: { minInterEyePx: number; maxYawDeg: number; minSharpness: number };
-  match: { threshold: number; margin: number; rescoreTop: number; threads: number };
+  match: { threshold: number; margin: number; rescoreTop: number; threads: number; loadWorkers: number };
   identification: IdentificationConfig;
-  store: { keyFile: string | null; keepEnrollmentPhotos: boolean; purgeGraceHours: number };
+  store: { keyFile: string | null; keepEnrollmentPhotos: boolean; purgeGraceHours: number; purgeBatchRows: number };
 }

@@ -3,6 +3,11 @@
 // template, instead of by the best of their photos: the best-of score gives a stranger
 // several chances per attendee, the fused one does not (docs/accuracy.md measures both).
 // Built on the int8 Gallery: one column per attendee, re-scored exactly from the store.
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { GalleryColumns } from './gallery-columns.js';
+
+/** Attendees indexed between two yields to the event loop while adopting. */
+const ADOPT_COLUMNS_PER_TURN = 1024;
 import { Gallery, type AttendeeGallery, type Candidate, type GalleryOptions } from './gallery.js';
 
 /** Normalised mean of unit vectors (pure); null for none. */
@@ -22,7 +27,7 @@ export function fuseVectors(vs: readonly Float32Array[]): Float32Array | null {
 export class FusedGallery implements AttendeeGallery {
   private readonly inner: Gallery;
   /** userId -> their embedding ids. */
-  private readonly members = new Map<string, number[]>();
+  private readonly members = new Map<string, number | number[]>();
   /** userId -> the inner gallery's column id for them; embeddingId of candidates is their first embedding. */
   private readonly slot = new Map<string, number>();
   private readonly userOfSlot = new Map<number, string>();
@@ -52,11 +57,17 @@ export class FusedGallery implements AttendeeGallery {
     return this.inner.bytes;
   }
 
+  /** The attendee's embedding ids (one is kept as a bare number: most attendees have one). */
+  private idsOf(userId: string): readonly number[] {
+    const had = this.members.get(userId);
+    return had === undefined ? [] : typeof had === 'number' ? [had] : had;
+  }
+
   /** The attendee's fused template from the stored vectors (exact); undefined when none is left. */
   private centroid(userId: string | undefined, extra?: [number, Float32Array]): Float32Array | undefined {
     if (userId === undefined) return undefined;
     const vs: Float32Array[] = [];
-    for (const id of this.members.get(userId) ?? []) {
+    for (const id of this.idsOf(userId)) {
       const v = extra && extra[0] === id ? extra[1] : this.opts.vectorOf(id);
       if (v) vs.push(v);
     }
@@ -79,12 +90,31 @@ export class FusedGallery implements AttendeeGallery {
   }
 
   add(embeddingId: number, userId: string, v: Float32Array): void {
-    const ids = this.members.get(userId) ?? [];
+    const ids = [...this.idsOf(userId)];
     if (ids.includes(embeddingId)) return;
     if (v.length !== this.opts.dim) throw new Error(`embedding ${embeddingId} has ${v.length} values, the gallery holds ${this.opts.dim}`);
     ids.push(embeddingId);
-    this.members.set(userId, ids);
+    this.members.set(userId, ids.length === 1 ? ids[0]! : ids);
     this.refresh(userId, [embeddingId, v]);
+  }
+
+  /** Columns built by a loader thread with fused templates, one column per attendee; yields to the loop as it indexes. */
+  async adopt(parts: readonly GalleryColumns[]): Promise<void> {
+    const slots: number[] = [];
+    for (const p of parts) {
+      for (let c = 0; c < p.n; c++) {
+        const userId = p.users[c]!;
+        const s = this.nextSlot++;
+        slots.push(s);
+        this.slot.set(userId, s);
+        this.userOfSlot.set(s, userId);
+        const from = p.memberStart[c]!;
+        const to = p.memberStart[c + 1]!;
+        this.members.set(userId, to - from === 1 ? p.memberIds[from]! : Array.from(p.memberIds.subarray(from, to)));
+        if (slots.length % ADOPT_COLUMNS_PER_TURN === 0) await yieldToLoop();
+      }
+    }
+    await this.inner.adopt(parts, slots);
   }
 
   remove(pred: { embeddingId?: number; userId?: string }): void {
@@ -93,11 +123,13 @@ export class FusedGallery implements AttendeeGallery {
       this.refresh(pred.userId);
       return;
     }
-    for (const [userId, ids] of this.members) {
+    for (const [userId, had] of this.members) {
+      const ids = typeof had === 'number' ? [had] : had;
       const i = ids.indexOf(pred.embeddingId ?? NaN);
       if (i < 0) continue;
       ids.splice(i, 1);
       if (ids.length === 0) this.members.delete(userId);
+      else this.members.set(userId, ids.length === 1 ? ids[0]! : ids);
       this.refresh(userId);
     }
   }
@@ -110,7 +142,7 @@ export class FusedGallery implements AttendeeGallery {
   }
 
   private named(c: Candidate): Candidate {
-    return { ...c, embeddingId: this.members.get(c.userId)?.[0] ?? c.embeddingId };
+    return { ...c, embeddingId: this.idsOf(c.userId)[0] ?? c.embeddingId };
   }
 
   async search(q: Float32Array, maxAttendees = 2): Promise<Candidate[]> {

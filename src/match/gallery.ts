@@ -4,6 +4,12 @@
 // the store, so every decision is made on exact cosine similarities.
 import { ort } from '../models/ort.js';
 import { matMulIntegerModel } from './onnx-matmul.js';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { quantizeColumn, type GalleryColumns } from './gallery-columns.js';
+
+/** Columns indexed, or matrix rows copied, between two yields to the event loop while adopting. */
+const ADOPT_COLUMNS_PER_TURN = 1024;
+const ADOPT_ROWS_PER_TURN = 16;
 
 export interface Candidate {
   userId: string;
@@ -35,6 +41,11 @@ export interface AttendeeGallery {
   readonly attendeeCount: number;
   readonly bytes: number;
   add(embeddingId: number, userId: string, v: Float32Array): void;
+  /**
+   * Fill a new gallery, before it is used, with columns built by a loader thread
+   * (gallery-load.ts), yielding to the event loop between slices of the work.
+   */
+  adopt(parts: readonly GalleryColumns[]): Promise<void>;
   remove(pred: { embeddingId?: number; userId?: string }): void;
   clear(): void;
   search(q: Float32Array, maxAttendees?: number): Promise<Candidate[]>;
@@ -51,6 +62,8 @@ export class Gallery implements AttendeeGallery {
   private ids: number[] = [];
   private users: string[] = [];
   private colOf = new Map<number, number>();
+  /** userId -> their embedding id, or ids when several: removing an attendee is O(their embeddings), not O(n). */
+  private byUser = new Map<string, number | number[]>();
   private session: ort.InferenceSession | undefined;
   /** Scans in flight; changes wait until none is. */
   private searching = 0;
@@ -81,18 +94,10 @@ export class Gallery implements AttendeeGallery {
     return this.n;
   }
 
-  /** Distinct attendees; O(n), so callers on the hot path remember it per size. */
+  /** Distinct attendees. */
   get attendeeCount(): number {
-    if (this.countAt !== this.version) {
-      this.count = new Set(this.users.slice(0, this.n)).size;
-      this.countAt = this.version;
-    }
-    return this.count;
+    return this.byUser.size;
   }
-
-  private version = 0;
-  private count = 0;
-  private countAt = -1;
 
   /** Bytes held by the gallery's matrix and per-column arrays. */
   get bytes(): number {
@@ -100,14 +105,10 @@ export class Gallery implements AttendeeGallery {
   }
 
   private mutate(fn: () => void): void {
-    const counted = () => {
-      fn();
-      this.version++;
-    };
     // A scan reads columns by index; moving them mid-scan would credit a score to
     // the wrong attendee, so changes wait for the scan to finish.
-    if (this.searching > 0) this.deferred.push(counted);
-    else counted();
+    if (this.searching > 0) this.deferred.push(fn);
+    else fn();
   }
 
   add(embeddingId: number, userId: string, v: Float32Array): void {
@@ -116,21 +117,69 @@ export class Gallery implements AttendeeGallery {
       if (v.length !== this.opts.dim) throw new Error(`embedding ${embeddingId} has ${v.length} values, the gallery holds ${this.opts.dim}`);
       if (this.n === this.cap) this.grow(this.cap * 2);
       const col = this.n++;
-      let max = 0;
-      for (let d = 0; d < v.length; d++) max = Math.max(max, Math.abs(v[d]!));
-      const s = max > 0 ? 127 / max : 1;
-      let sum = 0;
-      for (let d = 0; d < v.length; d++) {
-        const x = Math.round(v[d]! * s);
-        this.mat[d * this.cap + col] = x;
-        sum += x;
-      }
-      this.invScale[col] = 1 / s;
-      this.colSum[col] = sum;
-      this.ids[col] = embeddingId;
-      this.users[col] = userId;
-      this.colOf.set(embeddingId, col);
+      [this.invScale[col], this.colSum[col]] = quantizeColumn(v, this.mat, this.cap, col);
+      this.place(col, embeddingId, userId);
     });
+  }
+
+  private place(col: number, embeddingId: number, userId: string): void {
+    this.ids[col] = embeddingId;
+    this.users[col] = userId;
+    this.colOf.set(embeddingId, col);
+    const had = this.byUser.get(userId);
+    this.byUser.set(userId, had === undefined ? embeddingId : typeof had === 'number' ? [had, embeddingId] : (had.push(embeddingId), had));
+  }
+
+  private unplaceUser(embeddingId: number, userId: string): void {
+    const had = this.byUser.get(userId);
+    if (had === undefined) return;
+    if (typeof had === 'number') return void (had === embeddingId && this.byUser.delete(userId));
+    const rest = had.filter((x) => x !== embeddingId);
+    if (rest.length === 0) this.byUser.delete(userId);
+    else this.byUser.set(userId, rest.length === 1 ? rest[0]! : rest);
+  }
+
+  /**
+   * Fill a new gallery, before it is used, with columns built by a loader thread, one
+   * embedding per column; ids: the id of each column in part order (default: each column's
+   * embedding id). Capacity leaves an eighth free, so the next additions do not copy the
+   * matrix. The copy and the indexing yield to the event loop every few ms of work, so a
+   * 100k gallery never holds up a frame.
+   */
+  async adopt(parts: readonly GalleryColumns[], ids?: readonly number[]): Promise<void> {
+    if (this.n > 0 || this.searching > 0) throw new Error('adopt() fills a new gallery; this one is in use');
+    const dim = this.opts.dim;
+    const total = parts.reduce((a, p) => a + p.n, 0);
+    const cap = Math.max(16, Math.ceil(total * 1.125) + 64);
+    const mat = new Int8Array(dim * cap);
+    const invScale = new Float32Array(cap);
+    const colSum = new Int32Array(cap);
+    let at = 0;
+    for (const p of parts) {
+      if (p.dim !== dim) throw new Error(`gallery part has ${p.dim} dimensions, the gallery holds ${dim}`);
+      for (let d = 0; d < dim; d++) {
+        mat.set(p.mat.subarray(d * p.n, (d + 1) * p.n), d * cap + at);
+        if (d % ADOPT_ROWS_PER_TURN === ADOPT_ROWS_PER_TURN - 1) await yieldToLoop();
+      }
+      invScale.set(p.invScale, at);
+      colSum.set(p.colSum, at);
+      at += p.n;
+    }
+    this.mat = mat;
+    this.invScale = invScale;
+    this.colSum = colSum;
+    this.cap = cap;
+    this.ids = [];
+    this.users = [];
+    let col = 0;
+    for (const p of parts) {
+      for (let c = 0; c < p.n; c++) {
+        const id = ids ? ids[col]! : p.memberIds[p.memberStart[c]!]!;
+        this.place(col++, id, p.users[c]!);
+        if (col % ADOPT_COLUMNS_PER_TURN === 0) await yieldToLoop();
+      }
+    }
+    this.n = col;
   }
 
   /** Remove embeddings by id, or all of one attendee's. */
@@ -141,7 +190,11 @@ export class Gallery implements AttendeeGallery {
         const c = this.colOf.get(pred.embeddingId);
         if (c !== undefined) cols.push(c);
       } else if (pred.userId !== undefined) {
-        for (let c = 0; c < this.n; c++) if (this.users[c] === pred.userId) cols.push(c);
+        const had = this.byUser.get(pred.userId);
+        for (const id of had === undefined ? [] : typeof had === 'number' ? [had] : had) {
+          const c = this.colOf.get(id);
+          if (c !== undefined) cols.push(c);
+        }
       }
       // highest first, so moving the last column into a hole never moves one still to delete
       for (const c of cols.sort((a, b) => b - a)) this.removeColumn(c);
@@ -154,6 +207,7 @@ export class Gallery implements AttendeeGallery {
       this.ids = [];
       this.users = [];
       this.colOf.clear();
+      this.byUser.clear();
       this.mat.fill(0);
     });
   }
@@ -161,6 +215,7 @@ export class Gallery implements AttendeeGallery {
   private removeColumn(col: number): void {
     const last = --this.n;
     this.colOf.delete(this.ids[col]!);
+    this.unplaceUser(this.ids[col]!, this.users[col]!);
     if (col !== last) {
       for (let d = 0; d < this.opts.dim; d++) this.mat[d * this.cap + col] = this.mat[d * this.cap + last]!;
       this.invScale[col] = this.invScale[last]!;

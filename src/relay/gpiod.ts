@@ -4,7 +4,7 @@
 // the pulse end is timed by gpioset itself, so neither a stalled event loop
 // nor a killed agent can keep the door strike energised.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
@@ -26,30 +26,49 @@ import type { RelayOptions } from './types.js';
 const log = logger('relay');
 /** How long a killed owner group may take to release the line. */
 const RELEASE_TIMEOUT_MS = 1000;
+/** Between two looks for a killed group's last members (after its leader has exited). */
+const RELEASE_POLL_MS = 5;
 
 /**
  * Whether a process group still has a live member. Zombies do not count:
  * the kernel has already released their line by then, and under an init
  * that reaps slowly (containers) they would otherwise look alive for long.
  */
-export function groupAlive(pgid: number): boolean {
+export async function groupAlive(pgid: number): Promise<boolean> {
   try {
     process.kill(-pgid, 0);
   } catch {
     return false;
   }
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // Fields after the ")" closing the command name: state ppid pgrp ...
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true;
-    } catch {
-      // The process ended while we looked.
-    }
-  }
+  // Read asynchronously and in parallel: a /proc scan on a busy host reads hundreds of
+  // files, and the frame loop, MQTT and the API must not wait on it.
+  const names = (await readdir('/proc')).filter((n) => /^\d+$/.test(n));
+  const live = await Promise.all(
+    names.map(async (name) => {
+      try {
+        const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+        // Fields after the ")" closing the command name: state ppid pgrp ...
+        const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return Number(pgrp) === pgid && state !== 'Z' && state !== 'X';
+      } catch {
+        return false; // The process ended while we looked.
+      }
+    }),
+  );
+  if (live.includes(true)) return true;
   return false;
+}
+
+/** Resolves when the child has exited (at once if it already has), or after ms. */
+function exitedWithin(child: ChildProcess, ms: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
 }
 
 export class GpiodRelay extends BaseRelay {
@@ -139,8 +158,11 @@ export class GpiodRelay extends BaseRelay {
       const old = this.owner;
       this.killOwner();
       if (old?.pid !== undefined) {
-        const deadline = Date.now() + RELEASE_TIMEOUT_MS;
-        while (groupAlive(old.pid) && Date.now() < deadline) await sleep(2);
+        // The leader's exit first (an event, no polling); then the rest of its group,
+        // which SIGKILL ends at the same moment, is looked for at a gentle pace.
+        const deadline = performance.now() + RELEASE_TIMEOUT_MS;
+        await exitedWithin(old, RELEASE_TIMEOUT_MS);
+        while ((await groupAlive(old.pid)) && performance.now() < deadline) await sleep(RELEASE_POLL_MS);
       }
       // A safe() or a later pulse while this waited in the queue cancels it,
       // and a pulse whose time ran out while waiting becomes a plain hold.

@@ -364,6 +364,37 @@ export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
     return ids;
   }
 
+  /**
+   * One bounded step of purging an event: deletes at most `rows` of its embeddings, or
+   * once none is left, of its photos, then of its attendees, each step its own
+   * transaction. Returns the attendees deleted and whether the event is empty now; the
+   * galleries drop it when it is. Between steps the caller yields to the event loop, so
+   * a purge of 100k attendees never holds the gate's loop for long.
+   */
+  purgeEventStep(eventId: string, rows: number): { attendees: number; done: boolean } {
+    const step = (table: string, key: string): number =>
+      this.db.prepare(`DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE event_id = ? LIMIT ?)`).run(eventId, rows).changes;
+    let attendees = 0;
+    const done = this.transaction(() => {
+      if (step('embeddings', 'id') > 0 || step('photos', 'id') > 0) return false;
+      attendees = step('attendees', 'rowid');
+      if (attendees === rows) return false;
+      this.db.prepare('UPDATE sync_state SET cursor = NULL WHERE event_id = ?').run(eventId);
+      return true;
+    });
+    if (done) this.changed({ kind: 'event-removed', eventId });
+    return { attendees, done };
+  }
+
+  /** Events whose purge time has passed and which still hold attendees. */
+  expiredEvents(): string[] {
+    return (
+      this.db
+        .prepare('SELECT e.id FROM events e WHERE e.purge_after IS NOT NULL AND e.purge_after <= ? AND EXISTS (SELECT 1 FROM attendees a WHERE a.event_id = e.id)')
+        .all(this.now()) as { id: string }[]
+    ).map((r) => r.id);
+  }
+
   /** Delete an event's attendees and biometric data now, keeping the event row. */
   purgeEvent(eventId: string): number {
     const n = this.transaction(() => {

@@ -50,6 +50,14 @@ export class FieldCipher {
     this.id = key ? keyId(key) : null;
   }
 
+  /**
+   * A copy of the key, for a worker thread of this process that opens the same columns
+   * (the gallery loader); it never leaves the process and is never logged.
+   */
+  keyForWorker(): Uint8Array | null {
+    return this.key ? new Uint8Array(this.key) : null;
+  }
+
   get encrypting(): boolean {
     return this.key !== null;
   }

@@ -15,6 +15,7 @@ import { Galleries } from '../../src/match/galleries.js';
 import { unitVectors } from '../vectors.js';
 import { Outbox } from '../../src/publish/outbox.js';
 import { sealerOf } from '../../src/store/open.js';
+import { purgeExpiredInBatches } from '../../src/store/purge.js';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'store-'));
@@ -145,6 +146,48 @@ test('retention: an event past its purge time loses its attendees and embeddings
     assert.deepEqual(store.purgeExpired(), ['ev']);
     assert.equal(store.listAttendees('ev').length, 0);
     assert.equal((db.prepare('SELECT COUNT(*) AS n FROM embeddings').get() as { n: number }).n, 0);
+    db.close();
+  });
+});
+
+test('retention in bounded steps: each step deletes at most batchRows rows, the event goes only at the end', async () => {
+  await withDir(async (dir) => {
+    let now = 1_000_000;
+    const db = openDatabase(dir);
+    const store = new AttendeeStore(db, new FieldCipher(null), () => now);
+    fill(store, 25, unitVectors(25, 512, 8));
+    store.upsertEvent({ id: 'other' });
+    store.upsertAttendee('other', localSession('keep', { name: 'Keep' }));
+    store.upsertEvent({ id: 'ev', name: 'Event', endsAt: now + 10, purgeAfter: now + 1000 });
+    assert.deepEqual(store.expiredEvents(), []);
+    now += 1000;
+    assert.deepEqual(store.expiredEvents(), ['ev']);
+    const seen: string[] = [];
+    store.on('change', (c) => seen.push(`${c.kind}:${c.eventId}`));
+    const embeddings = () => (db.prepare("SELECT COUNT(*) AS n FROM embeddings WHERE event_id = 'ev'").get() as { n: number }).n;
+    const sizes: number[] = [];
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    let steps = 0;
+    const realStep = store.purgeEventStep.bind(store);
+    store.purgeEventStep = (id, rows) => {
+      steps++;
+      const r = realStep(id, rows);
+      sizes.push(embeddings());
+      if (!r.done) assert.deepEqual(seen, [], 'no change event before the purge is complete');
+      return r;
+    };
+    assert.deepEqual(await purgeExpiredInBatches(store, { batchRows: 10 }), ['ev']);
+    clearInterval(ticker);
+    // 25 embeddings in 3 steps, then the attendees in 3 more, then the final check
+    assert.deepEqual(sizes.slice(0, 3), [15, 5, 0]);
+    assert.ok(steps >= 6 && steps <= 8, `${steps} steps`);
+    assert.ok(turns >= 1, 'the event loop ran between steps');
+    assert.deepEqual(seen, ['event-removed:ev']);
+    assert.equal(store.listAttendees('ev').length, 0);
+    assert.equal(store.listAttendees('other').length, 1, 'other events untouched');
+    assert.deepEqual(store.expiredEvents(), [], 'an emptied event is not purged again');
+    assert.deepEqual(await purgeExpiredInBatches(store, { batchRows: 10 }), []);
     db.close();
   });
 });
