@@ -66,12 +66,11 @@ export const BOX_COLOURS = { pass: '#00ff00', fail: '#ff0000', landmark: '#ffff0
 /** The boxes and landmarks as an SVG the size of the frame; strokes scale with it. */
 export function annotationSvg(width: number, height: number, faces: readonly AimFace[]): string {
   const stroke = Math.max(3, Math.round(Math.min(width, height) / 160));
-  const parts = faces.map((f, i) => {
+  const parts = faces.map((f) => {
     const [x1, y1, x2, y2] = f.box;
     const colour = f.pass ? BOX_COLOURS.pass : BOX_COLOURS.fail;
     const dots = f.landmarks.map(([x, y]) => `<circle cx="${x}" cy="${y}" r="${stroke}" fill="${BOX_COLOURS.landmark}"/>`).join('');
-    const label = `<text x="${x1}" y="${Math.max(stroke * 5, y1 - stroke)}" font-family="sans-serif" font-size="${stroke * 5}" fill="${colour}">#${i + 1}</text>`;
-    return `<rect x="${x1}" y="${y1}" width="${Math.max(1, x2 - x1)}" height="${Math.max(1, y2 - y1)}" fill="none" stroke="${colour}" stroke-width="${stroke}"/>${dots}${label}`;
+    return `<rect x="${x1}" y="${y1}" width="${Math.max(1, x2 - x1)}" height="${Math.max(1, y2 - y1)}" fill="none" stroke="${colour}" stroke-width="${stroke}"/>${dots}`;
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${parts.join('')}</svg>`;
 }

@@ -70,7 +70,8 @@ export async function checkCamera(o: FrameSourceOptions, seconds: number, descri
     }
   } catch (err) {
     if (!(err instanceof CaptureConfigError)) throw err;
-    errors.push(err.message);
+    // Said as it is: the message already names each problem and its fix.
+    result.problem = `the camera cannot start: ${err.message}`;
   } finally {
     clearTimeout(timer);
     const s = src.status();
@@ -80,6 +81,6 @@ export async function checkCamera(o: FrameSourceOptions, seconds: number, descri
   }
   if (first !== null && result.frames >= 2 && prev > first) result.fps = round1((result.frames - 1) / ((prev - first) / 1000));
   result.ok = result.frames > 0;
-  if (!result.ok) result.problem = `no frame in ${seconds} s from ${description}${errors.length ? `: ${errors.at(-1)}` : ''}; ${cameraFix(o)}`;
+  if (!result.ok) result.problem ??= `no frame in ${seconds} s from ${description}${errors.length ? `: ${errors.at(-1)}` : ''}; ${cameraFix(o)}`;
   return result;
 }
