@@ -51,6 +51,9 @@ export const EXAMPLES: Record<string, string[]> = {
   'eval verify': ['gate-agent eval verify --pairs pairs.tsv --images ./lfw --cache emb.json'],
   'eval identify': ['gate-agent eval identify --gallery ./enrolled --probes ./gate-shots --sizes 100,1000'],
   'eval pad': ['gate-agent eval pad --live ./live --attack ./prints'],
+  camera: ['gate-agent camera check', 'gate-agent camera snapshot --annotate /tmp/aim.jpg'],
+  'camera snapshot': ['gate-agent camera snapshot --annotate /tmp/aim.jpg', 'gate-agent camera snapshot --camera-path ./door-clip.mp4 --json door.jpg'],
+  'camera check': ['gate-agent camera check', 'gate-agent camera check --seconds 10 --json'],
   status: ['gate-agent status', 'gate-agent status --watch'],
 };
 

@@ -16,6 +16,7 @@ import * as serve from './serve.js';
 import * as evaluation from './eval.js';
 import * as status from './status.js';
 import * as fleet from './fleet.js';
+import * as camera from './camera.js';
 import { addExamples } from './examples.js';
 import { REPORTED, jsonErrorsOn, setJsonErrors, withGlobalOptions } from './common.js';
 
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
   evaluation.register(program);
   status.register(program);
   fleet.register(program);
+  camera.register(program);
   addExamples(program);
   return program;
 }
