@@ -1,7 +1,7 @@
 // `gate-agent camera check`: the configured camera run for a few seconds, measured as the
 // daemon would receive it: frames per second, picture size, frames dropped or late, time
 // to the first frame, and every error the source reported. No frame is kept.
-import sharp from 'sharp';
+import { frameSize } from './frame-image.js';
 import { CaptureConfigError, createFrameSource, type FrameSourceOptions } from '../capture/index.js';
 import { defaults } from '../capture/options.js';
 import { cameraFix } from './camera-access.js';
@@ -64,8 +64,8 @@ export async function checkCamera(o: FrameSourceOptions, seconds: number, descri
         result.firstFrameMs = Math.round(at - t0);
       } else if (at - prev > 2000 / expectedFps) result.late++;
       prev = at;
-      const m = await sharp(frame.data).metadata();
-      const size = `${m.width ?? '?'}x${m.height ?? '?'}`;
+      const m = await frameSize(frame);
+      const size = `${m.width || '?'}x${m.height || '?'}`;
       if (!result.resolutions.includes(size)) result.resolutions.push(size);
     }
   } catch (err) {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import sharp from 'sharp';
+import { frameJpeg, frameSize } from '../app/frame-image.js';
 import { cameraConfigWith, cameraForTool } from '../app/camera-access.js';
 import { aimFace, annotateJpeg, type AimFace } from '../app/camera-aim.js';
 import { grabFrame, writeSnapshot } from '../app/camera-grab.js';
@@ -49,20 +49,19 @@ export function register(camera: Command): void {
       await pipeline?.start();
       try {
         const { frame, firstFrameMs } = await grabFrame(cam.options);
-        let jpeg = frame.data;
+        // A raw frame (camera.frameFormat) is encoded once; the snapshot is a JPEG either way.
+        let jpeg = await frameJpeg(frame);
         let width: number;
         let height: number;
         let faces: AimFace[] | null = null;
         if (pipeline) {
-          const img = await decodeImage(frame.data, { maxPixels: ctx.config.vision.maxImagePixels });
+          const img = await decodeImage(jpeg, { maxPixels: ctx.config.vision.maxImagePixels });
           ({ width, height } = img);
           const res = await pipeline.analyze(img, { retryEmpty: ctx.config.daemon.retryEmptyFrames, embed: false });
           faces = res.faces.map((f) => aimFace(f, ctx.config.quality));
-          jpeg = await annotateJpeg(frame.data, width, height, faces);
+          jpeg = await annotateJpeg(jpeg, width, height, faces);
         } else {
-          const m = await sharp(frame.data).metadata();
-          width = m.width ?? 0;
-          height = m.height ?? 0;
+          ({ width, height } = await frameSize(frame));
         }
         try {
           writeSnapshot(out, jpeg, Boolean(opts.force));

@@ -8,25 +8,15 @@ import { action, givenOnCommandLine, jsonErrorsOn } from './common.js';
 import { UsageError } from './format.js';
 import { terminalPrompter, type Prompter } from './prompt.js';
 
-interface InitOptions {
+/** The answers as commander hands them over: strings, the platform not yet checked. */
+type InitOptions = Omit<InitAnswers, 'platform' | 'relayLine'> & {
   out?: string;
   platform: string;
-  cameraPath?: string;
-  relayDriver?: string;
-  relayChip?: string;
   relayLine?: string;
-  relayActiveLow?: boolean;
-  broker?: string;
-  centralUrl?: string;
-  event?: string;
-  gateId?: string;
-  siteId?: string;
-  dataDir?: string;
-  modelsDir?: string;
   force?: boolean;
   json?: boolean;
   interactive?: boolean;
-}
+};
 
 const ANSWER_FLAGS = ['cameraPath', 'relayDriver', 'relayChip', 'relayLine', 'relayActiveLow', 'broker', 'centralUrl', 'event'] as const;
 

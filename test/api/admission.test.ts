@@ -8,30 +8,14 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
-import { Admission, type AdmissionTimers } from '../../src/api/admission.js';
+import { Admission } from '../../src/api/admission.js';
+import { manualTimers } from './manual-timers.js';
 import { DecodePool } from '../../src/api/decode-pool.js';
 import { imageSize } from '../../src/api/image-header.js';
 import { ApiError } from '../../src/api/errors.js';
 import { pngBomb, scanBomb } from '../../scripts/hostile-images.js';
 import { alive, until } from '../proc.js';
 import { EVENT, request, startApi, tempDir } from './helpers.js';
-
-/** Timers the test fires by hand: no sleeping on deadlines. */
-function manualTimers(): AdmissionTimers & { fire(): void; pending(): number } {
-  const fns = new Map<number, () => void>();
-  let n = 0;
-  return {
-    setTimeout: (fn) => (fns.set(++n, fn), n),
-    clearTimeout: (h) => fns.delete(h as number),
-    fire: () => {
-      for (const [k, fn] of [...fns]) {
-        fns.delete(k);
-        fn();
-      }
-    },
-    pending: () => fns.size,
-  };
-}
 
 test('admission: slots and the pixel budget bound what runs; the queue is bounded and has a deadline (503 + Retry-After)', async () => {
   const timers = manualTimers();

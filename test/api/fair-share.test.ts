@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FairShareBucket } from '../../src/api/fair-share.js';
-import { Admission, type AdmissionTimers } from '../../src/api/admission.js';
+import { Admission } from '../../src/api/admission.js';
+import { manualTimers } from './manual-timers.js';
 import { ApiError } from '../../src/api/errors.js';
 
 test('fair share: alone, a key has the whole gate-wide bucket (a plain token bucket)', () => {
@@ -66,22 +67,6 @@ test('fair share: two flooding keys get equal halves; a key idle past the window
   })();
   assert.equal(refused.active, 1, 'b went idle: a has the gate to itself again');
 });
-
-/** Timers the test fires by hand: no sleeping on deadlines. */
-function manualTimers(): AdmissionTimers & { fire(): void } {
-  const fns = new Map<number, () => void>();
-  let n = 0;
-  return {
-    setTimeout: (fn) => (fns.set(++n, fn), n),
-    clearTimeout: (h) => fns.delete(h as number),
-    fire: () => {
-      for (const [k, fn] of [...fns]) {
-        fns.delete(k);
-        fn();
-      }
-    },
-  };
-}
 
 /** Settle promise callbacks. */
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));

@@ -52,10 +52,12 @@ void test('only a SHA-256 of the key is stored: the key is nowhere in the databa
 void test('revoke by name or id: verification fails at once, list shows when', async (t) => {
   const { db } = await openDb(t);
   const store = new SqliteApiKeyStore(db);
-  const a = createKey(db, 'a', new Date('2025-01-01T00:00:00Z'));
-  const b = createKey(db, 'b', new Date('2025-01-02T00:00:00Z'));
-  const revoked = revokeKey(db, 'a', new Date('2025-02-01T00:00:00Z'));
-  assert.deepStrictEqual(revoked, { id: a.id, name: 'a', createdAt: '2025-01-01T00:00:00.000Z', revokedAt: '2025-02-01T00:00:00.000Z' });
+  const day = 86_400_000;
+  const t0 = Date.now() - 40 * day;
+  const a = createKey(db, 'a', new Date(t0));
+  const b = createKey(db, 'b', new Date(t0 + day));
+  const revoked = revokeKey(db, 'a', new Date(t0 + 31 * day));
+  assert.deepStrictEqual(revoked, { id: a.id, name: 'a', createdAt: new Date(t0).toISOString(), revokedAt: new Date(t0 + 31 * day).toISOString() });
   assert.equal(store.verify(a.key), null);
   assert.deepStrictEqual(store.verify(b.key), { name: 'b' });
   assert.equal(revokeKey(db, 'a'), null, 'already revoked');

@@ -7,7 +7,8 @@ import { fakeVector, makeSession } from './central-server.js';
 import { MODEL } from './helpers.js';
 
 const ctx: PageContext = { eventId: 'evt_a', modelId: MODEL, baseUrl: new URL('https://central.example/api/') };
-const event = { id: 'evt_a', name: 'A', startsAt: '2030-01-01T10:00:00Z', endsAt: null };
+// A start a year from now, to the second, as the central server would send it.
+const event = { id: 'evt_a', name: 'A', startsAt: new Date(Math.floor(Date.now() / 1000) * 1000 + 365 * 86_400_000).toISOString(), endsAt: null };
 const item = (userId: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   userId,
   session: makeSession(userId),
