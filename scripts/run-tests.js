@@ -66,11 +66,17 @@ if (files.length === 0) {
 }
 
 const nodeArgs = ['--test', '--test-concurrency=1', `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-force-exit', ...files];
-const [cmd, cmdArgs] = clock ? ['faketime', ['-f', clock, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
-if (clock) console.log(`run-tests: process clock moved ${clock} (faketime)`);
+// The clock is moved by preloading libfaketime directly, not through the `faketime`
+// wrapper: the wrapper shares its state through a semaphore in /dev/shm, and a process
+// killed while holding it (the tests SIGKILL daemons, ffmpeg and decode workers on
+// purpose) leaves every later process blocked at start. With FAKETIME set and no shared
+// state, each process computes the same fixed offset on its own.
+const env = clock ? { ...process.env, LD_PRELOAD: fakeTimeLibrary(), FAKETIME: clock, FAKETIME_DISABLE_SHM: '1' } : process.env;
+const [cmd, cmdArgs] = [process.execPath, nodeArgs];
+if (clock) console.log(`run-tests: process clock moved ${clock} (libfaketime)`);
 const started = performance.now();
 // Its own process group, so that everything the tests start can be found and killed.
-const child = spawn(cmd, cmdArgs, { stdio: 'inherit', detached: true });
+const child = spawn(cmd, cmdArgs, { stdio: 'inherit', detached: true, env });
 const deadline = setTimeout(() => {
   console.error(`run-tests: the run passed its ${RUN_DEADLINE_MS / 60_000} min deadline; killing it`);
   killGroup(child.pid);
@@ -88,6 +94,17 @@ child.on('exit', (code, signal) => {
   console.log(`run-tests: ${files.length} test file(s) in ${s} s wall time${clock ? ` (clock ${clock})` : ''}`);
   process.exit(code ?? (signal ? 1 : 0));
 });
+
+/** libfaketime.so.1 from the faketime package, wherever the architecture puts it. */
+function fakeTimeLibrary() {
+  const dirs = ['/usr/lib/faketime', '/usr/local/lib/faketime', ...readdirSync('/usr/lib').map((d) => join('/usr/lib', d, 'faketime'))];
+  const lib = dirs.map((d) => join(d, 'libfaketime.so.1')).find((f) => existsSync(f));
+  if (!lib) {
+    console.error('run-tests: --clock needs libfaketime.so.1 (apt-get install faketime); not found under /usr/lib');
+    process.exit(1);
+  }
+  return lib;
+}
 
 function killGroup(pgid) {
   try {
