@@ -102,6 +102,12 @@ test('admitted at A, refused at B and C; broker gone: fallback applied and repor
   await broker.start();
   await until('the offline entry at A to reach B and C', () => ([b, c].every((g) => g.peerEntries().some((e) => e.gate_id === 'lane-a' && e.user_id === 'kit' && e.offline === 1)) ? true : undefined), 30_000);
   await Promise.all([a, b, c].map((g) => g.untilStatus('hearing both peers again', hearing(2))));
-  assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+  // Every part that watched the broker (the fleet link, the publisher) reconnects on its own schedule.
+  let last = '';
+  await until('healthz ready again at C', async () => {
+    const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+    last = `${r.status} ${await r.text()}`;
+    return r.status === 200 ? true : undefined;
+  }, 30_000).catch((err: Error) => assert.fail(`${err.message}; last answer: ${last}`));
   assert.deepEqual(await Promise.all([a, b, c].map((g) => g.stop())), [0, 0, 0]);
 });
