@@ -4,7 +4,7 @@
 // several chances per attendee, the fused one does not (docs/accuracy.md measures both).
 // Built on the int8 Gallery: one column per attendee, re-scored exactly from the store.
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { GalleryColumns } from './gallery-columns.js';
+import { normalizeInPlace, type GalleryColumns } from './gallery-columns.js';
 
 /** Attendees indexed between two yields to the event loop while adopting. */
 const ADOPT_COLUMNS_PER_TURN = 1024;
@@ -16,12 +16,7 @@ export function fuseVectors(vs: readonly Float32Array[]): Float32Array | null {
   if (!first) return null;
   const out = new Float32Array(first.length);
   for (const v of vs) for (let d = 0; d < out.length; d++) out[d]! += v[d]!;
-  let n = 0;
-  for (let d = 0; d < out.length; d++) n += out[d]! * out[d]!;
-  n = Math.sqrt(n);
-  if (!(n > 0)) return null;
-  for (let d = 0; d < out.length; d++) out[d]! /= n;
-  return out;
+  return normalizeInPlace(out) ? out : null;
 }
 
 export class FusedGallery implements AttendeeGallery {
