@@ -16,6 +16,8 @@ import { spawn } from 'node:child_process';
 
 const TEST_TIMEOUT_MS = Number(process.env.GATE_AGENT_TEST_TIMEOUT_MS ?? 180_000);
 const RUN_DEADLINE_MS = Number(process.env.GATE_AGENT_TEST_DEADLINE_MS ?? 20 * 60_000);
+/** Test files run at once, each in its own process. */
+const JOBS = Number(process.env.GATE_AGENT_TEST_JOBS ?? 1);
 
 const args = process.argv.slice(2);
 const checkOnly = args.includes('--check');
@@ -65,7 +67,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const nodeArgs = ['--test', '--test-concurrency=1', `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-force-exit', ...files];
+const nodeArgs = ['--test', `--test-concurrency=${JOBS}`, `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-force-exit', ...files];
 // The clock is moved by preloading libfaketime directly, not through the `faketime`
 // wrapper: the wrapper shares its state through a semaphore in /dev/shm, and a process
 // killed while holding it (the tests SIGKILL daemons, ffmpeg and decode workers on
@@ -91,7 +93,7 @@ child.on('exit', (code, signal) => {
   if (left.length) console.error(`run-tests: ${left.length} process(es) left behind, killed: ${left.map((p) => `${p.pid} ${p.cmd}`).join('; ')}`);
   killGroup(child.pid);
   const s = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(`run-tests: ${files.length} test file(s) in ${s} s wall time${clock ? ` (clock ${clock})` : ''}`);
+  console.log(`run-tests: ${files.length} test file(s) in ${s} s wall time, ${JOBS} at a time${clock ? ` (clock ${clock})` : ''}`);
   process.exit(code ?? (signal ? 1 : 0));
 });
 

@@ -128,7 +128,7 @@ test('check: a video file camera reports about its frame rate and its size; a sn
   assert.equal(c.expectedFps, 10);
   // Paced by ffmpeg at 10 frames/s; loosely, the CPU here is shared.
   assert.ok(c.fps !== null && c.fps > 5 && c.fps < 15, `fps ${c.fps}`);
-  assert.ok(c.frames >= 10, `frames ${c.frames}`);
+  assert.ok(c.frames >= 5, `frames ${c.frames}`); // ffmpeg may start late on a busy CPU
   assert.ok(c.firstFrameMs !== null && c.firstFrameMs >= 0);
   assert.deepEqual(c.errors, []);
 
