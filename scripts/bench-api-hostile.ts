@@ -19,7 +19,7 @@ import Database from 'better-sqlite3';
 import { CameraPriority } from '../src/api/camera-priority.js';
 import { DecodePool } from '../src/api/decode-pool.js';
 import { createKey, SqliteApiKeyStore } from '../src/api/keys.js';
-import { DEFAULT_API_CONFIG } from '../src/api/api-config.js';
+import { DEFAULT_API_CONFIG } from '../src/config/sections/api.js';
 import { createApiServer } from '../src/api/server.js';
 import { LocalIdentityService } from '../src/app/identity.js';
 import { startRecognition } from '../src/app/recognition.js';

@@ -18,7 +18,7 @@ import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { Command, Option } from 'commander';
 import sharp from 'sharp';
-import type { ApiConfig } from '../src/api/api-config.js';
+import type { ApiConfig } from '../src/config/sections/api.js';
 import { createApiServer } from '../src/api/server.js';
 import { createKey, SqliteApiKeyStore } from '../src/api/keys.js';
 import type { IdentifyOutcome, IdentityService } from '../src/api/identity-service.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EntryStore } from '../src/fleet/entry-store.js';
 import { FleetNode } from '../src/fleet/node.js';
-import { defaults as fleetDefaults } from '../src/fleet/options.js';
+import { fleetDefaults } from '../src/config/sections/fleet.js';
 import { defaults as publishDefaults } from '../src/publish/options.js';
 import { openDatabase } from '../src/store/db.js';
 import { percentile } from './stats.js';

@@ -23,27 +23,6 @@ export const LAYERS: readonly (readonly string[])[] = [
 /** The bottom layer's folders may use each other (config reads the log's levels, say). */
 const FOUNDATION = 0;
 
-/**
- * Known debt, shrinking only (issue 16): config/ still assembles its schema, types and
- * cross-key rules from the section modules that own them. Each must move down into
- * config/ (the component then imports its options from there); the last test fails when
- * an entry here is no longer needed, so the list cannot outlive the debt.
- */
-const CONFIG_SECTION_DEBT: ReadonlySet<string> = new Set([
-  'src/relay/types.js',
-  'src/relay/limits.js',
-  'src/capture/options.js',
-  'src/match/identification-config.js',
-  'src/gate/policy.js',
-  'src/gate/liveness.js',
-  'src/gate/modes.js',
-  'src/publish/options.js',
-  'src/sync/config.js',
-  'src/api/api-config.js',
-  'src/fleet/options.js',
-]);
-const isDebt = (a: { fromUnit: string; to: string }): boolean => a.fromUnit === 'config' && CONFIG_SECTION_DEBT.has(a.to);
-
 const rankOf = new Map(LAYERS.flatMap((names, rank) => names.map((n) => [n, rank] as const)));
 
 /** The unit a file belongs to: src/<folder> (or src/<file> for log.ts, clock.ts), scripts, test. */
@@ -103,7 +82,6 @@ test('no import points up, sideways into a peer, or into test/', () => {
     const from = rankOf.get(a.fromUnit);
     const to = rankOf.get(a.toUnit);
     if (from === undefined || to === undefined) continue; // reported by the test above
-    if (isDebt(a)) continue;
     if (to > from) wrong.push(`${a.from} -> ${a.to}: ${a.fromUnit} (layer ${from}) imports ${a.toUnit} (layer ${to}), a higher layer`);
     else if (to === from && from !== FOUNDATION) wrong.push(`${a.from} -> ${a.to}: ${a.fromUnit} and ${a.toUnit} are peers (layer ${from}); share through a lower layer or let the composition root connect them`);
   }
@@ -113,7 +91,6 @@ test('no import points up, sideways into a peer, or into test/', () => {
 test('the folders import each other without a circle', () => {
   const edges = new Map<string, Set<string>>();
   for (const a of arrows()) {
-    if (isDebt(a)) continue;
     if (!edges.has(a.fromUnit)) edges.set(a.fromUnit, new Set());
     edges.get(a.fromUnit)!.add(a.toUnit);
   }
@@ -141,9 +118,4 @@ test('the checker sees a wrong-way import (it can fail)', () => {
   const from = unitOf(join(ROOT, 'src', 'store', 'x.ts'));
   const to = unitOf(resolve(join(ROOT, 'src', 'store'), '../publish/outbox.js'));
   assert.ok(rankOf.get(to)! > rankOf.get(from)!, `${from} -> ${to}`);
-});
-
-test('every entry of the config debt list is still needed', () => {
-  const used = new Set(arrows().filter(isDebt).map((a) => a.to));
-  assert.deepEqual([...CONFIG_SECTION_DEBT].filter((t) => !used.has(t)), [], 'remove these from CONFIG_SECTION_DEBT: config no longer imports them');
 });

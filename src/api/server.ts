@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { fastify, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { logger, type Logger } from '../log.js';
 import { parseAllowList } from './address-policy.js';
-import { DEFAULT_API_CONFIG, validateApiConfig, type ApiConfig } from './api-config.js';
+import { DEFAULT_API_CONFIG, validateApiConfig, type ApiConfig } from '../config/sections/api.js';
 import { ApiError, isApiError } from './errors.js';
 import type { ConnectTarget, Resolver } from './fetch-image.js';
 import { handleIdentity, type IdentityAudit, type IdentityRouteDeps } from './identity-route.js';

@@ -1,19 +1,21 @@
 // Options for every frame source, as one discriminated union, plus the defaults and the
-// pure checks that run before any I/O. The daemon's config schema mirrors these keys;
-// units are in the names so a reader never guesses (stallTimeoutMs, widthPx).
+// pure checks that run before any I/O. The config's `camera` section (src/config/sections/
+// camera.ts) owns the defaults both share; units are in the names so a reader never
+// guesses (stallTimeoutMs, widthPx).
+import { cameraDefaults } from '../config/sections/camera.js';
 import type { Clock } from './types.js';
 
 export const defaults = {
   /** Frames per second asked of ffmpeg sources and image-directory replay. */
-  fps: 10,
+  fps: cameraDefaults.fps,
   /** node-webcam spawns fswebcam once per frame, so about 1 fps is all it can do. */
   webcamFps: 1,
-  widthPx: 640,
-  heightPx: 480,
+  widthPx: cameraDefaults.widthPx,
+  heightPx: cameraDefaults.heightPx,
   /** No frame for this long counts as a lost camera and triggers a restart. */
-  stallTimeoutMs: 5000,
-  restartBackoffMinMs: 500,
-  restartBackoffMaxMs: 30_000,
+  stallTimeoutMs: cameraDefaults.stallTimeoutMs,
+  restartBackoffMinMs: cameraDefaults.restartBackoffMinMs,
+  restartBackoffMaxMs: cameraDefaults.restartBackoffMaxMs,
   /** Time ffmpeg gets to exit after SIGTERM before SIGKILL. */
   killGraceMs: 2000,
   /** RTSP socket I/O timeout, so a dead camera ends ffmpeg instead of hanging it. */

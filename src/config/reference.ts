@@ -29,7 +29,7 @@ export function configReference(schema: SchemaNode = configSchema): string {
   const lines: string[] = [
     '# Config reference',
     '',
-    '<!-- Generated from src/config/schema.ts by `npm run docs:config`; do not edit by hand. -->',
+    '<!-- Generated from src/config/schema.ts and src/config/sections/ by `npm run docs:config`; do not edit by hand. -->',
     '',
     `Every key of the config file (format version ${CONFIG_VERSION}), with its type, default, the values it`,
     'accepts and an example. `gate-agent config validate` checks a file against these rules,',

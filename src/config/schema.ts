@@ -1,103 +1,82 @@
-// The config schema: every key with a description, type, default and example.
-// Numbers that matter carry their unit in the key name.
-import { apiSection, cameraSection, mqttSection, relaySection } from './components.js';
-import { syncSchema } from '../sync/config.js';
-import { gatePolicySchema } from '../gate/policy.js';
-import { livenessSchema } from '../gate/liveness.js';
-import { gateModeSchema } from '../gate/modes.js';
-import { identificationSchema } from '../match/identification-config.js';
-import { fleetSchema } from '../fleet/options.js';
+// The config schema: every key with a description, type, default and example. Numbers that
+// matter carry their unit in the key name. The sections a component takes as its options
+// live in sections/ (with their rules across keys); `Config` is this schema's type (types.ts).
+import { Type } from '@sinclair/typebox';
+import { bool, int, intOneOf, num, oneOf, section, str, strOrNull } from './schema-kit.js';
+import { apiSchema } from './sections/api.js';
+import { cameraSchema } from './sections/camera.js';
+import { fleetSchema } from './sections/fleet.js';
+import { gateSchema } from './sections/gate.js';
+import { identificationSchema } from './sections/identification.js';
+import { livenessSchema } from './sections/liveness.js';
+import { mqttSchema } from './sections/mqtt.js';
+import { relaySchema } from './sections/relay.js';
+import { syncSchema } from './sections/sync.js';
+
+export type { SchemaNode } from './schema-kit.js';
+
 export const CONFIG_VERSION = 1;
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-export interface SchemaNode {
-  type?: string | string[];
-  description?: string;
-  default?: Json;
-  examples?: Json[];
-  enum?: Json[];
-  minimum?: number;
-  maximum?: number;
-  exclusiveMinimum?: number;
-  minLength?: number;
-  pattern?: string;
-  /** A URL key: the schemes it accepts (checked by url-rule.ts, with a fix in the message). */
-  urlSchemes?: string[];
-  items?: SchemaNode;
-  properties?: Record<string, SchemaNode>;
-  additionalProperties?: boolean | SchemaNode;
-  required?: string[];
-}
-
-const obj = (description: string, properties: Record<string, SchemaNode>): SchemaNode => ({
-  type: 'object',
-  description,
-  properties,
-  additionalProperties: false,
-  default: {},
-});
-
-export const configSchema: SchemaNode = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    version: { type: 'integer', description: 'Config format version; older versions are migrated on load.', default: CONFIG_VERSION, minimum: 0, maximum: CONFIG_VERSION, examples: [CONFIG_VERSION] },
-    gateId: { type: 'string', description: 'This gate\'s id, unique within the site; used in MQTT topics and results.', default: 'gate-1', minLength: 1, pattern: '^[A-Za-z0-9_.-]+$', examples: ['north-entrance-1'] },
-    siteId: { type: 'string', description: 'The venue/site id; used in MQTT topics and results.', default: 'site-1', minLength: 1, pattern: '^[A-Za-z0-9_.-]+$', examples: ['arena-berlin'] },
-    dataDir: { type: 'string', description: 'Folder for the SQLite database and other state. Overridden by --data-dir or GATE_AGENT_DATA_DIR.', default: './data', minLength: 1, examples: ['/var/lib/gate-agent'] },
-    event: obj('Which event\'s attendees this gate admits.', {
-      id: { type: ['string', 'null'], description: 'Event id; null picks the current event by schedule (the cached event whose time window, with gate.earlyOpenMinutes, contains now).', default: null, examples: ['gala-2026'] },
+export const configSchema = Type.Object(
+  {
+    version: int({ description: 'Config format version; older versions are migrated on load.', default: CONFIG_VERSION, minimum: 0, maximum: CONFIG_VERSION, examples: [CONFIG_VERSION] }),
+    gateId: str({ description: 'This gate\'s id, unique within the site; used in MQTT topics and results.', default: 'gate-1', minLength: 1, pattern: '^[A-Za-z0-9_.-]+$', examples: ['north-entrance-1'] }),
+    siteId: str({ description: 'The venue/site id; used in MQTT topics and results.', default: 'site-1', minLength: 1, pattern: '^[A-Za-z0-9_.-]+$', examples: ['arena-berlin'] }),
+    dataDir: str({ description: 'Folder for the SQLite database and other state. Overridden by --data-dir or GATE_AGENT_DATA_DIR.', default: './data', minLength: 1, examples: ['/var/lib/gate-agent'] }),
+    event: section('Which event\'s attendees this gate admits.', {
+      id: strOrNull({ description: 'Event id; null picks the current event by schedule (the cached event whose time window, with gate.earlyOpenMinutes, contains now).', default: null, examples: ['gala-2026'] }),
     }),
-    camera: cameraSection,
-    relay: relaySection,
-    mqtt: mqttSection,
-    api: apiSection,
+    camera: cameraSchema,
+    relay: relaySchema,
+    mqtt: mqttSchema,
+    api: apiSchema,
     sync: syncSchema,
-    gate: gateModeSchema(gatePolicySchema),
+    gate: gateSchema,
     liveness: livenessSchema,
     fleet: fleetSchema,
-    daemon: obj('The daemon\'s own timings.', {
-      shutdownDeadlineMs: { type: 'integer', description: 'A graceful stop taking longer than this is cut short (the relay is made safe first either way).', default: 10000, minimum: 100, examples: [10000] },
-      purgeIntervalMs: { type: 'integer', description: 'How often expired events are purged and the current event re-checked, in ms.', default: 60000, minimum: 1000, examples: [60000] },
-      maxFacesPerFrame: { type: 'integer', description: 'Faces embedded and matched per frame, largest first.', default: 2, minimum: 1, maximum: 16, examples: [2] },
-      statusIntervalMs: { type: 'integer', description: 'How often the daemon writes <dataDir>/status.json for `gate-agent status`, in ms (also on every health change). `gate-agent status` calls a snapshot older than 5 intervals stale.', default: 1000, minimum: 100, maximum: 60000, examples: [1000] },
-      statusFpsWindowMs: { type: 'integer', description: 'The camera frame rate in status.json counts the frames of this many last ms.', default: 5000, minimum: 1000, maximum: 60000, examples: [5000] },
-      retryEmptyFrames: { type: 'boolean', description: 'When a camera frame has no face, run the detector again on a bordered copy (vision.emptyRetryPadRatio). Off: an empty entrance, the common case, costs one detector run. On only when the camera sees faces that fill the whole frame (tight crops replayed as frames).', default: false, examples: [false] },
+    daemon: section('The daemon\'s own timings.', {
+      shutdownDeadlineMs: int({ description: 'A graceful stop taking longer than this is cut short (the relay is made safe first either way).', default: 10000, minimum: 100, examples: [10000] }),
+      purgeIntervalMs: int({ description: 'How often expired events are purged and the current event re-checked, in ms.', default: 60000, minimum: 1000, examples: [60000] }),
+      maxFacesPerFrame: int({ description: 'Faces embedded and matched per frame, largest first.', default: 2, minimum: 1, maximum: 16, examples: [2] }),
+      statusIntervalMs: int({ description: 'How often the daemon writes <dataDir>/status.json for `gate-agent status`, in ms (also on every health change). `gate-agent status` calls a snapshot older than 5 intervals stale.', default: 1000, minimum: 100, maximum: 60000, examples: [1000] }),
+      statusFpsWindowMs: int({ description: 'The camera frame rate in status.json counts the frames of this many last ms.', default: 5000, minimum: 1000, maximum: 60000, examples: [5000] }),
+      retryEmptyFrames: bool({ description: 'When a camera frame has no face, run the detector again on a bordered copy (vision.emptyRetryPadRatio). Off: an empty entrance, the common case, costs one detector run. On only when the camera sees faces that fill the whole frame (tight crops replayed as frames).', default: false, examples: [false] }),
     }),
-    models: obj('Which face models to load and where from.', {
-      dir: { type: ['string', 'null'], description: 'Folder holding the model files. Overridden by --models-dir or GATE_AGENT_MODELS_DIR; null means the project\'s models/ folder.', default: null, examples: ['/var/lib/gate-agent/models'] },
-      detector: { type: 'string', description: 'Detector model id from models/manifest.json.', default: 'scrfd_500m_kps', enum: ['scrfd_500m_kps', 'scrfd_2.5g_kps'], examples: ['scrfd_500m_kps'] },
-      detectorInputPx: { type: 'integer', description: 'Square detector input size in pixels; smaller is faster, larger finds smaller faces.', default: 640, enum: [320, 480, 640], examples: [640] },
-      embedder: { type: 'string', description: 'Embedder model id from models/manifest.json; every stored embedding is tagged with it.', default: 'arcface_mbf_w600k_int8', enum: ['arcface_mbf_w600k_int8', 'arcface_mbf_w600k'], examples: ['arcface_mbf_w600k_int8'] },
-      threads: { type: 'integer', description: 'onnxruntime threads per inference.', default: 2, minimum: 1, maximum: 64, examples: [4] },
-      verifyHashes: { type: 'boolean', description: 'Check each model file\'s SHA-256 against the manifest when loading.', default: true, examples: [true] },
+    models: section('Which face models to load and where from.', {
+      dir: strOrNull({ description: 'Folder holding the model files. Overridden by --models-dir or GATE_AGENT_MODELS_DIR; null means the project\'s models/ folder.', default: null, examples: ['/var/lib/gate-agent/models'] }),
+      detector: oneOf(['scrfd_500m_kps', 'scrfd_2.5g_kps'], { description: 'Detector model id from models/manifest.json.', default: 'scrfd_500m_kps', examples: ['scrfd_500m_kps'] }),
+      detectorInputPx: intOneOf([320, 480, 640], { description: 'Square detector input size in pixels; smaller is faster, larger finds smaller faces.', default: 640, examples: [640] }),
+      embedder: oneOf(['arcface_mbf_w600k_int8', 'arcface_mbf_w600k'], { description: 'Embedder model id from models/manifest.json; every stored embedding is tagged with it.', default: 'arcface_mbf_w600k_int8', examples: ['arcface_mbf_w600k_int8'] }),
+      threads: int({ description: 'onnxruntime threads per inference.', default: 2, minimum: 1, maximum: 64, examples: [4] }),
+      verifyHashes: bool({ description: 'Check each model file\'s SHA-256 against the manifest when loading.', default: true, examples: [true] }),
     }),
-    vision: obj('Face detection and image decoding.', {
-      scoreThreshold: { type: 'number', description: 'Minimum detector score for a face.', default: 0.5, minimum: 0, maximum: 1, examples: [0.5] },
-      nmsIou: { type: 'number', description: 'Overlap (IoU) above which two detections are the same face.', default: 0.4, minimum: 0, maximum: 1, examples: [0.4] },
-      emptyRetryPadRatio: { type: 'number', description: 'When no face is found, look again inside a black border of this fraction of the image\'s longer side (finds faces that fill the whole frame); 0 disables.', default: 0.5, minimum: 0, maximum: 2, examples: [0.5] },
-      maxImagePixels: { type: 'integer', description: 'Largest image (width x height) accepted; larger ones are refused before decoding.', default: 40000000, minimum: 1, examples: [40000000] },
-      maxEmbedBatch: { type: 'integer', description: 'Faces embedded in one model run.', default: 8, minimum: 1, maximum: 64, examples: [8] },
-      imageThreads: { type: 'integer', description: 'libvips (sharp) threads per image operation: the detector\'s resize and JPEG decodes in the gate\'s process. 0: derived from the core count (1: frames are handled one at a time, see docs/benchmarks.md). The daemon also turns off sharp\'s operation cache, as every camera frame is new.', default: 0, minimum: 0, maximum: 64, examples: [1] },
+    vision: section('Face detection and image decoding.', {
+      scoreThreshold: num({ description: 'Minimum detector score for a face.', default: 0.5, minimum: 0, maximum: 1, examples: [0.5] }),
+      nmsIou: num({ description: 'Overlap (IoU) above which two detections are the same face.', default: 0.4, minimum: 0, maximum: 1, examples: [0.4] }),
+      emptyRetryPadRatio: num({ description: 'When no face is found, look again inside a black border of this fraction of the image\'s longer side (finds faces that fill the whole frame); 0 disables.', default: 0.5, minimum: 0, maximum: 2, examples: [0.5] }),
+      maxImagePixels: int({ description: 'Largest image (width x height) accepted; larger ones are refused before decoding.', default: 40000000, minimum: 1, examples: [40000000] }),
+      maxEmbedBatch: int({ description: 'Faces embedded in one model run.', default: 8, minimum: 1, maximum: 64, examples: [8] }),
+      imageThreads: int({ description: 'libvips (sharp) threads per image operation: the detector\'s resize and JPEG decodes in the gate\'s process. 0: derived from the core count (1: frames are handled one at a time, see docs/benchmarks.md). The daemon also turns off sharp\'s operation cache, as every camera frame is new.', default: 0, minimum: 0, maximum: 64, examples: [1] }),
     }),
-    quality: obj('Capture quality a face must have to be matched or enrolled.', {
-      minInterEyePx: { type: 'number', description: 'Smallest distance between the eyes, in image pixels.', default: 24, minimum: 0, examples: [24] },
-      maxYawDeg: { type: 'number', description: 'Largest head turn estimated from the landmarks, degrees.', default: 40, minimum: 0, maximum: 90, examples: [40] },
-      minSharpness: { type: 'number', description: 'Smallest sharpness (variance of the Laplacian of the aligned face).', default: 15, minimum: 0, examples: [15] },
+    quality: section('Capture quality a face must have to be matched or enrolled.', {
+      minInterEyePx: num({ description: 'Smallest distance between the eyes, in image pixels.', default: 24, minimum: 0, examples: [24] }),
+      maxYawDeg: num({ description: 'Largest head turn estimated from the landmarks, degrees.', default: 40, minimum: 0, maximum: 90, examples: [40] }),
+      minSharpness: num({ description: 'Smallest sharpness (variance of the Laplacian of the aligned face).', default: 15, minimum: 0, examples: [15] }),
     }),
-    match: obj('How a face is matched to an attendee.', {
-      threshold: { type: 'number', description: 'Cosine similarity above which a face can match an attendee.', default: 0.34, minimum: -1, maximum: 1, examples: [0.34] },
-      margin: { type: 'number', description: 'How far the best attendee must score above the best different attendee.', default: 0.05, minimum: 0, maximum: 2, examples: [0.05] },
-      rescoreTop: { type: 'integer', description: 'Embeddings re-scored exactly after the fast int8 gallery scan.', default: 32, minimum: 2, maximum: 1024, examples: [32] },
-      threads: { type: 'integer', description: 'Threads for the gallery scan.', default: 1, minimum: 1, maximum: 64, examples: [2] },
-      loadWorkers: { type: 'integer', description: 'Worker threads that read, decrypt and quantise an event\'s gallery in slices, off the gate\'s loop (at start, and after another process changed the attendees); 0: one per CPU core, at most 4.', default: 0, minimum: 0, maximum: 16, examples: [2] },
+    match: section('How a face is matched to an attendee.', {
+      threshold: num({ description: 'Cosine similarity above which a face can match an attendee.', default: 0.34, minimum: -1, maximum: 1, examples: [0.34] }),
+      margin: num({ description: 'How far the best attendee must score above the best different attendee.', default: 0.05, minimum: 0, maximum: 2, examples: [0.05] }),
+      rescoreTop: int({ description: 'Embeddings re-scored exactly after the fast int8 gallery scan.', default: 32, minimum: 2, maximum: 1024, examples: [32] }),
+      threads: int({ description: 'Threads for the gallery scan.', default: 1, minimum: 1, maximum: 64, examples: [2] }),
+      loadWorkers: int({ description: 'Worker threads that read, decrypt and quantise an event\'s gallery in slices, off the gate\'s loop (at start, and after another process changed the attendees); 0: one per CPU core, at most 4.', default: 0, minimum: 0, maximum: 16, examples: [2] }),
     }),
     identification: identificationSchema,
-    store: obj('The local attendee cache (SQLite in dataDir).', {
-      keyFile: { type: ['string', 'null'], description: 'File holding the 256-bit key that encrypts embeddings, KYC data and kept photos (AES-256-GCM); GATE_AGENT_STORE_KEY overrides it. null: not encrypted.', default: null, examples: ['/etc/gate-agent/store.key'] },
-      keepEnrollmentPhotos: { type: 'boolean', description: 'Keep enrollment photos (encrypted when a key is set) so attendees can be re-embedded after a model change. Off by default: photos are biometric data.', default: false, examples: [false] },
-      purgeGraceHours: { type: 'number', description: 'Hours after an event ends before its attendees and embeddings are deleted.', default: 24, minimum: 0, examples: [24] },
-      purgeBatchRows: { type: 'integer', description: 'Rows the daemon deletes per step when it purges an ended event, yielding to frames, MQTT and the API between steps (one step of 1000 embeddings takes a few ms).', default: 1000, minimum: 1, maximum: 100000, examples: [1000] },
+    store: section('The local attendee cache (SQLite in dataDir).', {
+      keyFile: strOrNull({ description: 'File holding the 256-bit key that encrypts embeddings, KYC data and kept photos (AES-256-GCM); GATE_AGENT_STORE_KEY overrides it. null: not encrypted.', default: null, examples: ['/etc/gate-agent/store.key'] }),
+      keepEnrollmentPhotos: bool({ description: 'Keep enrollment photos (encrypted when a key is set) so attendees can be re-embedded after a model change. Off by default: photos are biometric data.', default: false, examples: [false] }),
+      purgeGraceHours: num({ description: 'Hours after an event ends before its attendees and embeddings are deleted.', default: 24, minimum: 0, examples: [24] }),
+      purgeBatchRows: int({ description: 'Rows the daemon deletes per step when it purges an ended event, yielding to frames, MQTT and the API between steps (one step of 1000 embeddings takes a few ms).', default: 1000, minimum: 1, maximum: 100000, examples: [1000] }),
     }),
   },
-};
+  { additionalProperties: false },
+);

@@ -2,66 +2,26 @@
 // "did you mean") and the rules across keys, every problem at once. A value that breaks
 // the schema is replaced by its default for the cross-key rules, so they run on every
 // config instead of only once the schema errors are fixed.
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { configSchema, type SchemaNode } from './schema.js';
 import type { Config } from './types.js';
-import { didYouMean } from './suggest.js';
-import { urlSchemeProblem } from './url-rule.js';
-import { gatePolicyProblems } from '../gate/policy.js';
-import { livenessProblems } from '../gate/liveness.js';
-import { validateApiConfig } from '../api/api-config.js';
-import { identificationProblems } from '../match/identification-config.js';
-import { relayProblems } from '../relay/limits.js';
-import { fleetProblems } from '../fleet/options.js';
+import { configAjv, describeError as describeAt, nodeAt, unknownKeyProblem as unknownKeyAt, valueAt } from './schema-problems.js';
+import { validateApiConfig } from './sections/api.js';
+import { fleetProblems } from './sections/fleet.js';
+import { gatePolicyProblems } from './sections/gate.js';
+import { identificationProblems } from './sections/identification.js';
+import { livenessProblems } from './sections/liveness.js';
+import { relayProblems } from './sections/relay.js';
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-ajv.addKeyword({
-  keyword: 'urlSchemes',
-  schemaType: 'array',
-  errors: true,
-  validate: function check(schemes: string[], data: unknown): boolean {
-    if (typeof data !== 'string') return true;
-    const problem = urlSchemeProblem(data, schemes);
-    if (problem) (check as unknown as { errors: Partial<ErrorObject>[] }).errors = [{ keyword: 'urlSchemes', message: problem, params: { schemes } }];
-    return problem === null;
-  },
-});
-const validate = ajv.compile(configSchema);
+const validate = configAjv({ useDefaults: true }).compile<Config>(configSchema);
 
 /** The schema node at a dotted path; undefined past the schema's keys. */
-export function schemaNodeAt(path: readonly string[]): SchemaNode | undefined {
-  let n: SchemaNode | undefined = configSchema;
-  for (const p of path) n = n?.properties?.[p];
-  return n;
-}
-
-function valueAt(root: unknown, path: readonly string[]): unknown {
-  let v = root;
-  for (const p of path) v = (v as Record<string, unknown> | undefined)?.[p];
-  return v;
-}
-
-const where = (parts: string[]): string => (parts.length ? `\`${parts.join('.')}\`` : 'the top level');
+export const schemaNodeAt = (path: readonly string[]): SchemaNode | undefined => nodeAt(configSchema, path);
 
 /** An unknown key: the nearest valid key at that level, or where the valid ones are listed. */
-export function unknownKeyProblem(parts: string[], key: string): string {
-  const known = Object.keys(schemaNodeAt(parts)?.properties ?? {});
-  const near = didYouMean(key, known);
-  const fix = near ? `did you mean "${near}"?` : `${where(parts)} has no such key; docs/config-reference.md lists the valid ones`;
-  return `${[...parts, key].join('.')}: unknown key; ${fix}`;
-}
+export const unknownKeyProblem = (parts: string[], key: string): string => unknownKeyAt(configSchema, parts, key);
 
-function describeError(e: ErrorObject, root: unknown): string {
-  const parts = e.instancePath.split('/').filter(Boolean);
-  if (e.keyword === 'additionalProperties') return unknownKeyProblem(parts, (e.params as { additionalProperty: string }).additionalProperty);
-  const value = valueAt(root, parts);
-  const path = parts.join('.') || '(top level)';
-  const node = schemaNodeAt(parts);
-  if (e.keyword === 'urlSchemes') return `${path}: ${JSON.stringify(value)}: ${e.message ?? 'not an accepted URL'}`;
-  const hint = node?.examples?.length ? ` (example: ${JSON.stringify(node.examples[0])})` : '';
-  const what = e.keyword === 'enum' ? `must be one of ${JSON.stringify((e.params as { allowedValues: unknown[] }).allowedValues)}` : (e.message ?? 'is invalid');
-  return `${path}: ${JSON.stringify(value)}: ${what}; ${node?.description ? `this key is: ${node.description}` : 'fix the value'}${hint}`;
-}
+const describeError = (e: ErrorObject, root: unknown): string => describeAt(e, root, configSchema);
 
 /** `c` with every value the schema refused replaced by its default (unknown keys removed). */
 function repaired(c: Record<string, unknown>, errors: ErrorObject[]): Record<string, unknown> {
@@ -83,13 +43,13 @@ function repaired(c: Record<string, unknown>, errors: ErrorObject[]): Record<str
   return copy;
 }
 
-/** Rules across keys, which the schema cannot say; each component states its own. */
+/** Rules across keys, which the schema cannot say; each section states its own. */
 function crossKeyProblems(config: Config): string[] {
   return [
     ...relayProblems(config.relay),
     ...gatePolicyProblems(config.gate),
     ...livenessProblems(config.liveness),
-    ...validateApiConfig(config.api).map((p) => `api.${p.replace(/^api\./, '')}`),
+    ...validateApiConfig(config.api),
     ...identificationProblems(config.identification),
     ...fleetProblems(config.fleet, { brokerUrl: config.mqtt.brokerUrl, gateId: config.gateId }),
   ];
@@ -102,8 +62,8 @@ export const problemPath = (problem: string): string => /^([A-Za-z0-9_.-]+):/.ex
 export function validateConfig(raw: Record<string, unknown>): { config?: Config; problems: string[] } {
   const c = structuredClone(raw);
   if (validate(c)) {
-    const problems = crossKeyProblems(c as unknown as Config);
-    return problems.length ? { problems } : { config: c as unknown as Config, problems: [] };
+    const problems = crossKeyProblems(c);
+    return problems.length ? { problems } : { config: c, problems: [] };
   }
   const errors = [...(validate.errors ?? [])];
   const problems = errors.map((e) => describeError(e, c));
@@ -111,7 +71,7 @@ export function validateConfig(raw: Record<string, unknown>): { config?: Config;
   if (validate(fixed)) {
     // A cross-key problem on a key already reported is the same mistake seen twice.
     const reported = new Set(problems.map(problemPath));
-    problems.push(...crossKeyProblems(fixed as unknown as Config).filter((p) => !reported.has(problemPath(p))));
+    problems.push(...crossKeyProblems(fixed).filter((p) => !reported.has(problemPath(p))));
   }
   return { problems: [...new Set(problems)] };
 }

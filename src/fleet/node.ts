@@ -11,7 +11,7 @@ import { conflictOf } from './conflict.js';
 import { discoveryMessages } from './discovery.js';
 import type { EntryStore, StoredConflict } from './entry-store.js';
 import { linkState, type LinkState } from './link-state.js';
-import type { FleetOptions } from './options.js';
+import type { FleetOptions } from '../config/sections/fleet.js';
 import { buildEntry, fleetTopics, gateOfHeartbeatTopic, gateOfStatusTopic, parseEntry, parseHeartbeat, siteRootOf, type Heartbeat, type SiteEntry } from './topics.js';
 
 export interface FleetNodeDeps {

@@ -3,7 +3,7 @@
 // fuses the scores of a track's last frames (fuseLiveness) and decides on that, never
 // on one frame. `gate-agent eval pad` and the identity endpoint use the same pieces:
 // createLivenessCheck(...).scoreFace(image, face) per face, scoreTrack(scores) per track.
-import type { SchemaNode } from '../config/schema.js';
+import { livenessDefaults, livenessOptionsProblems, type LivenessMode, type LivenessOptions } from '../config/sections/liveness.js';
 import { locateModel, modelById } from '../models/manifest.js';
 import { MiniFasnet } from '../vision/minifasnet.js';
 import type { Face, RgbImage } from '../vision/types.js';
@@ -15,51 +15,8 @@ export interface LivenessResult {
   score: number;
 }
 
-export type LivenessMode = 'off' | 'advisory' | 'required';
-
-/** The `liveness` section of the config. */
-export interface LivenessOptions {
-  /** off: not run; advisory: scored and recorded, never denies; required: a track below the threshold is denied. */
-  mode: LivenessMode;
-  /** A track is live when the mean score of its last `frames` scored frames is at least this. */
-  threshold: number;
-  /** Scored frames of a track the verdict is taken over. */
-  frames: number;
-  /** Liveness model ids from models/manifest.json; their softmaxes are averaged. */
-  models: string[];
-}
-
-export const livenessDefaults: Readonly<LivenessOptions> = Object.freeze({
-  mode: 'advisory',
-  threshold: 0.9,
-  frames: 5,
-  models: ['minifasnet_v2_2.7', 'minifasnet_v1se_4.0'],
-});
-
-const LIVENESS_MODEL_IDS = ['minifasnet_v2_2.7', 'minifasnet_v1se_4.0'];
-
-export const livenessSchema: SchemaNode = {
-  type: 'object',
-  description: 'Passive liveness (anti-spoofing) with the MiniFASNet models: is the face in front of the camera a person, or a photo or screen? (docs/gate.md, docs/accuracy.md)',
-  additionalProperties: false,
-  default: {},
-  properties: {
-    mode: { type: 'string', enum: ['off', 'advisory', 'required'], description: 'off: not run. advisory: matched faces are scored and the track\'s score is recorded with every decision, but never denies. required: a track whose score is below threshold is denied with liveness_failed.', default: livenessDefaults.mode, examples: ['required'] },
-    threshold: { type: 'number', description: 'Probability of a live face (0..1) the mean score of a track\'s last `frames` scored frames must reach.', default: livenessDefaults.threshold, minimum: 0, maximum: 1, examples: [0.9] },
-    frames: { type: 'integer', description: 'Scored frames of a track the verdict is taken over; with `required` a track waits for this many matched frames before it can open the door.', default: livenessDefaults.frames, minimum: 1, maximum: 30, examples: [5] },
-    models: { type: 'array', items: { type: 'string', enum: LIVENESS_MODEL_IDS }, description: 'Liveness model ids from models/manifest.json; the reference averages the softmax of both.', default: [...livenessDefaults.models], examples: [[...livenessDefaults.models]] },
-  },
-};
-
-/** What the schema cannot say, as `path: value: what is wrong, how to fix`. */
-export function livenessProblems(o: LivenessOptions, path = 'liveness'): string[] {
-  const problems: string[] = [];
-  if (!['off', 'advisory', 'required'].includes(o.mode)) problems.push(`${path}.mode: ${JSON.stringify(o.mode)}: must be off, advisory or required`);
-  if (!(o.threshold >= 0 && o.threshold <= 1)) problems.push(`${path}.threshold: ${String(o.threshold)}: must be between 0 and 1 (example: 0.9)`);
-  if (!(Number.isInteger(o.frames) && o.frames >= 1)) problems.push(`${path}.frames: ${String(o.frames)}: must be a whole number of at least 1 (example: 5)`);
-  if (o.mode !== 'off' && o.models.length === 0) problems.push(`${path}.models: []: at least one model is needed when mode is ${o.mode}; list ${LIVENESS_MODEL_IDS.join(' and ')}`);
-  return problems;
-}
+// The options are the config's `liveness` section (src/config/sections/liveness.ts).
+export { livenessDefaults, type LivenessMode, type LivenessOptions };
 
 /** A track's verdict from its scores (pure). */
 export interface TrackLiveness {
@@ -138,7 +95,7 @@ export async function createLivenessCheck(
   options: LivenessOptions,
   runtime: { threads: number; verifyHashes: boolean },
 ): Promise<MiniFasnetLivenessCheck> {
-  const problems = livenessProblems(options);
+  const problems = livenessOptionsProblems(options);
   if (problems.length) throw new RangeError(`liveness: ${problems.join('; ')}`);
   const models = [];
   for (const id of options.models) {

@@ -3,27 +3,10 @@
 // get in: a grant needs votesNeeded good-quality matches of the SAME attendee among
 // the last votesWindow frames of one track and, with liveness required, the track's
 // fused liveness score (fuseLiveness). The rules are in docs/gate.md.
-import type { SchemaNode } from '../config/schema.js';
+import { gatePolicyDefaults, gatePolicyOptionsProblems, type GatePolicyOptions } from '../config/sections/gate.js';
 import { fuseLiveness, type LivenessOptions, type TrackLiveness } from './liveness.js';
 import { BoxTracker } from './tracker.js';
 import type { FaceInput, FrameInput, FrameTimings, GateCandidate, GateDecision, GateEvent, GateReason } from './types.js';
-
-export interface GatePolicyOptions {
-  /** Live, good-quality matches of one attendee needed among the last votesWindow frames. */
-  votesNeeded: number;
-  /** Frames of a track the votes are counted over. */
-  votesWindow: number;
-  /** Smallest IoU for a face to continue a track. */
-  trackIou: number;
-  /** A track not seen for longer than this ends. */
-  trackTtlMs: number;
-  /** After a decision about an attendee, further votes for them within this are the same approach. */
-  cooldownMs: number;
-  /** A second entry within this is denied (anti_passback); 0 = off. */
-  antiPassbackMinutes: number;
-  /** Entry opens this long before the event starts. */
-  earlyOpenMinutes: number;
-}
 
 /** Not configuration: state handed over by the daemon, and the clock decideMs is measured with. */
 export interface GatePolicyRuntime {
@@ -38,56 +21,10 @@ export interface GatePolicyRuntime {
   liveness?: Pick<LivenessOptions, 'mode' | 'threshold' | 'frames'>;
 }
 
-export const defaults: Readonly<GatePolicyOptions> = Object.freeze({
-  votesNeeded: 2,
-  votesWindow: 3,
-  trackIou: 0.3,
-  trackTtlMs: 1500,
-  cooldownMs: 10_000,
-  antiPassbackMinutes: 0,
-  earlyOpenMinutes: 0,
-});
-
-/** The `gate` section of the config schema (src/config/schema.ts node format). */
-export const gatePolicySchema: SchemaNode = {
-  type: 'object',
-  description: 'When the door opens: voting over tracked faces, cooldown, anti-passback and the event window (docs/gate.md).',
-  additionalProperties: false,
-  default: {},
-  properties: {
-    votesNeeded: { type: 'integer', description: 'Live, good-quality matches of the same attendee needed among the last votesWindow frames of a track to open; at most votesWindow, and more than half of it so two attendees cannot both qualify in one window.', default: defaults.votesNeeded, minimum: 1, examples: [2] },
-    votesWindow: { type: 'integer', description: 'Frames of a track the votes are counted over; also how many frames matching nobody (or all of low quality) before the track is reported once.', default: defaults.votesWindow, minimum: 1, maximum: 100, examples: [3] },
-    trackIou: { type: 'number', description: 'Smallest box overlap (IoU) for a face to continue a track from the previous frame.', default: defaults.trackIou, exclusiveMinimum: 0, maximum: 1, examples: [0.3] },
-    trackTtlMs: { type: 'integer', description: 'A track not detected for longer than this ends (and reports once if it never opened the door).', default: defaults.trackTtlMs, minimum: 0, examples: [1500] },
-    cooldownMs: { type: 'integer', description: 'After a grant or deny for an attendee, their further matches within this produce no decision: one pass per approach.', default: defaults.cooldownMs, minimum: 0, examples: [10000] },
-    antiPassbackMinutes: { type: 'number', description: 'A second entry of the same attendee within this many minutes of the last is denied (anti_passback); 0 turns it off.', default: defaults.antiPassbackMinutes, minimum: 0, examples: [120] },
-    earlyOpenMinutes: { type: 'number', description: 'Entry opens this many minutes before the event\'s start time.', default: defaults.earlyOpenMinutes, minimum: 0, examples: [30] },
-  },
-};
-
-/**
- * Every problem with the options, as `path: value: what is wrong, how to fix`.
- * Covers what the schema cannot say (votesNeeded against votesWindow) as well as ranges,
- * so a policy built outside the config loader is checked too.
- */
-export function gatePolicyProblems(o: GatePolicyOptions, path = 'gate'): string[] {
-  const problems: string[] = [];
-  for (const [key, node] of Object.entries(gatePolicySchema.properties ?? {})) {
-    const v = (o as unknown as Record<string, unknown>)[key];
-    const shown = typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v);
-    const at = `${path}.${key}: ${shown}`;
-    const hint = `(example: ${JSON.stringify(node.examples?.[0])})`;
-    if (typeof v !== 'number' || !Number.isFinite(v)) problems.push(`${at}: must be a number; set it ${hint}`);
-    else if (node.type === 'integer' && !Number.isInteger(v)) problems.push(`${at}: must be a whole number; round it ${hint}`);
-    else if (node.minimum !== undefined && v < node.minimum) problems.push(`${at}: must be at least ${node.minimum}; raise it ${hint}`);
-    else if (node.exclusiveMinimum !== undefined && v <= node.exclusiveMinimum) problems.push(`${at}: must be above ${node.exclusiveMinimum}; raise it ${hint}`);
-    else if (node.maximum !== undefined && v > node.maximum) problems.push(`${at}: must be at most ${node.maximum}; lower it ${hint}`);
-  }
-  if (problems.length === 0 && o.votesNeeded > o.votesWindow) {
-    problems.push(`${path}.votesNeeded: ${o.votesNeeded}: more than votesWindow (${o.votesWindow}), so no track could ever open the door; lower it or raise votesWindow`);
-  }
-  return problems;
-}
+// The options are the config's `gate` section's policy keys (src/config/sections/gate.ts,
+// with their meaning, bounds and the rule across them); a policy built elsewhere starts from
+// the same defaults and is checked the same way.
+export { gatePolicyDefaults as defaults, type GatePolicyOptions };
 
 function eventProblem(e: GateEvent): string | null {
   for (const k of ['startsAt', 'endsAt'] as const) {
@@ -195,7 +132,7 @@ export class GatePolicy {
   private event: GateEvent;
 
   constructor(opts: GatePolicyOptions & GatePolicyRuntime, event: GateEvent) {
-    const problems = gatePolicyProblems(opts);
+    const problems = gatePolicyOptionsProblems(opts);
     const ep = eventProblem(event);
     if (ep) problems.push(ep);
     if (problems.length) throw new RangeError(`gate policy: ${problems.join('; ')}`);

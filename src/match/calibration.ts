@@ -8,21 +8,11 @@
 // count stays within the target, never below match.threshold. Beyond the measured
 // scores, p(t) is extrapolated along the fitted exponential tail: an extrapolation, and
 // the docs say so (docs/accuracy.md).
+import { calibrationProblems, type CalibrationTable } from '../config/calibration-file.js';
 
-export interface CalibrationTable {
-  /** Where the comparisons came from (for people). */
-  source: string;
-  /** Embedder the scores were made with; a table is only valid for that model. */
-  modelId: string;
-  /** How one attendee is scored: the best of their templates, or their fused template. */
-  templates: 'best' | 'fused';
-  /** Impostor comparisons (one probe against one attendee) the table was measured on. */
-  comparisons: number;
-  /** [similarity, share of impostor comparisons scoring at or above it], similarity ascending. */
-  points: [number, number][];
-  /** d log10(p) / d similarity past the last point (negative): the fitted tail. */
-  tailSlope: number;
-}
+// The table's format is the file `identification.calibrationFile` names, checked when the
+// config is loaded (src/config/calibration-file.ts).
+export { calibrationProblems, type CalibrationTable };
 
 /** Smallest count of impostor scores a point must rest on; rarer levels come from the tail fit. */
 export const MIN_POINT_COUNT = 10;
@@ -61,27 +51,6 @@ function slope(x: number[], y: number[]): number {
 }
 
 const round = (v: number, d: number): number => Math.round(v * 10 ** d) / 10 ** d;
-
-/** Every problem with a table read from a file, as `where: what is wrong`. */
-export function calibrationProblems(t: unknown, where: string): string[] {
-  const o = t as Partial<CalibrationTable> | null;
-  if (typeof o !== 'object' || o === null) return [`${where}: not a calibration table (write one with gate-agent eval identify --write-calibration)`];
-  const out: string[] = [];
-  if (typeof o.modelId !== 'string') out.push(`${where}: modelId: must be the embedder id the table was measured with`);
-  if (o.templates !== 'best' && o.templates !== 'fused') out.push(`${where}: templates: must be "best" or "fused"`);
-  if (!(typeof o.tailSlope === 'number' && o.tailSlope < 0)) out.push(`${where}: tailSlope: ${JSON.stringify(o.tailSlope)}: must be a negative number`);
-  const pts = o.points;
-  if (!Array.isArray(pts) || pts.length < 2) out.push(`${where}: points: needs at least two [similarity, rate] pairs`);
-  else {
-    pts.forEach((p, i) => {
-      const ok = Array.isArray(p) && p.length === 2 && Number.isFinite(p[0]) && p[1] > 0 && p[1] <= 1;
-      const prev = pts[i - 1];
-      if (!ok) out.push(`${where}: points[${i}]: ${JSON.stringify(p)}: must be [similarity, rate] with 0 < rate <= 1`);
-      else if (prev && !(p[0] > prev[0] && p[1] < prev[1])) out.push(`${where}: points[${i}]: similarity must rise and rate fall from one point to the next`);
-    });
-  }
-  return out;
-}
 
 /** p(t): the per-comparison false-match rate at threshold t, log-linear between points, the tail beyond. */
 export function falseMatchRate(table: CalibrationTable, t: number): number {

@@ -1,51 +1,15 @@
-// Publisher settings. The config schema (someone else's folder) maps onto this
-// type; every number carries its unit in its name.
+// Publisher settings: the config's `mqtt` section (src/config/sections/mqtt.ts, where every
+// key is described) plus the topic, client id and backoff rules built on it.
 import { readFileSync } from 'node:fs';
+import { mqttDefaults, type MqttConfig } from '../config/sections/mqtt.js';
 
-export interface PublishOptions {
-  /** mqtt://, mqtts://, ws:// or wss:// URL of the broker. */
-  brokerUrl: string;
-  /** MQTT client id; empty means `gate-<siteId>-<gateId>`. */
-  clientId: string;
-  username: string | null;
-  password: string | null;
-  /** PEM files for TLS (mqtts/wss). caFile pins the broker's CA; certFile+keyFile are the client certificate. */
-  caFile: string | null;
-  certFile: string | null;
-  keyFile: string | null;
-  /** Base topic; empty means `securegate/<siteId>/<gateId>`. */
-  baseTopic: string;
-  /** Delay before the first reconnect attempt; doubles per failure up to reconnectMaxMs. */
-  reconnectMinMs: number;
-  reconnectMaxMs: number;
-  /** MQTT keepalive: the broker fires the last will after 1.5x this without traffic. */
-  keepaliveSec: number;
-  connectTimeoutMs: number;
-  /** QoS 1 messages handed to the client and not yet acknowledged; bounds what a reconnect resends. */
-  inflightWindow: number;
-  /** Outbox bound; when full, the oldest messages are dropped first (counted and reported). */
-  outboxMaxMessages: number;
-  /** The retained status is republished when the gate's detail changes; a change of the outbox depth alone, at most this often. */
-  statusRefreshMs: number;
-}
+/**
+ * The publisher's settings: the config's `mqtt` section with a broker to connect to (the
+ * section's brokerUrl may be null: results then stay in the outbox and no publisher runs).
+ */
+export type PublishOptions = Omit<MqttConfig, 'brokerUrl'> & { brokerUrl: string };
 
-export const defaults: PublishOptions = {
-  brokerUrl: 'mqtt://localhost:1883',
-  clientId: '',
-  username: null,
-  password: null,
-  caFile: null,
-  certFile: null,
-  keyFile: null,
-  baseTopic: '',
-  reconnectMinMs: 1000,
-  reconnectMaxMs: 60_000,
-  keepaliveSec: 30,
-  connectTimeoutMs: 10_000,
-  inflightWindow: 64,
-  outboxMaxMessages: 100_000,
-  statusRefreshMs: 10_000,
-};
+export const defaults: PublishOptions = { ...mqttDefaults, brokerUrl: 'mqtt://localhost:1883' };
 
 /** Who this gate is; goes into every payload. */
 export interface GateIdentity {

@@ -3,64 +3,13 @@
 // same promises (see test/relay/contract.ts): a pulse never outlasts its
 // length, safe() de-energises at once, stop() leaves the line inactive.
 import type { EventEmitter } from 'node:events';
+import type { RelayBoard, RelayDriver, RelayOptions } from '../config/sections/relay.js';
+import { relayDefaults } from '../config/sections/relay.js';
 
-export type RelayDriver = 'onoff' | 'gpiod' | 'sim';
-
-/** Which header the line numbers belong to; bounds them (relay/limits.ts). */
-export type RelayBoard = 'raspberry-pi' | 'jetson' | 'generic';
-
-export interface RelayOptions {
-  /**
-   * 'auto' picks gpiod where a GPIO chip and gpioset exist (its pulse ends even if the agent
-   * is killed), else onoff where sysfs GPIO exists, else sim.
-   */
-  driver: RelayDriver | 'auto';
-  /** The board whose GPIO lines `pin`, `doorPin` and `exitButtonPin` name (config check only). */
-  board: RelayBoard;
-  /** gpiod only: the GPIO chip (name, path or number). */
-  chip: string;
-  /** Output line: the offset on `chip` (BCM number on a Pi). */
-  pin: number;
-  /**
-   * onoff only: added to every pin to get the sysfs number. 0 on a Pi 4 with
-   * older kernels; on a Pi 5 / kernel >= 6.6 the sysfs numbers start at the
-   * chip's base (e.g. 571), see docs/relay.md.
-   */
-  sysfsBase: number;
-  /** Default pulse length when pulse() gets none. */
-  pulseMs: number;
-  /** True when the relay board energises on a low level (most opto boards). */
-  activeLow: boolean;
-  /** Door contact input (offset like `pin`); null when not wired. Active = door open. */
-  doorPin: number | null;
-  doorActiveLow: boolean;
-  /** Exit (request-to-exit) button input; null when not wired. Active = pressed. */
-  exitButtonPin: number | null;
-  exitButtonActiveLow: boolean;
-  /** Door open longer than this raises 'door-held-open'. */
-  heldOpenMs: number;
-  /** Input edges closer than this are one edge (contact bounce). */
-  debounceMs: number;
-  /** gpiod only: where gpioset/gpioget/gpiomon live. */
-  gpiodBinDir: string;
-}
-
-export const defaults: RelayOptions = {
-  driver: 'auto',
-  board: 'raspberry-pi',
-  chip: 'gpiochip0',
-  pin: 17,
-  sysfsBase: 0,
-  pulseMs: 3000,
-  activeLow: false,
-  doorPin: null,
-  doorActiveLow: false,
-  exitButtonPin: null,
-  exitButtonActiveLow: true,
-  heldOpenMs: 30_000,
-  debounceMs: 50,
-  gpiodBinDir: '/usr/bin',
-};
+// The options are the config's `relay` section (src/config/sections/relay.ts, with the
+// meaning of every key); a relay built outside the daemon starts from the same defaults.
+export type { RelayBoard, RelayDriver, RelayOptions };
+export const defaults: Readonly<RelayOptions> = relayDefaults;
 
 export interface RelayState {
   driver: RelayDriver;

@@ -99,3 +99,14 @@ test('a bad GATE_AGENT__ override is blamed on the variable, not on the file', a
     assert.doesNotMatch(e.message, /environment variable/, 'a good variable next to a bad file is not blamed');
   });
 });
+
+test('numbers YAML can write but no key can mean (.nan, .inf) are refused, shown as written', async () => {
+  await withFile('daemon:\n  shutdownDeadlineMs: .inf\ngate:\n  trackTtlMs: .nan\nmatch:\n  threshold: -.inf\n', (file) => {
+    const e = problemsOf(() => loadConfig({ file, env: {} }));
+    const p = e.problems.join('\n');
+    assert.match(p, /^daemon\.shutdownDeadlineMs: Infinity: must be integer; this key is: A graceful stop/m);
+    assert.match(p, /^gate\.trackTtlMs: NaN: must be integer; this key is: A track not detected/m);
+    assert.match(p, /^match\.threshold: -Infinity: must be number; this key is: Cosine similarity/m);
+    assert.equal(e.problems.length, 3, p);
+  });
+});

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { EntryStore, type StoredConflict } from '../../src/fleet/entry-store.js';
 import { FleetNode } from '../../src/fleet/node.js';
-import { defaults as fleetDefaults } from '../../src/fleet/options.js';
+import { fleetDefaults } from '../../src/config/sections/fleet.js';
 import type { SiteEntry } from '../../src/fleet/topics.js';
 import { openDatabase } from '../../src/store/db.js';
 import { until } from '../proc.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { compareEntries, conflictOf, conflictWindowMs, type EntryRef } from '../../src/fleet/conflict.js';
 import { discoveryMessages, nodeIdOf } from '../../src/fleet/discovery.js';
 import { linkState } from '../../src/fleet/link-state.js';
-import { fleetProblems, defaults as fleetDefaults } from '../../src/fleet/options.js';
+import { fleetDefaults, fleetProblems } from '../../src/config/sections/fleet.js';
 import { fleetRows } from '../../src/fleet/status-reader.js';
 import { buildEntry, fleetTopics, gateOfStatusTopic, parseEntry, siteRootOf } from '../../src/fleet/topics.js';
 import { GatePolicy, defaults } from '../../src/gate/policy.js';

@@ -2,7 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ajv } from 'ajv';
-import { GatePolicy, defaults, gatePolicyProblems, gatePolicySchema, type GatePolicyOptions } from '../../src/gate/policy.js';
+import type { SchemaNode } from '../../src/config/schema.js';
+import { gatePolicyOptionsProblems, gatePolicyProblems, gatePolicySchema as policySchema } from '../../src/config/sections/gate.js';
+import { GatePolicy, defaults, type GatePolicyOptions } from '../../src/gate/policy.js';
+
+const gatePolicySchema: SchemaNode = policySchema;
 
 const OPEN = { startsAt: null, endsAt: null };
 
@@ -36,18 +40,30 @@ test('the schema fills in the defaults, accepts its examples and refuses bad val
   }
 });
 
-test('gatePolicyProblems reports every problem at once, with path, value and how to fix it', () => {
-  assert.deepEqual(gatePolicyProblems(defaults), []);
-  const problems = gatePolicyProblems({ ...defaults, votesWindow: 0, trackIou: 0, cooldownMs: 1.5, trackTtlMs: Number.NaN });
-  assert.deepEqual(problems, [
-    'gate.votesWindow: 0: must be at least 1; raise it (example: 3)',
-    'gate.trackIou: 0: must be above 0; raise it (example: 0.3)',
-    'gate.trackTtlMs: NaN: must be a number; set it (example: 1500)',
-    'gate.cooldownMs: 1.5: must be a whole number; round it (example: 10000)',
+test('the options are checked against the schema, then the rule across keys: every problem at once, with path, value and how to fix it', () => {
+  assert.deepEqual(gatePolicyOptionsProblems(defaults), []);
+  const problems = gatePolicyOptionsProblems({ ...defaults, votesWindow: 0, trackIou: 0, cooldownMs: 1.5, trackTtlMs: Number.NaN });
+  const expected = [
+    /^gate\.votesWindow: 0: must be >= 1; this key is: Frames of a track .*\(example: 3\)$/,
+    /^gate\.trackIou: 0: must be > 0; this key is: Smallest box overlap .*\(example: 0\.3\)$/,
+    /^gate\.trackTtlMs: NaN: must be integer; this key is: A track not detected .*\(example: 1500\)$/,
+    /^gate\.cooldownMs: 1\.5: must be integer; this key is: After a grant or deny .*\(example: 10000\)$/,
+  ];
+  assert.equal(problems.length, expected.length, problems.join('\n'));
+  problems.forEach((p, i) => assert.match(p, expected[i]!));
+  const { cooldownMs: _, ...missing } = defaults;
+  assert.deepEqual(
+    gatePolicyOptionsProblems(missing as GatePolicyOptions).map((p) => p.split('; ')[0]),
+    ['gate.cooldownMs: (missing): must be set'],
+  );
+  // The rule across keys is gatePolicyProblems' only business (types and ranges are the schema's).
+  assert.deepEqual(gatePolicyProblems({ ...defaults, votesWindow: 0 }), [
+    'gate.votesNeeded: 2: more than votesWindow (0), so no track could ever open the door; lower it or raise votesWindow',
   ]);
   assert.deepEqual(gatePolicyProblems({ ...defaults, votesNeeded: 4 }, 'doors.north'), [
     'doors.north.votesNeeded: 4: more than votesWindow (3), so no track could ever open the door; lower it or raise votesWindow',
   ]);
+  assert.deepEqual(gatePolicyOptionsProblems({ ...defaults, votesNeeded: 4 }, 'doors.north'), gatePolicyProblems({ ...defaults, votesNeeded: 4 }, 'doors.north'));
 });
 
 test('the policy refuses bad options and a bad event instead of falling back to defaults', () => {

@@ -23,6 +23,17 @@ test('crop rect: the box scaled around its centre, shifted inside the image, the
   assert.equal(x2 - x1, 299);
 });
 
+test('bad liveness options are refused before any model is loaded, every problem at once, in the config\'s words', async () => {
+  const runtime = { threads: 1, verifyHashes: true };
+  await assert.rejects(createLivenessCheck(SHARED_MODELS, { ...livenessDefaults, threshold: 2, frames: 0 }, runtime), (e: Error) => {
+    assert.ok(e instanceof RangeError);
+    assert.match(e.message, /liveness\.threshold: 2: must be <= 1; this key is: .*\(example: 0\.9\)/);
+    assert.match(e.message, /liveness\.frames: 0: must be >= 1; this key is: .*\(example: 5\)/);
+    return true;
+  });
+  await assert.rejects(createLivenessCheck(SHARED_MODELS, { ...livenessDefaults, mode: 'required', models: [] }, runtime), /liveness\.models: \[\]: at least one model is needed when mode is required/);
+});
+
 test('crop to tensor: planar BGR, raw 0..255; an unscaled crop is copied exactly', () => {
   const w = 4, h = 4;
   const data = new Uint8Array(w * h * 3);
