@@ -5,6 +5,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { FieldCipher } from '../store/crypto.js';
+import { vectorAt } from '../store/sealed-columns.js';
 import { ColumnWriter, normalizeInPlace, type GalleryColumns } from './gallery-columns.js';
 
 export interface GalleryWorkerInput {
@@ -100,7 +101,8 @@ export function buildColumns(i: GalleryWorkerInput): GalleryColumns {
       };
       const stmt = db.prepare(`SELECT id, user_id, vector FROM embeddings WHERE ${where} ORDER BY user_id, id`);
       for (const r of stmt.iterate(...args) as Iterable<{ id: number; user_id: string; vector: Buffer }>) {
-        const v = cipher.openVector(r.vector);
+        // The same row binding the store seals with: a vector moved between rows is refused here too.
+        const v = cipher.openVector(r.vector, vectorAt(r.id, i.eventId, r.user_id, i.modelId));
         if (v.length !== i.dim) throw new Error(`embedding ${r.id} has ${v.length} values, the gallery holds ${i.dim}`);
         if (!i.fused) {
           [invScale[n], colSum[n]] = out.write(v, n);

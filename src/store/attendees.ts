@@ -2,7 +2,9 @@
 // the model that made them, sync state, and retention.
 import { EventEmitter } from 'node:events';
 import type { Database } from 'better-sqlite3';
-import { FieldCipher, StoreError } from './crypto.js';
+import { FieldCipher, StoreError, type RowBinding } from './crypto.js';
+import { vacuum } from './migrations.js';
+import { kycAt, OUTBOX_PAYLOAD, photoAt, vectorAt } from './sealed-columns.js';
 import type { AttendeeSession } from './session.js';
 import { isoWithOffset } from '../clock.js';
 
@@ -164,7 +166,7 @@ export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
         `INSERT INTO attendees (event_id, user_id, name, session, kyc, updated_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT(event_id, user_id) DO UPDATE SET name = excluded.name, session = excluded.session, kyc = excluded.kyc, updated_at = excluded.updated_at`,
       )
-      .run(eventId, session.userInfo.userId, session.userInfo.name, JSON.stringify(rest), this.cipher.sealJson(kyc), this.now());
+      .run(eventId, session.userInfo.userId, session.userInfo.name, JSON.stringify(rest), this.cipher.sealJson(kyc, kycAt(eventId, session.userInfo.userId)), this.now());
   }
 
   hasAttendee(eventId: string, userId: string): boolean {
@@ -177,7 +179,7 @@ export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
       | undefined;
     if (!r) return undefined;
     const rest = JSON.parse(r.session) as Omit<AttendeeSession, 'kyc'>;
-    return { ...rest, kyc: this.cipher.openJson<AttendeeSession['kyc']>(r.kyc) };
+    return { ...rest, kyc: this.cipher.openJson<AttendeeSession['kyc']>(r.kyc, kycAt(eventId, userId)) };
   }
 
   /** The attendee of the event whose session carries this ticket QR id; null for none (an empty id never matches). */
@@ -208,21 +210,32 @@ export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
 
   // ---- embeddings
   addEmbedding(eventId: string, userId: string, e: NewEmbedding): number {
-    let photoId: number | null = null;
-    if (e.photo) {
-      photoId = Number(
-        this.db.prepare('INSERT INTO photos (event_id, user_id, image, created_at) VALUES (?, ?, ?, ?)').run(eventId, userId, this.cipher.seal(e.photo), this.now())
-          .lastInsertRowid,
-      );
-    }
+    // One savepoint: a sealed value binds its row's id, which exists only once the row is
+    // inserted (with an empty value), so the row and its sealed value are written together.
+    const id = this.db.transaction(() => {
+      let photoId: number | null = null;
+      if (e.photo) {
+        const photo = e.photo;
+        photoId = Number(this.db.prepare("INSERT INTO photos (event_id, user_id, image, created_at) VALUES (?, ?, x'', ?)").run(eventId, userId, this.now()).lastInsertRowid);
+        this.db.prepare('UPDATE photos SET image = ? WHERE id = ?').run(this.cipher.seal(photo, photoAt(photoId, eventId, userId)), photoId);
+      }
+      const id = this.insertEmbedding(eventId, userId, photoId, e);
+      // Set apart: only enrollment has a photo hash (and the column only exists from schema 7).
+      if (e.photoSha256) this.db.prepare('UPDATE embeddings SET photo_sha256 = ? WHERE id = ?').run(e.photoSha256, id);
+      return id;
+    })();
+    this.changed({ kind: 'embedding-added', eventId, userId, modelId: e.modelId, id, vector: e.vector });
+    return id;
+  }
+
+  /** Inserts the row, then seals the vector bound to the id it got (the caller holds a transaction). */
+  private insertEmbedding(eventId: string, userId: string, photoId: number | null, e: Omit<NewEmbedding, 'photo'>): number {
     const id = Number(
       this.db
-        .prepare('INSERT INTO embeddings (event_id, user_id, model_id, vector, quality, source, photo_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(eventId, userId, e.modelId, this.cipher.sealVector(e.vector), e.quality, e.source, photoId, this.now()).lastInsertRowid,
+        .prepare("INSERT INTO embeddings (event_id, user_id, model_id, vector, quality, source, photo_id, created_at) VALUES (?, ?, ?, x'', ?, ?, ?, ?)")
+        .run(eventId, userId, e.modelId, e.quality, e.source, photoId, this.now()).lastInsertRowid,
     );
-    // Set apart: only enrollment has a photo hash (and the column only exists from schema 7).
-    if (e.photoSha256) this.db.prepare('UPDATE embeddings SET photo_sha256 = ? WHERE id = ?').run(e.photoSha256, id);
-    this.changed({ kind: 'embedding-added', eventId, userId, modelId: e.modelId, id, vector: e.vector });
+    this.db.prepare('UPDATE embeddings SET vector = ? WHERE id = ?').run(this.cipher.sealVector(e.vector, vectorAt(id, eventId, userId, e.modelId)), id);
     return id;
   }
 
@@ -245,13 +258,15 @@ export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
   *iterateEmbeddings(eventId: string, modelId: string): Generator<StoredEmbedding> {
     const stmt = this.db.prepare('SELECT id, user_id, vector FROM embeddings WHERE event_id = ? AND model_id = ? ORDER BY id');
     for (const r of stmt.iterate(eventId, modelId) as Iterable<{ id: number; user_id: string; vector: Buffer }>) {
-      yield { id: r.id, userId: r.user_id, vector: this.cipher.openVector(r.vector) };
+      yield { id: r.id, userId: r.user_id, vector: this.cipher.openVector(r.vector, vectorAt(r.id, eventId, r.user_id, modelId)) };
     }
   }
 
   getVector(id: number): Float32Array | undefined {
-    const r = this.db.prepare('SELECT vector FROM embeddings WHERE id = ?').get(id) as { vector: Buffer } | undefined;
-    return r && this.cipher.openVector(r.vector);
+    const r = this.db.prepare('SELECT event_id, user_id, model_id, vector FROM embeddings WHERE id = ?').get(id) as
+      | { event_id: string; user_id: string; model_id: string; vector: Buffer }
+      | undefined;
+    return r && this.cipher.openVector(r.vector, vectorAt(id, r.event_id, r.user_id, r.model_id));
   }
 
   countEmbeddings(eventId: string, modelId: string): number {
@@ -279,15 +294,11 @@ export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
              (SELECT 1 FROM embeddings m WHERE m.photo_id = p.id AND m.model_id = ?) ORDER BY p.id`,
         )
         .all(eventId, modelId) as { id: number; user_id: string; image: Buffer }[]
-    ).map((r) => ({ photoId: r.id, userId: r.user_id, image: this.cipher.open(r.image) }));
+    ).map((r) => ({ photoId: r.id, userId: r.user_id, image: this.cipher.open(r.image, photoAt(r.id, eventId, r.user_id)) }));
   }
 
   addEmbeddingForPhoto(eventId: string, userId: string, photoId: number, e: Omit<NewEmbedding, 'photo'>): void {
-    const id = Number(
-      this.db
-        .prepare('INSERT INTO embeddings (event_id, user_id, model_id, vector, quality, source, photo_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(eventId, userId, e.modelId, this.cipher.sealVector(e.vector), e.quality, e.source, photoId, this.now()).lastInsertRowid,
-    );
+    const id = this.db.transaction(() => this.insertEmbedding(eventId, userId, photoId, e))();
     this.changed({ kind: 'embedding-added', eventId, userId, modelId: e.modelId, id, vector: e.vector });
   }
 
@@ -323,31 +334,35 @@ export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
   }
 
   // ---- keys
-  /** Re-seal every sensitive value with another key (or none), in one transaction. */
+  /** Re-seal every sensitive value with another key (or none), each bound to its row, in one transaction. */
   rekey(next: FieldCipher): { values: number } {
     let values = 0;
     this.transaction(() => {
-      const redo = (table: string, col: string, key: string) => {
-        const rows = this.db.prepare(`SELECT ${key} AS k, ${col} AS v FROM ${table}`).all() as { k: unknown; v: Buffer }[];
-        const upd = this.db.prepare(`UPDATE ${table} SET ${col} = ? WHERE ${key} = ?`);
+      type Row = { k: number; event_id: string; user_id: string; id: number; model_id: string; v: Buffer };
+      const redo = (table: string, col: string, select: string, at: (r: Row) => RowBinding) => {
+        const rows = this.db.prepare(`SELECT rowid AS k, ${select}, ${col} AS v FROM ${table}`).all() as Row[];
+        const upd = this.db.prepare(`UPDATE ${table} SET ${col} = ? WHERE rowid = ?`);
         for (const r of rows) {
-          upd.run(next.seal(this.cipher.open(r.v)), r.k);
+          upd.run(next.seal(this.cipher.open(r.v, at(r)), at(r)), r.k);
           values++;
         }
       };
-      redo('attendees', 'kyc', 'rowid');
-      redo('embeddings', 'vector', 'id');
-      redo('photos', 'image', 'id');
+      redo('attendees', 'kyc', 'event_id, user_id', (r) => kycAt(r.event_id, r.user_id));
+      redo('embeddings', 'vector', 'id, event_id, user_id, model_id', (r) => vectorAt(r.id, r.event_id, r.user_id, r.model_id));
+      redo('photos', 'image', 'id, event_id, user_id', (r) => photoAt(r.id, r.event_id, r.user_id));
       // Queued results: sealed ones are BLOBs, plain ones TEXT (written before a key was set).
       const rows = this.db.prepare('SELECT seq, payload FROM outbox').all() as { seq: number; payload: Buffer | string }[];
       const upd = this.db.prepare('UPDATE outbox SET payload = ? WHERE seq = ?');
       for (const r of rows) {
-        const plain = typeof r.payload === 'string' ? Buffer.from(r.payload, 'utf8') : this.cipher.open(r.payload);
-        upd.run(next.encrypting ? next.seal(plain) : plain.toString('utf8'), r.seq);
+        const plain = typeof r.payload === 'string' ? Buffer.from(r.payload, 'utf8') : this.cipher.open(r.payload, OUTBOX_PAYLOAD);
+        upd.run(next.encrypting ? next.seal(plain, OUTBOX_PAYLOAD) : plain.toString('utf8'), r.seq);
         values++;
       }
     });
     this.cipher = next;
+    // The replaced values (plaintext, or sealed with the key being retired) stay in SQLite's
+    // free space until the file is rewritten.
+    if (next.encrypting) vacuum(this.db);
     return { values };
   }
 

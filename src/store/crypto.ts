@@ -1,5 +1,7 @@
 // AES-256-GCM for the sensitive columns (embeddings, KYC, kept photos). The key is
 // never stored in the database: it comes from a key file or an environment variable.
+// Every sealed value is bound to its place (table, column, the row's identity) as
+// associated data, so a value moved to another row, or replaced with plaintext, is refused.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { logger } from '../log.js';
@@ -8,8 +10,12 @@ export class StoreError extends Error {
   override name = 'StoreError';
 }
 
-const PLAIN = 0x00;
-const SEALED = 0x01;
+/** Format markers, the first byte of every stored value. */
+export const PLAIN = 0x00;
+/** Sealed before schema 9: not bound to its row. Only migration 9 reads it. */
+export const SEALED_UNBOUND = 0x01;
+/** Sealed and bound to its row (table, column, row identity as AES-GCM associated data). */
+export const SEALED = 0x02;
 
 /** 32-byte key from a file (raw 32 bytes, or 64 hex / 44 base64 characters) or an env value. */
 export function parseKey(text: Buffer | string, where: string): Buffer {
@@ -40,9 +46,28 @@ export function loadKey(keyFile: string | null, envValue: string | undefined): B
 export const keyId = (key: Buffer): Buffer => createHash('sha256').update(key).digest().subarray(0, 4);
 
 /**
- * Seals and opens column values. Layout: 0x00 | plain, or
- * 0x01 | key id (4) | iv (12) | tag (16) | ciphertext. The key id lets a wrong key
- * be reported as such instead of as corrupt data.
+ * Where a value lives: its table and column and the identity of its row (the columns that
+ * say whose value it is: an attendee's event and user id; an embedding's id, attendee and
+ * model). Sealed into the value as associated data; the encoding is part of the SEALED
+ * format and never changes (a new encoding would be a new format marker).
+ */
+export interface RowBinding {
+  table: string;
+  column: string;
+  row: readonly (string | number)[];
+}
+
+export const aadOf = (at: RowBinding): Buffer => Buffer.from(JSON.stringify(['gate-agent/sealed/2', at.table, at.column, ...at.row]), 'utf8');
+
+/** `attendees.kyc (ev, u1)`: names the value in an error, never its content. */
+const where = (at: RowBinding): string => `${at.table}.${at.column} (${at.row.join(', ')})`;
+
+/**
+ * Seals and opens column values. Layout: 0x00 | plain (only when no key is configured),
+ * or 0x02 | key id (4) | iv (12) | tag (16) | ciphertext, sealed with the value's
+ * RowBinding as associated data. 0x01 is the same layout without associated data, as
+ * written before schema 9; migration 9 re-seals those (openUnbound). The key id lets a
+ * wrong key be reported as such instead of as corrupt data.
  */
 export class FieldCipher {
   private readonly id: Buffer | null;
@@ -62,42 +87,76 @@ export class FieldCipher {
     return this.key !== null;
   }
 
-  seal(plain: Buffer): Buffer {
+  seal(plain: Buffer, at: RowBinding): Buffer {
     if (!this.key || !this.id) return Buffer.concat([Buffer.from([PLAIN]), plain]);
     const iv = randomBytes(12);
     const c = createCipheriv('aes-256-gcm', this.key, iv);
+    c.setAAD(aadOf(at));
     const ct = Buffer.concat([c.update(plain), c.final()]);
     return Buffer.concat([Buffer.from([SEALED]), this.id, iv, c.getAuthTag(), ct]);
   }
 
-  open(stored: Buffer): Buffer {
-    if (stored[0] === PLAIN) return stored.subarray(1);
-    if (stored[0] !== SEALED) throw new StoreError('stored value has an unknown format; the database is damaged');
-    if (!this.key || !this.id) throw new StoreError('the database holds encrypted data but no key is configured; set store.keyFile or GATE_AGENT_STORE_KEY');
+  open(stored: Buffer, at: RowBinding): Buffer {
+    const format = stored[0];
+    if (!this.key) {
+      if (format === PLAIN) return stored.subarray(1);
+      if (format === SEALED || format === SEALED_UNBOUND) throw new StoreError('the database holds encrypted data but no key is configured; set store.keyFile or GATE_AGENT_STORE_KEY');
+      throw new StoreError(`${where(at)}: the stored value has an unknown format; the database is damaged: restore a backup (\`gate-agent store backup\` makes them) or remove the attendee and sync again`);
+    }
+    if (format === PLAIN) {
+      throw new StoreError(
+        `${where(at)} holds a plaintext value although a store key is configured; it is refused (it was written without the key, or put into the file from outside). ` +
+          'If this store was never encrypted, unset store.keyFile and GATE_AGENT_STORE_KEY, run `gate-agent store rotate-key --new-key-file <key file>`, then set store.keyFile again; otherwise remove the attendee and sync again',
+      );
+    }
+    if (format === SEALED_UNBOUND) {
+      throw new StoreError(
+        `${where(at)} is sealed in the old format that is not bound to its row; it is refused. Migration 9 re-seals old values when the store is first opened with its key ` +
+          '(this one was damaged then, or put into the file afterwards, e.g. from an old backup); remove the attendee and sync again, or restore a backup taken after the upgrade',
+      );
+    }
+    if (format !== SEALED) throw new StoreError(`${where(at)}: the stored value has an unknown format; the database is damaged: restore a backup or remove the attendee and sync again`);
+    return this.decrypt(stored, aadOf(at), () => `${where(at)} failed its integrity check: it was altered, or moved from another row or column; the database was tampered with or damaged. Restore a backup, or remove the attendee and sync again`);
+  }
+
+  /**
+   * A value sealed before schema 9 (0x01, no associated data): for migration 9 only,
+   * which re-seals it bound. Throws on any other format.
+   */
+  openUnbound(stored: Buffer, at: RowBinding): Buffer {
+    if (stored[0] !== SEALED_UNBOUND) throw new StoreError(`${where(at)}: not a value in the old sealed format`);
+    if (!this.key) throw new StoreError('the database holds encrypted data but no key is configured; set store.keyFile or GATE_AGENT_STORE_KEY');
+    return this.decrypt(stored, null, () => `${where(at)} failed its integrity check; the database was altered or damaged`);
+  }
+
+  private decrypt(stored: Buffer, aad: Buffer | null, damaged: () => string): Buffer {
+    if (!this.key || !this.id) throw new StoreError('no store key is configured');
+    if (stored.length < 33) throw new StoreError(damaged());
     if (!stored.subarray(1, 5).equals(this.id)) throw new StoreError('the database was encrypted with a different key; configure the key it was written with');
     const d = createDecipheriv('aes-256-gcm', this.key, stored.subarray(5, 17));
+    if (aad) d.setAAD(aad);
     d.setAuthTag(stored.subarray(17, 33));
     try {
       return Buffer.concat([d.update(stored.subarray(33)), d.final()]);
     } catch {
-      throw new StoreError('an encrypted value failed its integrity check; the database was altered or damaged');
+      throw new StoreError(damaged());
     }
   }
 
-  sealJson(v: unknown): Buffer {
-    return this.seal(Buffer.from(JSON.stringify(v)));
+  sealJson(v: unknown, at: RowBinding): Buffer {
+    return this.seal(Buffer.from(JSON.stringify(v)), at);
   }
 
-  openJson<T>(stored: Buffer): T {
-    return JSON.parse(this.open(stored).toString('utf8')) as T;
+  openJson<T>(stored: Buffer, at: RowBinding): T {
+    return JSON.parse(this.open(stored, at).toString('utf8')) as T;
   }
 
-  sealVector(v: Float32Array): Buffer {
-    return this.seal(Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+  sealVector(v: Float32Array, at: RowBinding): Buffer {
+    return this.seal(Buffer.from(v.buffer, v.byteOffset, v.byteLength), at);
   }
 
-  openVector(stored: Buffer): Float32Array {
-    const b = this.open(stored);
+  openVector(stored: Buffer, at: RowBinding): Float32Array {
+    const b = this.open(stored, at);
     // copy: the Buffer may sit at an offset not aligned to 4 bytes
     return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
   }

@@ -6,12 +6,23 @@
 import type { Database } from 'better-sqlite3';
 import { dirname, join } from 'node:path';
 import { BACKUP_DIR, newestUsableBackup } from './backup.js';
-import { StoreError } from './crypto.js';
+import { StoreError, type FieldCipher } from './crypto.js';
+import { resealUnbound } from './reseal.js';
+
+/** What a migration may need besides the file: the store's cipher, when the opener has it. */
+export interface MigrationContext {
+  cipher?: FieldCipher;
+  /**
+   * Set by a migration that replaced plaintext: SQLite leaves old cell contents in free
+   * space, so the caller runs VACUUM once the migrations have committed.
+   */
+  vacuum?: boolean;
+}
 
 export interface Migration {
   version: number;
   description: string;
-  up(db: Database): void;
+  up(db: Database, ctx: MigrationContext): void;
 }
 
 export const migrations: Migration[] = [
@@ -208,6 +219,14 @@ export const migrations: Migration[] = [
       `);
     },
   },
+  {
+    version: 9,
+    description: 'sealed values bound to their rows (table, column, row identity as associated data); older ones re-sealed with the store key',
+    up(db, ctx) {
+      // Needs the key when old sealed values exist: refused without it (see reseal.ts).
+      if (resealUnbound(db, ctx.cipher).sealedPlain > 0) ctx.vacuum = true;
+    },
+  },
 ];
 
 export const LATEST_VERSION = (): number => migrations[migrations.length - 1]!.version;
@@ -227,16 +246,27 @@ function newerSchemaError(file: string, version: number): StoreError {
   );
 }
 
-export function migrate(db: Database, target = LATEST_VERSION()): number {
+/** Runs each migration in its own transaction; then VACUUM when one of them asked for it (see MigrationContext). */
+export function migrate(db: Database, target = LATEST_VERSION(), ctx: MigrationContext = {}): number {
   let current = db.pragma('user_version', { simple: true }) as number;
   if (current > LATEST_VERSION()) throw newerSchemaError(db.name, current);
   for (const m of migrations) {
     if (m.version <= current || m.version > target) continue;
     db.transaction(() => {
-      m.up(db);
+      m.up(db, ctx);
       db.pragma(`user_version = ${m.version}`);
     })();
     current = m.version;
   }
+  if (ctx.vacuum) vacuum(db);
   return current;
+}
+
+/**
+ * Rewrites the file so that values replaced by sealed ones leave no plaintext in free
+ * space or in the write-ahead log (both are truncated after the rewrite).
+ */
+export function vacuum(db: Database): void {
+  db.exec('VACUUM');
+  db.pragma('wal_checkpoint(TRUNCATE)');
 }
