@@ -1,14 +1,13 @@
-// The match stage of the frame loop: quality gate, evidence fused over each track's
-// frames, and the gallery-aware threshold, turning one frame's faces into the policy's
-// FaceInputs. Kept out of daemon.ts so the loop stays one straight line.
+// The match stage of the frame loop: evidence fused over each track's frames, then the
+// Recognizer's rules (match/match-rules.ts: quality gate, gallery-aware threshold, a
+// ticket's 1:1 verify threshold, margin), turning one frame's faces into the policy's
+// FaceInputs. The identity endpoint decides its stills by the same rules object.
 import type { Config } from '../config/types.js';
 import { TrackFuser } from '../gate/fusion.js';
 import type { FaceInput, TicketCheck } from '../gate/types.js';
-import { decideMatch } from '../match/decide.js';
 import type { AttendeeGallery } from '../match/gallery.js';
-import { ThresholdCache, thresholdRule } from '../match/identification-config.js';
 import type { EffectiveThreshold } from '../match/calibration.js';
-import { qualityProblem } from '../match/quality-gate.js';
+import type { MatchRules } from '../match/match-rules.js';
 import type { Face } from '../vision/types.js';
 
 export interface FrameMatch {
@@ -18,11 +17,13 @@ export interface FrameMatch {
 }
 
 export class FrameMatcher {
-  private readonly thresholds: ThresholdCache;
   private fuser: TrackFuser;
 
-  constructor(private readonly config: Config) {
-    this.thresholds = new ThresholdCache(thresholdRule(config), config.identification.verifyTargetFar);
+  constructor(
+    private readonly config: Pick<Config, 'gate'>,
+    /** The Recognizer's rules (rec.recognizer.rules): the gate matches as the identity endpoint does. */
+    private readonly rules: MatchRules,
+  ) {
     this.fuser = new TrackFuser(config.gate);
   }
 
@@ -31,14 +32,13 @@ export class FrameMatcher {
     this.fuser = new TrackFuser(this.config.gate);
   }
 
-  /** 1:1 against a ticket's attendee: identification.verifyTargetFar on the calibration table, never below match.threshold. */
   verifyThreshold(): number {
-    return this.thresholds.verify();
+    return this.rules.verifyThreshold();
   }
 
-  /** The effective threshold for a gallery (doctor, the log). */
+  /** The effective threshold for a gallery (status, the log). */
   thresholdFor(gallery: AttendeeGallery): EffectiveThreshold {
-    return this.thresholds.forAttendees(gallery.attendeeCount);
+    return this.rules.thresholdFor(gallery.attendeeCount);
   }
 
   /**
@@ -48,9 +48,9 @@ export class FrameMatcher {
    * without a ticket is not matched at all.
    */
   async match(faces: readonly Face[], gallery: AttendeeGallery, atMs: number, ticketUserId: string | null = null): Promise<FrameMatch> {
-    const { quality, match, gate } = this.config;
+    const { gate } = this.config;
     const threshold = this.thresholdFor(gallery);
-    const problems = faces.map((f) => qualityProblem(f, quality));
+    const problems = faces.map((f) => this.rules.qualityProblem(f));
     const fused = this.fuser.fuse(faces.map((f, i) => ({ box: f.box, embedding: problems[i] ? null : (f.embedding ?? null) })), atMs);
     const out: FaceInput[] = [];
     for (const [i, f] of faces.entries()) {
@@ -62,14 +62,11 @@ export class FrameMatcher {
             ? { kind: 'required' }
             : { kind: 'shown', userId: ticketUserId, threshold: this.verifyThreshold() };
       let m: FaceInput['match'] = null;
-      // One candidate: the margin has no second attendee to apply to.
-      if (e && ticket?.kind === 'shown') m = decideMatch(nonNull(gallery.verify(e.embedding, ticket.userId)), { threshold: ticket.threshold, margin: match.margin });
+      if (e && ticket?.kind === 'shown') m = this.rules.verifyIn(gallery, e.embedding, ticket.userId);
       // identify; either without a ticket, or whose ticket's 1:1 failed: 1:N over the event.
-      if (e && gate.mode !== 'verify' && m?.decision !== 'match') m = decideMatch(await gallery.search(e.embedding, 2), { threshold: threshold.threshold, margin: match.margin });
+      if (e && gate.mode !== 'verify' && m?.decision !== 'match') m = await this.rules.identifyIn(gallery, e.embedding);
       out.push({ box: f.box, interEyePx: f.interEyePx, yawDeg: f.yawDeg, sharpness: f.sharpness, qualityProblem: problems[i] ?? null, match: m, ...(ticket && { ticket }) });
     }
     return { faces: out, threshold };
   }
 }
-
-const nonNull = <T>(x: T | null): T[] => (x === null ? [] : [x]);

@@ -13,14 +13,13 @@ import { registerGateMetrics, type GateMetrics, type MetricsRegistry } from '../
 import { createApiServer, type ApiServer } from '../api/server.js';
 import { CameraPriority } from '../api/camera-priority.js';
 import { DecodePool } from '../api/decode-pool.js';
-import type { AttendeeSession as ContractSession } from '../store/session-types.js';
 import { logger } from '../log.js';
 import type { IdentifyResult, Recognizer } from '../match/recognizer.js';
 import type { Outbox } from '../publish/outbox.js';
 import { RecordBudget, type SuppressedSummary } from '../publish/record-budget.js';
 import type { Decision } from '../publish/topics.js';
 import type { AttendeeStore } from '../store/attendees.js';
-import type { Activity, AttendeeSession } from '../store/session.js';
+import type { Activity, AttendeeSession } from '../store/session-types.js';
 import { fuseLiveness, type LivenessMode, type MiniFasnetLivenessCheck } from '../gate/liveness.js';
 import { decodeImage, ImageError, type DecodeOptions } from '../vision/image.js';
 import type { RgbImage } from '../vision/types.js';
@@ -66,12 +65,9 @@ export function apiDecisionOf(r: Pick<IdentifyResult, 'decision' | 'reason'>): {
 }
 
 /** The eight contract keys in the contract's order (stored extras are internal). */
-function contractSession(s: AttendeeSession): ContractSession {
-  // Sessions are stored as the central server sent them, after a top-level
-  // shape check (store/session.ts sessionProblems); nested fields are passed
-  // through as they are, not invented for locally enrolled attendees.
+function contractSession(s: AttendeeSession): AttendeeSession {
   const { userInfo, authentication, kyc, status, qrId, activities, metadata, visitedOrder } = s;
-  return { userInfo, authentication, kyc, status, qrId, activities, metadata, visitedOrder } as unknown as ContractSession;
+  return { userInfo, authentication, kyc, status, qrId, activities, metadata, visitedOrder };
 }
 
 /**

@@ -6,7 +6,7 @@ import { commandKey } from './examples.js';
 import { assertRightUser } from './user-check.js';
 import { UsageError } from './format.js';
 import { loadConfig, ConfigError } from '../config/load.js';
-import type { Config } from '../config/types.js';
+import type { AgentContext } from '../app/context.js';
 import { PROJECT_MODELS_DIR, ModelFileError } from '../models/manifest.js';
 import { pullCommand, requiredModels, type FixContext } from '../models/packs.js';
 import type { AttendeeStore } from '../store/attendees.js';
@@ -53,12 +53,8 @@ export const jsonErrorsOn = (): boolean => jsonErrors;
 /** Marks an error whose JSON form its command already printed. */
 export const REPORTED = Symbol('reported as JSON');
 
-export interface Context {
-  config: Config;
-  configFile: string | null;
-  modelsDir: string;
-  dataDir: string;
-}
+/** What a command works on: the shape every command shares (src/app/context.ts). */
+export type Context = AgentContext;
 
 /**
  * Model folder, first found: --models-dir, GATE_AGENT_MODELS_DIR (both arrive in

@@ -7,7 +7,7 @@ import { connect, createServer } from 'node:net';
 import BetterSqlite3 from 'better-sqlite3';
 import { probeBroker } from '../publish/probe.js';
 import { redactUrl } from '../publish/publisher.js';
-import type { Config } from '../config/types.js';
+import type { AgentContext } from '../app/context.js';
 import { chooseCamera } from '../app/camera.js';
 import { modelById, locateModel, ModelFileError } from '../models/manifest.js';
 import { pullCommand, requiredModels } from '../models/packs.js';
@@ -25,11 +25,7 @@ export interface CheckResult {
   detail: string;
 }
 
-export interface DoctorContext {
-  config: Config;
-  configFile: string | null;
-  modelsDir: string;
-  dataDir: string;
+export interface DoctorContext extends AgentContext {
   /** Network checks give up after this long. */
   timeoutMs?: number;
 }

@@ -11,6 +11,7 @@ import type { Config } from '../config/types.js';
 import { GatePolicy } from '../gate/policy.js';
 import type { GateDecision } from '../gate/types.js';
 import type { AttendeeGallery } from '../match/gallery.js';
+import { MatchRules } from '../match/match-rules.js';
 import type { Face, Point } from '../vision/types.js';
 import type { ImageEmbedding } from './embeddings.js';
 
@@ -72,7 +73,7 @@ const NO_LANDMARKS = Array.from({ length: 5 }, (): Point => [0, 0]) as Face['lan
 
 /** The grant of one walk-up through the gate's stages, or null when the door stayed shut. */
 async function walkUp(config: Config, gallery: AttendeeGallery, photos: readonly ImageEmbedding[]): Promise<GateDecision | null> {
-  const matcher = new FrameMatcher(config);
+  const matcher = new FrameMatcher(config, new MatchRules(config));
   const policy = new GatePolicy({ ...config.gate, antiPassbackMinutes: 0 }, { startsAt: null, endsAt: null });
   const decisions: GateDecision[] = [];
   let t = 0;

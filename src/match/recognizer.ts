@@ -1,13 +1,11 @@
 // Who is this? Image -> largest usable face -> event gallery -> match decision.
 // Shared by `gate-agent identify`, the identity endpoint and the gate.
-import type { Config } from '../config/types.js';
 import type { AttendeeStore } from '../store/attendees.js';
 import type { FacePipeline, StageTimings } from '../vision/pipeline.js';
 import type { Face, RgbImage } from '../vision/types.js';
-import { decideMatch, type MatchReason } from './decide.js';
+import type { MatchReason } from './decide.js';
 import type { Galleries } from './galleries.js';
-import { qualityProblem } from './quality-gate.js';
-import { ThresholdCache, thresholdRule } from './identification-config.js';
+import { MatchRules, type MatchRulesConfig } from './match-rules.js';
 
 export interface NamedCandidate {
   userId: string;
@@ -30,15 +28,16 @@ export interface IdentifyResult {
 }
 
 export class Recognizer {
-  private readonly thresholds: ThresholdCache;
+  /** The matching rules, shared with the gate's frame loop (app/frame-match.ts). */
+  readonly rules: MatchRules;
 
   constructor(
     private readonly pipeline: FacePipeline,
     private readonly galleries: Galleries,
     private readonly store: AttendeeStore,
-    private readonly config: Pick<Config, 'match' | 'quality' | 'identification'>,
+    config: MatchRulesConfig,
   ) {
-    this.thresholds = new ThresholdCache(thresholdRule(config), config.identification.verifyTargetFar);
+    this.rules = new MatchRules(config);
   }
 
   private named(c: { userId: string; similarity: number } | null, eventId: string): NamedCandidate | null {
@@ -55,13 +54,13 @@ export class Recognizer {
     const base = { faces: res.faces.length, secondBest: null, match: null, threshold: null };
     const face = res.faces[0] ?? null;
     if (!face?.embedding) return { ...base, decision: 'no_face', reason: 'no_face', face: null, timings: { ...res.timings, matchMs: 0 } };
-    const problem = qualityProblem(face, this.config.quality);
+    const problem = this.rules.qualityProblem(face);
     if (problem) return { ...base, decision: 'unknown', reason: 'low_quality', detail: problem, face, timings: { ...res.timings, matchMs: 0 } };
     const t0 = performance.now();
     const gallery = await this.galleries.get(eventId);
     // A single still: decided at the effective threshold for the event's attendee count.
-    const threshold = this.thresholds.forAttendees(gallery.attendeeCount).threshold;
-    const m = decideMatch(await gallery.search(face.embedding, 2), { threshold, margin: this.config.match.margin });
+    const threshold = this.rules.thresholdFor(gallery.attendeeCount).threshold;
+    const m = await this.rules.identifyIn(gallery, face.embedding);
     const matchMs = performance.now() - t0;
     return {
       faces: res.faces.length,

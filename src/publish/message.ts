@@ -1,7 +1,6 @@
 // Pure payload builders: no I/O, no clock, no randomness (ids and times come
 // in), so the privacy rules are tested directly.
 import {
-  IDENTITY_SESSION_KEYS,
   type AuditRef,
   type Decision,
   type GateBlock,
@@ -108,9 +107,20 @@ export function buildSessionMessage(
 ): SessionMessage {
   const gate = buildGateBlock(decision, ctx);
   if (attendee === null) return { gate };
-  const session: Record<string, unknown> = {};
-  for (const key of IDENTITY_SESSION_KEYS) session[key] = stripBiometrics(attendee[key]) ?? null;
-  return { ...(session as unknown as IdentitySession), gate };
+  // Stripping only drops keys and values, so what stays keeps the field's shape.
+  const clean = <K extends keyof IdentitySession>(key: K): IdentitySession[K] => (stripBiometrics(attendee[key]) ?? null) as IdentitySession[K];
+  // The contract's order (IDENTITY_SESSION_KEYS; test/publish/message.test.ts checks it).
+  return {
+    userInfo: clean('userInfo'),
+    authentication: clean('authentication'),
+    kyc: clean('kyc'),
+    status: clean('status'),
+    qrId: clean('qrId'),
+    activities: clean('activities'),
+    metadata: clean('metadata'),
+    visitedOrder: clean('visitedOrder'),
+    gate,
+  };
 }
 
 /** The part of a decision that goes into the audit chain: the gate block minus its own audit ref, plus who matched. */

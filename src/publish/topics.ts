@@ -1,10 +1,9 @@
-import type { AttendeeSession } from '../store/session.js';
+import type { AttendeeSession } from '../store/session-types.js';
 // Every MQTT topic the gate agent uses and the payload carried on it, in one
 // place, so the daemon, the tests and docs/mqtt.md cannot drift apart (cf.
 // zigbee2mqtt lib/types/api.ts). Topics are relative to the base topic
 // `securegate/<siteId>/<gateId>` unless the config overrides it.
 
-/** The attendee session object, exactly as the identity API returns it (spec/identity-api.txt). */
 /** The attendee's session in the identity contract's shape; one definition, in the store. */
 export type IdentitySession = AttendeeSession;
 

@@ -1,8 +1,14 @@
-// The session object POST /identity returns, typed after the example in
+// The attendee's session: the one type the store keeps, the identity endpoint
+// returns and the MQTT sessions message carries, typed after the example in
 // shared/spec/identity-api.txt (the spec gives no schema, only that example,
 // so every field the example shows is required here). The same shape is
 // described for clients in openapi.ts; test/api/contract.test.ts checks both
 // against the spec's example.
+//
+// Sessions are stored as the central server sent them: store/session.ts checks
+// their top level (sessionProblems); the flow steps and metadata inside are passed
+// through, not invented (AsSent), and a session made at the gate has none: no steps,
+// `metadata` `{}`. Activities are the gate's own writing too, so they are whole.
 
 export interface UserInfo {
   email: string;
@@ -101,14 +107,17 @@ export interface SessionMetadata {
   };
 }
 
+/** Content as the central server sent it: the spec's fields, any of which may be missing. */
+export type AsSent<T> = T extends readonly (infer E)[] ? AsSent<E>[] : T extends object ? { [K in keyof T]?: AsSent<T[K]> } : T;
+
 export interface AttendeeSession {
   userInfo: UserInfo;
-  authentication: FlowStep<AuthenticationData>[];
-  kyc: FlowStep<KycData>[];
+  authentication: AsSent<FlowStep<AuthenticationData>>[];
+  kyc: AsSent<FlowStep<KycData>>[];
   status: string;
   qrId: string;
   activities: Activity[];
-  metadata: SessionMetadata;
+  metadata: AsSent<SessionMetadata>;
   /** `_id`s of the flow steps in the order the attendee went through them. */
   visitedOrder: string[];
 }

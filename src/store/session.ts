@@ -1,28 +1,8 @@
-// The attendee's verification session, in the identity contract's shape
-// (shared/spec/identity-api.txt). Stored as the central server sent it, so the
-// nested steps are kept loose here; src/store/session-types.ts types them strictly
-// for the endpoint's contract.
-import type { UserInfo } from './session-types.js';
+// Sessions made at the gate and the top-level check of sessions from outside. The
+// session type itself is the identity contract's, in session-types.ts.
+import type { AttendeeSession } from './session-types.js';
 
-export type { UserInfo };
-
-export interface Activity {
-  type: string;
-  userName: string;
-  id: string;
-  metadata: Record<string, unknown>;
-}
-
-export interface AttendeeSession {
-  userInfo: UserInfo;
-  authentication: Record<string, unknown>[];
-  kyc: Record<string, unknown>[];
-  status: string;
-  qrId: string;
-  activities: Activity[];
-  metadata: Record<string, unknown>;
-  visitedOrder: string[];
-}
+export type { Activity, AttendeeSession, UserInfo } from './session-types.js';
 
 /**
  * The `status` of a session made at the gate. The contract's statuses are the

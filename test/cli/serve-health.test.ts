@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ModelsState, serveReadiness } from '../../src/cli/serve-health.js';
+import { ModelsState, serveReadiness } from '../../src/app/serve-health.js';
 import { openStore } from '../../src/store/open.js';
 import { defaultConfig } from '../fixtures.js';
 
