@@ -12,6 +12,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import { ApiError, quietError } from './errors.js';
 import { allowListed, classifyAddress, describeClass, NEVER_ALLOWED, type AllowEntry } from './address-policy.js';
 import { notAnImageDetail, sniffImage, SNIFF_BYTES } from './image-sniff.js';
+import { errorText, errorCode } from '../errors.js';
 
 export interface ResolvedAddress {
   address: string;
@@ -111,7 +112,7 @@ interface HopProgress {
 
 /** For the log: which of the failures `unusableHost` covers this was. */
 function whyUnusable(what: string, hop: HopProgress, err: unknown, timedOut: boolean, timeoutMs: number): string {
-  const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  const code = errorCode(err) ?? errorText(err);
   const t = hop.target;
   if (!t) return timedOut ? `${what} did not resolve within ${timeoutMs} ms` : `${what} does not resolve (${code})`;
   const at = `${t.address.includes(':') ? `[${t.address}]` : t.address}:${t.port}`;

@@ -21,6 +21,7 @@ import { Admission } from './admission.js';
 import type { CameraPriority } from './camera-priority.js';
 import { ConnectionLimiter } from './connection-limit.js';
 import type { ImageDecoder } from './decode-pool.js';
+import { errorText } from '../errors.js';
 
 const defaultLog = logger('api');
 
@@ -115,7 +116,7 @@ async function runProbe(p: ReadinessProbe, timeoutMs: number): Promise<Readiness
     const r = await Promise.race([Promise.resolve().then(() => p.check()), timeout]);
     return { name: p.name, ...r };
   } catch (err) {
-    return { name: p.name, ready: false, reason: `probe failed: ${(err as Error).message}` };
+    return { name: p.name, ready: false, reason: `probe failed: ${errorText(err)}` };
   } finally {
     clearTimeout(timer);
   }

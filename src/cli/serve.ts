@@ -13,6 +13,7 @@ import { MqttPublisher } from '../publish/publisher.js';
 import { Shutdown } from '../service/shutdown.js';
 import { ModelsState, serveReadiness } from './serve-health.js';
 import { action, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
+import { errorText } from '../errors.js';
 
 const log = logger('cli');
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -84,7 +85,7 @@ export function register(program: Command): void {
         service = await startApiService({ config: ctx.config, rec, outbox, metrics: new MetricsRegistry(), readiness: serveReadiness(rec.store, models) });
         started = true;
       } catch (err) {
-        process.stderr.write(`gate-agent: cannot start the identity endpoint: ${(err as Error).message}\n`);
+        process.stderr.write(`gate-agent: cannot start the identity endpoint: ${errorText(err)}\n`);
         await shutdown.run('start failed');
         return;
       }

@@ -16,6 +16,7 @@ import { openStore } from '../store/open.js';
 import { currentEvent } from '../app/schedule.js';
 import { thresholdCheck } from './threshold.js';
 import { isoWithOffset } from '../clock.js';
+import { errorText } from '../errors.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -67,7 +68,7 @@ async function models(ctx: DoctorContext): Promise<CheckResult> {
     return ok('models', `${ids.join(', ')} present with the right SHA-256 in ${ctx.modelsDir}`);
   } catch (err) {
     const fix = err instanceof ModelFileError && err.fixedByPull ? `; install them with \`${pullCommand({ configFile: ctx.configFile, required: requiredModels(ctx.config) })}\`` : '';
-    return fail('models', `${(err as Error).message}${fix}`);
+    return fail('models', `${errorText(err)}${fix}`);
   }
 }
 
@@ -82,7 +83,7 @@ function store(ctx: DoctorContext): CheckResult[] {
   try {
     s = openStore(ctx.config, ctx.dataDir);
   } catch (err) {
-    return [fail('database', `${(err as Error).message}`)];
+    return [fail('database', `${errorText(err)}`)];
   }
   try {
     const integrity = s.db.pragma('integrity_check', { simple: true });

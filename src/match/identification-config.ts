@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { SchemaNode } from '../config/schema.js';
 import { calibrationProblems, effectiveThreshold, type CalibrationTable, type EffectiveThreshold, type ThresholdRule } from './calibration.js';
 import { LFW_CALIBRATION } from './calibration-lfw.js';
+import { errorText } from '../errors.js';
 
 export interface IdentificationConfig {
   /** Target false-positive identification rate for an event; null: match.threshold alone. */
@@ -68,7 +69,7 @@ export function readCalibration(file: string, path = 'identification.calibration
   try {
     t = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`${path}: ${JSON.stringify(file)}: cannot be read as JSON (${(err as Error).message.split('\n')[0]}); write it with gate-agent eval identify --write-calibration`, { cause: err });
+    throw new Error(`${path}: ${JSON.stringify(file)}: cannot be read as JSON (${errorText(err).split('\n')[0]}); write it with gate-agent eval identify --write-calibration`, { cause: err });
   }
   const problems = calibrationProblems(t, `${path}: ${JSON.stringify(file)}`);
   if (problems.length) throw new Error(problems.join('; '));
@@ -82,7 +83,7 @@ export function identificationProblems(c: IdentificationConfig): string[] {
     readCalibration(c.calibrationFile);
     return [];
   } catch (err) {
-    return [(err as Error).message];
+    return [errorText(err)];
   }
 }
 

@@ -1,6 +1,7 @@
 // Publisher settings. The config schema (someone else's folder) maps onto this
 // type; every number carries its unit in its name.
 import { readFileSync } from 'node:fs';
+import { errorText } from '../errors.js';
 
 export interface PublishOptions {
   /** mqtt://, mqtts://, ws:// or wss:// URL of the broker. */
@@ -88,7 +89,7 @@ export function readTlsFiles(opts: Pick<PublishOptions, 'caFile' | 'certFile' | 
     try {
       return readFileSync(p);
     } catch (e) {
-      throw new Error(`mqtt.${what}: ${p}: cannot read (${(e as Error).message}); fix the path or remove the key`, { cause: e });
+      throw new Error(`mqtt.${what}: ${p}: cannot read (${errorText(e)}); fix the path or remove the key`, { cause: e });
     }
   };
   return { ca: read('caFile', opts.caFile), cert: read('certFile', opts.certFile), key: read('keyFile', opts.keyFile) };

@@ -5,6 +5,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { resolveApiKey, SyncConfigError, type SyncConfig } from './config.js';
 import { parsePage, SyncError, type AttendeePage, type PageContext } from './page.js';
+import { errorText } from '../errors.js';
 
 export interface PageRequest {
   eventId: string;
@@ -60,7 +61,7 @@ export class HttpCentralClient implements CentralClient {
     try {
       json = JSON.parse(res.body.toString('utf8'));
     } catch (err) {
-      throw new SyncError(`${where} sent a page for event "${req.eventId}" that is not valid JSON (${(err as Error).message}); the page was not applied`, false);
+      throw new SyncError(`${where} sent a page for event "${req.eventId}" that is not valid JSON (${errorText(err)}); the page was not applied`, false);
     }
     const page = parsePage(json, { eventId: req.eventId, modelId: req.modelId, baseUrl: this.baseUrl, ...(this.opts.embedders && { embedders: this.opts.embedders }) });
     // Only an empty page's ETag is kept: the same URL is asked again either at
