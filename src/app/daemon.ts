@@ -35,6 +35,7 @@ import { FleetLink } from './fleet-link.js';
 import { baseTopicOf } from '../publish/options.js';
 import { RecentSamples } from './recent-samples.js';
 import { applyImageThreads, threadBudget } from './thread-budget.js';
+import { errorText } from '../errors.js';
 
 const log = logger('daemon');
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -198,7 +199,7 @@ export class GateDaemon {
           await this.relay!.pulseChecked(Math.min(p.pulseMs ?? c.relay.pulseMs, c.relay.pulseMs));
           return { opened: true };
         } catch (err) {
-          return { opened: false, reason: (err as Error).message };
+          return { opened: false, reason: errorText(err) };
         }
       });
       this.publisher.onCommand('reload', () => ({ changed: this.reload() }));
@@ -279,7 +280,7 @@ export class GateDaemon {
         })),
       });
     } catch (err) {
-      this.health.set('api', false, `identity endpoint not served on ${c.api.host}:${c.api.port}: ${(err as Error).message}`);
+      this.health.set('api', false, `identity endpoint not served on ${c.api.host}:${c.api.port}: ${errorText(err)}`);
       return;
     }
     this.gateMetrics.syncAgeSeconds.collect(() => {
@@ -308,7 +309,7 @@ export class GateDaemon {
       try {
         await source.start();
       } catch (err) {
-        problem = (err as Error).message.replace(/\n\s*/g, ' ');
+        problem = errorText(err).replace(/\n\s*/g, ' ');
         source = null;
       }
     }
@@ -360,7 +361,7 @@ export class GateDaemon {
     try {
       this.outbox?.recordEvent(type, detail);
     } catch (err) {
-      log.error({ err: (err as Error).message, type }, 'could not record an event');
+      log.error({ err: errorText(err), type }, 'could not record an event');
     }
   }
 
@@ -451,7 +452,7 @@ export class GateDaemon {
       this.rec!.store.heartbeat();
       this.health.set('store', true, 'recording decisions');
     } catch (err) {
-      this.health.set('store', false, `cannot record decisions: ${(err as Error).message}; the door stays shut until it can`);
+      this.health.set('store', false, `cannot record decisions: ${errorText(err)}; the door stays shut until it can`);
     }
   }
 
@@ -463,7 +464,7 @@ export class GateDaemon {
     try {
       this.selectEvent();
     } catch (err) {
-      log.error({ err: (err as Error).message }, 'housekeeping failed');
+      log.error({ err: errorText(err) }, 'housekeeping failed');
     }
     if (this.purging) return;
     this.purging = true;
@@ -507,7 +508,7 @@ export class GateDaemon {
           }
           return;
         }
-        log.error({ err: (err as Error).message }, 'frame source failed');
+        log.error({ err: errorText(err) }, 'frame source failed');
         continue;
       }
       this.lastFrameAt = performance.now();
@@ -519,7 +520,7 @@ export class GateDaemon {
       } catch (err) {
         // A bad frame must never stop the gate.
         this.stats.framesFailed++;
-        log.warn({ err: (err as Error).message, seq: frame.seq }, 'frame skipped');
+        log.warn({ err: errorText(err), seq: frame.seq }, 'frame skipped');
       } finally {
         this.api?.priority.frameEnded();
       }
@@ -643,7 +644,7 @@ export class GateDaemon {
         }
       });
     } catch (err) {
-      this.health.set('store', false, `cannot record decisions: ${(err as Error).message}; the door stays shut until it can`);
+      this.health.set('store', false, `cannot record decisions: ${errorText(err)}; the door stays shut until it can`);
       throw err;
     }
     this.health.set('store', true, 'recording decisions');
@@ -654,9 +655,9 @@ export class GateDaemon {
         if (capturedAtMs !== null) this.stats.grantLatencyMs.push(performance.now() - capturedAtMs);
       } catch (err) {
         this.settlePulses(false);
-        this.status.relayFault((err as Error).message);
-        log.error({ err: (err as Error).message }, 'relay pulse failed');
-        this.outbox!.recordEvent('relay_fault', { error: (err as Error).message });
+        this.status.relayFault(errorText(err));
+        log.error({ err: errorText(err) }, 'relay pulse failed');
+        this.outbox!.recordEvent('relay_fault', { error: errorText(err) });
       }
     }
     log.info({ decision: d.kind, reason: d.reason, userId: d.userId, similarity: d.similarity, liveness: d.liveness?.score ?? null, threshold: d.threshold ?? this.threshold, track: d.trackId }, d.kind === 'grant' ? `granted: ${d.userId}` : `denied: ${d.reason}${d.userId ? ` (${d.userId})` : ''}`);
@@ -711,7 +712,7 @@ export class GateDaemon {
       try {
         await c.stop();
       } catch (err) {
-        log.error({ component: c.name, err: (err as Error).message }, 'stop failed');
+        log.error({ component: c.name, err: errorText(err) }, 'stop failed');
       }
     }
   }
