@@ -2,7 +2,6 @@
 // OpenAPI document. Every answer that is not a success is {"detail": ...},
 // including fastify's own errors and the socket-level ones node answers
 // before fastify sees a request (bad HTTP, oversized headers, slow clients).
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { fastify, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -22,6 +21,7 @@ import type { CameraPriority } from './camera-priority.js';
 import { ConnectionLimiter } from './connection-limit.js';
 import type { ImageDecoder } from './decode-pool.js';
 import { errorText } from '../errors.js';
+import { VERSION } from '../version.js';
 
 const defaultLog = logger('api');
 
@@ -56,15 +56,6 @@ export interface ApiServer {
 }
 
 const ENDPOINTS = 'the endpoints are POST /identity, GET /healthz, GET /metrics and GET /openapi.json';
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
 
 /** Socket-level errors: node has no request object yet, so the answer is written by hand. */
 function clientErrorHandler(config: ApiConfig) {
@@ -172,7 +163,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     outcomes: metrics.counter('api_identify_outcomes_total', 'POST /identity recognition outcomes.'),
     stageSeconds: metrics.summary('api_stage_seconds', 'POST /identity latency per stage (image_load, identify) in seconds.'),
   };
-  const openapi = JSON.stringify(buildOpenApi(opts.version ?? packageVersion()));
+  const openapi = JSON.stringify(buildOpenApi(opts.version ?? VERSION));
 
   const app = fastify({
     // Request logging is ours (onResponse below): fastify's would log the

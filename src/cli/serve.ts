@@ -1,7 +1,6 @@
 // `gate-agent serve`: the identity endpoint alone (no camera, no relay), for a
 // kiosk or staff app. Verifications are recorded in the outbox and, when
 // mqtt.brokerUrl is set, published like the gate's decisions.
-import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { MetricsRegistry } from '../api/metrics.js';
 import { startApiService, type ApiService } from '../app/identity.js';
@@ -14,9 +13,9 @@ import { Shutdown } from '../service/shutdown.js';
 import { ModelsState, serveReadiness } from './serve-health.js';
 import { action, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
 import { errorText } from '../errors.js';
+import { VERSION } from '../version.js';
 
 const log = logger('cli');
-const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 type ServeOptions = CommonOptions & { host?: string; port?: number; allowHost: string[] };
 

@@ -17,6 +17,7 @@ import { currentEvent } from '../app/schedule.js';
 import { thresholdCheck } from './threshold.js';
 import { isoWithOffset } from '../clock.js';
 import { errorText } from '../errors.js';
+import { PACKAGE_JSON } from '../version.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -282,7 +283,7 @@ async function serverClockMs(url: string | null, timeoutMs: number): Promise<num
 async function clock(ctx: DoctorContext): Promise<CheckResult> {
   const now = Date.now();
   const iso = isoWithOffset;
-  const installedAt = statSync(new URL('../../../package.json', import.meta.url)).mtimeMs;
+  const installedAt = statSync(PACKAGE_JSON).mtimeMs;
   if (now < installedAt - 86_400_000) return fail('clock', `the system clock says ${iso(now)}, before this agent was installed (${iso(installedAt)}); check NTP (\`timedatectl\`)`);
   let newest: number | null = null;
   try {
