@@ -1,7 +1,6 @@
 // The composition root of `gate-agent run`: builds every component, owns their
 // lifecycle, and runs the frame loop camera -> vision -> match -> policy -> relay,
 // recording each decision in the outbox before the relay fires.
-import { readFileSync } from 'node:fs';
 import { backoffDelayMs, createFrameSource, FrameSourceClosedError, type Frame, type FrameSource } from '../capture/index.js';
 import type { Config } from '../config/types.js';
 import { entryOnMonotonic, GatePolicy } from '../gate/policy.js';
@@ -36,9 +35,9 @@ import { baseTopicOf } from '../publish/options.js';
 import { RecentSamples } from './recent-samples.js';
 import { applyImageThreads, threadBudget } from './thread-budget.js';
 import { errorText } from '../errors.js';
+import { VERSION } from '../version.js';
 
 const log = logger('daemon');
-const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const TICK_MS = 250;
 
 export interface DaemonOptions {
