@@ -10,7 +10,7 @@ import { ROOT } from './paths.js';
 
 /** The layers, bottom first: the same table as docs/architecture.md. */
 export const LAYERS: readonly (readonly string[])[] = [
-  ['config', 'log', 'clock', 'errors', 'version', 'models', 'service'],
+  ['config', 'log', 'clock', 'errors', 'version', 'http', 'models', 'service'],
   ['store', 'vision', 'capture', 'relay'],
   ['match'],
   ['gate', 'publish', 'sync', 'enroll'],
