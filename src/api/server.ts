@@ -119,10 +119,10 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   const problems = validateApiConfig(config);
   if (problems.length > 0) throw new Error(`invalid API config:\n  ${problems.join('\n  ')}`);
   const metrics = opts.metrics ?? new MetricsRegistry();
-  const requests = metrics.counter('api_requests_total', 'HTTP requests answered by the gate API, by route and status.');
+  const requests = metrics.counter('api_requests_total', 'HTTP requests answered by the gate API, by route and status.', ['route', 'status']);
   const now = opts.now ?? Date.now;
-  const rejected = metrics.counter('api_admission_rejected_total', 'POST /identity requests turned away by admission control, by reason.');
-  const shed = metrics.counter('api_connections_shed_total', 'Client connections closed by the connection caps, by reason.');
+  const rejected = metrics.counter('api_admission_rejected_total', 'POST /identity requests turned away by admission control, by reason.', ['reason']);
+  const shed = metrics.counter('api_connections_shed_total', 'Client connections closed by the connection caps, by reason.', ['reason']);
   const deps: IdentityRouteDeps = {
     identity: opts.identity,
     keys: opts.keys,
@@ -160,8 +160,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     ),
     ...(opts.decoder && { decoder: opts.decoder }),
     ...(opts.priority && { priority: opts.priority }),
-    outcomes: metrics.counter('api_identify_outcomes_total', 'POST /identity recognition outcomes.'),
-    stageSeconds: metrics.summary('api_stage_seconds', 'POST /identity latency per stage (image_load, identify) in seconds.'),
+    outcomes: metrics.counter('api_identify_outcomes_total', 'POST /identity recognition outcomes.', ['outcome']),
+    stageSeconds: metrics.histogram('api_stage_seconds', 'POST /identity latency per stage (image_load, queue, decode, identify) in seconds.', ['stage']),
   };
   const openapi = JSON.stringify(buildOpenApi(opts.version ?? VERSION));
 
@@ -273,7 +273,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       const k = req.headers['x-api-key'];
       if (typeof k !== 'string' || !opts.keys.verify(k)) throw new ApiError(401, 'GET /metrics needs a valid x-api-key on this gate (api.metricsRequireKey); send a key made with `gate-agent keys create`');
     }
-    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render());
+    return reply.type(metrics.contentType).send(await metrics.render());
   });
 
   app.get('/openapi.json', async (_req, reply) => reply.type('application/json').send(openapi));
