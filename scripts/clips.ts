@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SHARED_FACES } from './paths.js';
+import { errorText } from '../src/errors.js';
 
 /** walk-up and stranger animate the same way: the photo decides who it is. */
 export type ClipKind = 'walk-up' | 'stranger' | 'empty' | 'pair';
@@ -113,7 +114,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
   makeStandardClips(dir).then(
     (paths) => console.log(JSON.stringify(paths, null, 2)),
     (err: unknown) => {
-      console.error(err instanceof Error ? err.message : err);
+      console.error(errorText(err));
       process.exit(1);
     },
   );

@@ -14,6 +14,7 @@ import { createPipeline } from '../src/vision/factory.js';
 import { identityPhotos } from './photos.js';
 import { SHARED_FACES, SHARED_MODELS } from './paths.js';
 import { percentile } from './stats.js';
+import { errorText } from '../src/errors.js';
 
 interface Tensor3D {
   dispose(): void;
@@ -33,7 +34,7 @@ function loadFaceApi(): { api: FaceApi; modelDir: string } | { missing: string }
     const main = req.resolve('@vladmandic/face-api/dist/face-api.node-wasm.js');
     return { api: req(main) as FaceApi, modelDir: join(main, '..', '..', 'model') };
   } catch (err) {
-    return { missing: (err as Error).message.split('\n')[0]! };
+    return { missing: errorText(err).split('\n')[0]! };
   }
 }
 

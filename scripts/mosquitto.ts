@@ -6,6 +6,7 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { own } from './proc.js';
+import { errorText } from '../src/errors.js';
 
 export const MOSQUITTO = process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
 
@@ -65,7 +66,7 @@ export class Mosquitto {
       try {
         return await Mosquitto.launchOnce(opts);
       } catch (err) {
-        if (attempt >= 5 || !/Address already in use/i.test((err as Error).message)) throw err;
+        if (attempt >= 5 || !/Address already in use/i.test(errorText(err))) throw err;
       }
     }
   }

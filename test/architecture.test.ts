@@ -10,7 +10,7 @@ import { ROOT } from './paths.js';
 
 /** The layers, bottom first: the same table as docs/architecture.md. */
 export const LAYERS: readonly (readonly string[])[] = [
-  ['config', 'log', 'clock', 'models', 'service'],
+  ['config', 'log', 'clock', 'errors', 'version', 'http', 'models', 'service'],
   ['store', 'vision', 'capture', 'relay'],
   ['match'],
   ['gate', 'publish', 'sync', 'enroll'],
@@ -25,7 +25,7 @@ const FOUNDATION = 0;
 
 const rankOf = new Map(LAYERS.flatMap((names, rank) => names.map((n) => [n, rank] as const)));
 
-/** The unit a file belongs to: src/<folder> (or src/<file> for log.ts, clock.ts), scripts, test. */
+/** The unit a file belongs to: src/<folder> (or src/<file> for log.ts, clock.ts, errors.ts, version.ts), scripts, test. */
 function unitOf(file: string): string {
   const parts = relative(ROOT, file).split(sep);
   if (parts[0] === 'src') return parts[1]!.replace(/\.(ts|js)$/, '');

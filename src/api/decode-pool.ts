@@ -11,6 +11,7 @@ import { logger } from '../log.js';
 import { ImageError, type ImageErrorCode } from '../vision/image.js';
 import type { RgbImage } from '../vision/types.js';
 import type { DecodeReply, DecodeRequest } from './decode-child.js';
+import { errorText } from '../errors.js';
 
 const log = logger('api');
 const CHILD = new URL('./decode-child.js', import.meta.url);
@@ -131,7 +132,7 @@ export class DecodePool implements ImageDecoder {
     try {
       if (child.pid !== undefined) setPriority(child.pid, NICE);
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'could not lower the decode worker\'s CPU priority');
+      log.warn({ err: errorText(err) }, 'could not lower the decode worker\'s CPU priority');
     }
     child.on('exit', () => {
       if (slot.child === child) slot.child = null;

@@ -3,15 +3,16 @@
 // resolved once, every resolved address is checked against the address
 // policy, and the socket is opened to exactly the checked address through a
 // pinned `lookup`, so a DNS answer that changes between check and connect
-// (rebinding) cannot slip in. node:http rather than global fetch because
-// undici's redirect and connection pooling would hide both hops and sockets.
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
+// (rebinding) cannot slip in. The guard is the `pin` of the agent's one HTTP
+// client (src/http/get.ts), which asks it before every hop's socket and follows
+// only redirects it has checked.
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { isIP, type LookupFunction } from 'node:net';
+import { isIP } from 'node:net';
 import { ApiError, quietError } from './errors.js';
 import { allowListed, classifyAddress, describeClass, NEVER_ALLOWED, type AllowEntry } from './address-policy.js';
 import { notAnImageDetail, sniffImage, SNIFF_BYTES } from './image-sniff.js';
+import { errorCode, errorText } from '../errors.js';
+import { httpGet, HttpFailure, type PinnedAddress } from '../http/get.js';
 
 export interface ResolvedAddress {
   address: string;
@@ -21,11 +22,8 @@ export interface ResolvedAddress {
 /** Host name to addresses; injected in tests to simulate rebinding names. */
 export type Resolver = (hostname: string) => Promise<ResolvedAddress[]>;
 
-export interface ConnectTarget {
-  hostname: string;
-  address: string;
-  port: number;
-}
+/** Where a hop's socket goes: the URL's host name and the checked address. */
+export type ConnectTarget = PinnedAddress;
 
 export interface RemoteFetchOptions {
   maxBytes: number;
@@ -42,8 +40,6 @@ export const systemResolver: Resolver = async (hostname) => {
   return all.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
 };
 
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-
 /**
  * The one answer for every way a host can fail to give the gate a connection: refused by
  * the address policy, a name that does not resolve, a refused port, a filtered one, a
@@ -55,68 +51,68 @@ function unusableHost(what: string, timeoutMs: number): string {
 }
 
 export async function fetchRemoteImage(url: URL, opts: RemoteFetchOptions): Promise<Buffer> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), opts.timeoutMs);
-  let current = url;
-  /** What the messages call the current hop. */
-  const hopName = (n: number): string => (n === 0 ? `image_url host ${current.host}` : `image_url redirected to ${current.origin}, which`);
-  /** How far the current hop got, for the log. */
-  const hop: HopProgress = { n: 0, target: null, connected: false };
+  /** The hop being checked, for a failure before the client has a connection to report. */
+  const at = { url, n: 0 };
   try {
-    for (; ; hop.n++) {
-      const n = hop.n;
-      hop.target = null;
-      const what = hopName(n);
-      hop.connected = false;
-      hop.target = await checkedTarget(current, what, opts, controller.signal);
-      opts.onConnect?.(hop.target);
-      const res = await get(current, hop, controller.signal);
-      const location = res.headers.location;
-      if (REDIRECTS.has(res.statusCode ?? 0) && location !== undefined) {
-        res.destroy();
-        if (n >= opts.maxRedirects) {
-          throw new ApiError(400, `image_url redirected more than ${opts.maxRedirects} times; give the final image address directly`);
+    const res = await httpGet(url, {
+      headers: { accept: 'image/jpeg, image/png, image/webp' },
+      timeoutMs: opts.timeoutMs,
+      maxBytes: opts.maxBytes,
+      maxRedirects: opts.maxRedirects,
+      pin: (hop, n) => {
+        at.url = hop;
+        at.n = n;
+        return checkedTarget(hop, hopName(n, hop), opts);
+      },
+      ...(opts.onConnect && { onConnect: opts.onConnect }),
+      redirect: nextHop,
+      wantBody: (status) => status >= 200 && status <= 299,
+      // Check the magic bytes as soon as they are in, so a large non-image is not
+      // downloaded to the cap first.
+      onData: (chunks, total) => {
+        if (total >= SNIFF_BYTES && total - (chunks.at(-1)?.length ?? 0) < SNIFF_BYTES) {
+          const head = Buffer.concat(chunks);
+          if (!sniffImage(head)) throw new ApiError(415, notAnImageDetail(head, at.url.origin));
         }
-        current = nextHop(current, location);
-        continue;
-      }
-      const status = res.statusCode ?? 0;
-      if (status < 200 || status > 299) {
-        res.destroy();
-        throw quietError(
-          400,
-          'the image server did not return an image (it answered with an error); check that image_url points at an existing image the gate may read',
-          `the image server ${current.origin} answered HTTP ${status}`,
-        );
-      }
-      return await readCapped(res, opts.maxBytes, current.origin);
+      },
+    });
+    if (res.status < 200 || res.status > 299) {
+      throw quietError(
+        400,
+        'the image server did not return an image (it answered with an error); check that image_url points at an existing image the gate may read',
+        `the image server ${res.url.origin} answered HTTP ${res.status}`,
+      );
     }
+    if (!sniffImage(res.body)) throw new ApiError(415, notAnImageDetail(res.body, res.url.origin));
+    return res.body;
   } catch (err) {
     if (err instanceof ApiError) throw err;
-    const what = hopName(hop.n);
-    throw quietError(400, unusableHost(what, opts.timeoutMs), whyUnusable(what, hop, err, controller.signal.aborted, opts.timeoutMs));
-  } finally {
-    clearTimeout(timer);
+    if (err instanceof HttpFailure && err.kind === 'too-large') {
+      throw new ApiError(413, `the image at ${err.progress.url.origin} is larger than ${opts.maxBytes} bytes; send a smaller image (a face crop or a downscaled frame)`);
+    }
+    if (err instanceof HttpFailure && err.kind === 'redirects') {
+      throw new ApiError(400, `image_url redirected more than ${opts.maxRedirects} times; give the final image address directly`);
+    }
+    const what = hopName(at.n, at.url);
+    throw quietError(400, unusableHost(what, opts.timeoutMs), whyUnusable(what, err, opts.timeoutMs));
   }
 }
 
-interface HopProgress {
-  /** 0 for image_url itself, then one per redirect followed. */
-  n: number;
-  /** The checked address being connected to; null while the name is being resolved. */
-  target: ConnectTarget | null;
-  /** The TCP connection was established. */
-  connected: boolean;
+/** What the messages call a hop. */
+function hopName(n: number, url: URL): string {
+  return n === 0 ? `image_url host ${url.host}` : `image_url redirected to ${url.origin}, which`;
 }
 
 /** For the log: which of the failures `unusableHost` covers this was. */
-function whyUnusable(what: string, hop: HopProgress, err: unknown, timedOut: boolean, timeoutMs: number): string {
-  const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-  const t = hop.target;
+function whyUnusable(what: string, err: unknown, timeoutMs: number): string {
+  const failure = err instanceof HttpFailure ? err : null;
+  const code = failure?.code ?? errorCode(err) ?? errorText(err);
+  const timedOut = failure?.kind === 'timeout';
+  const t = failure?.progress.pinned ?? null;
   if (!t) return timedOut ? `${what} did not resolve within ${timeoutMs} ms` : `${what} does not resolve (${code})`;
   const at = `${t.address.includes(':') ? `[${t.address}]` : t.address}:${t.port}`;
   if (timedOut) {
-    return hop.connected
+    return failure?.progress.connected
       ? `${what}: connected to ${at}, but the image did not arrive within ${timeoutMs} ms`
       : `${what}: no connection to ${at} within ${timeoutMs} ms (nothing answered: a filtered port, or the host is down)`;
   }
@@ -151,7 +147,7 @@ function bareHost(url: URL): string {
   return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
 }
 
-async function checkedTarget(url: URL, what: string, opts: RemoteFetchOptions, signal: AbortSignal): Promise<ConnectTarget> {
+async function checkedTarget(url: URL, what: string, opts: RemoteFetchOptions): Promise<ConnectTarget> {
   const hostname = bareHost(url);
   const port = portOf(url);
   const family = isIP(hostname);
@@ -159,7 +155,7 @@ async function checkedTarget(url: URL, what: string, opts: RemoteFetchOptions, s
   if (family !== 0) {
     addresses = [{ address: hostname, family: family === 6 ? 6 : 4 }];
   } else {
-    addresses = await abortable((opts.resolve ?? systemResolver)(hostname), signal);
+    addresses = await (opts.resolve ?? systemResolver)(hostname);
   }
   if (addresses.length === 0) throw Object.assign(new Error('no addresses'), { code: 'ENODATA' });
   // Every address must pass, not just the first: which one the OS would pick
@@ -179,91 +175,4 @@ async function checkedTarget(url: URL, what: string, opts: RemoteFetchOptions, s
   }
   const first = addresses[0] as ResolvedAddress;
   return { hostname, address: first.address, port };
-}
-
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new Error('aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
-/** A `lookup` that answers with the already-checked address whatever it is asked. */
-function pinnedLookup(address: string, family: 4 | 6): LookupFunction {
-  return (_hostname, options, callback) => {
-    // With autoSelectFamily (default on in Node 20) net asks for `all`.
-    if (options.all) callback(null, [{ address, family }]);
-    else callback(null, address, family);
-  };
-}
-
-function get(url: URL, hop: HopProgress, signal: AbortSignal): Promise<IncomingMessage> {
-  const target = hop.target!;
-  const family = isIP(target.address) === 6 ? 6 : 4;
-  const secure = url.protocol === 'https:';
-  return new Promise((resolve, reject) => {
-    const req = (secure ? https : http).request(
-      {
-        protocol: url.protocol,
-        hostname: target.hostname,
-        port: target.port,
-        path: `${url.pathname}${url.search}`,
-        method: 'GET',
-        headers: { accept: 'image/jpeg, image/png, image/webp', 'user-agent': 'securegate-gate-agent' },
-        // No pooling: a pooled socket could belong to an earlier, different address.
-        agent: false,
-        signal,
-        lookup: pinnedLookup(target.address, family),
-        ...(secure && isIP(target.hostname) === 0 ? { servername: target.hostname } : {}),
-      },
-      resolve,
-    );
-    req.on('error', reject);
-    req.on('socket', (socket) => {
-      if (!socket.connecting) hop.connected = true;
-      else socket.once('connect', () => (hop.connected = true));
-    });
-    req.end();
-  });
-}
-
-function readCapped(res: IncomingMessage, maxBytes: number, where: string): Promise<Buffer> {
-  const tooLarge = (): ApiError =>
-    new ApiError(413, `the image at ${where} is larger than ${maxBytes} bytes; send a smaller image (a face crop or a downscaled frame)`);
-  const declared = Number(res.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    res.destroy();
-    return Promise.reject(tooLarge());
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    let sniffed = false;
-    const fail = (err: Error): void => {
-      res.destroy();
-      reject(err);
-    };
-    res.on('data', (chunk: Buffer) => {
-      total += chunk.length;
-      if (total > maxBytes) return fail(tooLarge());
-      chunks.push(chunk);
-      // Check the magic bytes as soon as they are in, so a large non-image is
-      // not downloaded to the cap first.
-      if (!sniffed && total >= SNIFF_BYTES) {
-        sniffed = true;
-        const head = Buffer.concat(chunks);
-        if (!sniffImage(head)) fail(new ApiError(415, notAnImageDetail(head, where)));
-      }
-    });
-    res.on('end', () => {
-      const body = Buffer.concat(chunks);
-      if (!sniffImage(body)) reject(new ApiError(415, notAnImageDetail(body, where)));
-      else resolve(body);
-    });
-    res.on('error', reject);
-    res.on('close', () => {
-      if (!res.complete) reject(new Error('ECONNRESET'));
-    });
-  });
 }

@@ -11,7 +11,7 @@ import { ApiError } from './errors.js';
 import { imageSize } from './image-header.js';
 import type { ApiKeyStore, IdentityService } from './identity-service.js';
 import { loadImage, parseImageUrl, type ImageScheme, type ImageSourceOptions } from './image-source.js';
-import type { Counter, Summary } from './metrics.js';
+import type { Counter, Histogram } from './metrics.js';
 import type { TokenBuckets } from './rate-limit.js';
 import type { FairShareBucket } from './fair-share.js';
 import type { AttendeeSession } from '../store/session-types.js';
@@ -31,7 +31,7 @@ export interface IdentityRouteDeps {
   /** API recognition waits for a gap between camera frames. */
   priority?: CameraPriority;
   outcomes: Counter;
-  stageSeconds: Summary;
+  stageSeconds: Histogram;
 }
 
 export interface IdentityRequest {

@@ -1,133 +1,70 @@
-// A small metrics registry rendered in the Prometheus text format (0.0.4) by
-// GET /metrics. prom-client is not a dependency and the agent needs only
-// counters, gauges and summaries, so this is the whole of it. Other modules
-// get the registry from the composition root and increment their metrics;
-// registerGateMetrics() names the ones the gate shares.
+// The metrics GET /metrics serves, in the Prometheus text format (0.0.4), kept by
+// prom-client: latencies are histograms (buckets add up across gates and over time,
+// where per-gate quantiles cannot), and prom-client's default process and Node.js
+// metrics (CPU, memory, file descriptors, event-loop lag, GC) come with every registry.
+// This module is a thin layer over it: metrics are registered by name once (a second
+// registration returns the same metric, so modules need not coordinate), label values
+// are passed as objects, and a gauge can be read at scrape time. Other modules get the
+// registry from the composition root; registerGateMetrics() names the ones the gate shares.
+import * as prom from 'prom-client';
 
 export type Labels = Readonly<Record<string, string>>;
 
 const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-function labelKey(labels: Labels): string {
-  const names = Object.keys(labels).sort();
-  for (const n of names) if (!LABEL_RE.test(n) || n === 'quantile') throw new Error(`metrics: bad label name ${JSON.stringify(n)}`);
-  return names.map((n) => `${n}="${escapeLabel(labels[n] ?? '')}"`).join(',');
-}
+/**
+ * Bucket bounds, in seconds, of the stage histograms: from a sub-millisecond gallery
+ * match through detection and embedding (tens of ms on a Pi) to an image fetch or a
+ * queue wait of seconds. Changing them changes the series a dashboard reads, so they are
+ * fixed here rather than per gate.
+ */
+export const STAGE_SECONDS_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-function escapeLabel(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-}
+type Kind = 'counter' | 'gauge' | 'histogram';
 
-function fmt(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  return String(v);
-}
-
-function series(name: string, key: string, value: number): string {
-  return `${name}${key === '' ? '' : `{${key}}`} ${fmt(value)}\n`;
-}
-
-interface Metric {
-  readonly name: string;
-  readonly help: string;
-  readonly type: 'counter' | 'gauge' | 'summary';
-  render(): string;
-}
-
-export class Counter implements Metric {
+export class Counter {
   readonly type = 'counter';
-  private readonly values = new Map<string, number>();
   constructor(
     readonly name: string,
-    readonly help: string,
+    private readonly m: prom.Counter,
   ) {}
 
   inc(labels: Labels = {}, by = 1): void {
     if (!(by >= 0)) throw new Error(`metrics: counter ${this.name} can only go up`);
-    const k = labelKey(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
-  }
-
-  get(labels: Labels = {}): number {
-    return this.values.get(labelKey(labels)) ?? 0;
-  }
-
-  render(): string {
-    let out = '';
-    for (const [k, v] of this.values) out += series(this.name, k, v);
-    return out;
+    this.m.inc(labels, by);
   }
 }
 
-export class Gauge implements Metric {
+export class Gauge {
   readonly type = 'gauge';
-  private readonly values = new Map<string, number>();
-  private collector: (() => number) | null = null;
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
+  /** Set by collect(); read at every scrape. */
+  collector: (() => number) | null = null;
+  constructor(private readonly m: prom.Gauge) {}
 
   set(value: number, labels: Labels = {}): void {
-    this.values.set(labelKey(labels), value);
+    this.m.set(labels, value);
   }
 
   inc(labels: Labels = {}, by = 1): void {
-    const k = labelKey(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
+    this.m.inc(labels, by);
   }
 
   dec(labels: Labels = {}, by = 1): void {
-    this.inc(labels, -by);
+    this.m.dec(labels, by);
   }
 
   /** Read the value at scrape time instead (e.g. outbox depth from SQLite, sync age from a timestamp). */
   collect(fn: () => number): void {
     this.collector = fn;
   }
-
-  render(): string {
-    if (this.collector) {
-      let v: number;
-      try {
-        v = this.collector();
-      } catch {
-        v = NaN; // a failing collector must not take /metrics down with it
-      }
-      return series(this.name, '', v);
-    }
-    let out = '';
-    for (const [k, v] of this.values) out += series(this.name, k, v);
-    return out;
-  }
 }
 
-/**
- * Quantiles over the most recent `window` observations per label set, plus
- * all-time _sum and _count (so rates can still be derived from them).
- */
-export class Summary implements Metric {
-  readonly type = 'summary';
-  private readonly data = new Map<string, { samples: number[]; next: number; sum: number; count: number }>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly quantiles: readonly number[] = [0.5, 0.9, 0.99],
-    private readonly window = 1024,
-  ) {}
+export class Histogram {
+  readonly type = 'histogram';
+  constructor(private readonly m: prom.Histogram) {}
 
   observe(value: number, labels: Labels = {}): void {
-    const k = labelKey(labels);
-    let d = this.data.get(k);
-    if (!d) this.data.set(k, (d = { samples: [], next: 0, sum: 0, count: 0 }));
-    if (d.samples.length < this.window) d.samples.push(value);
-    else d.samples[d.next] = value;
-    d.next = (d.next + 1) % this.window;
-    d.sum += value;
-    d.count += 1;
+    this.m.observe(labels, value);
   }
 
   /** Time `fn` in seconds. */
@@ -139,39 +76,68 @@ export class Summary implements Metric {
       this.observe((performance.now() - t0) / 1000, labels);
     }
   }
+}
 
-  render(): string {
-    let out = '';
-    for (const [k, d] of this.data) {
-      const sorted = [...d.samples].sort((a, b) => a - b);
-      for (const q of this.quantiles) {
-        const v = sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-        out += series(this.name, k === '' ? `quantile="${q}"` : `${k},quantile="${q}"`, v);
-      }
-      out += series(`${this.name}_sum`, k, d.sum);
-      out += series(`${this.name}_count`, k, d.count);
-    }
-    return out;
-  }
+type Metric = Counter | Gauge | Histogram;
+
+export interface MetricsRegistryOptions {
+  /** prom-client's process and Node.js metrics (process_*, nodejs_*); default on. */
+  defaultMetrics?: boolean;
 }
 
 export class MetricsRegistry {
+  /** The prom-client registry underneath. */
+  readonly prom = new prom.Registry();
   private readonly metrics = new Map<string, Metric>();
 
-  counter(name: string, help: string): Counter {
-    return this.register(name, 'counter', () => new Counter(name, help));
+  constructor(opts: MetricsRegistryOptions = {}) {
+    if (opts.defaultMetrics ?? true) prom.collectDefaultMetrics({ register: this.prom });
   }
 
-  gauge(name: string, help: string): Gauge {
-    return this.register(name, 'gauge', () => new Gauge(name, help));
+  counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
+    return this.register(name, 'counter', () => new Counter(name, new prom.Counter({ name, help, labelNames, registers: [this.prom] })));
   }
 
-  summary(name: string, help: string, quantiles?: readonly number[], window?: number): Summary {
-    return this.register(name, 'summary', () => new Summary(name, help, quantiles, window));
+  gauge(name: string, help: string, labelNames: readonly string[] = []): Gauge {
+    return this.register(name, 'gauge', () => {
+      let wrapper: Gauge | null = null;
+      const m = new prom.Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [this.prom],
+        collect() {
+          const fn = wrapper?.collector;
+          if (!fn) return;
+          let v: number;
+          try {
+            v = fn();
+          } catch {
+            v = NaN; // a failing collector must not take /metrics down with it
+          }
+          this.set(v);
+        },
+      });
+      return (wrapper = new Gauge(m));
+    });
   }
 
-  /** Registering a name twice returns the same metric, so modules need not coordinate. */
-  private register<M extends Metric>(name: string, type: Metric['type'], make: () => M): M {
+  histogram(name: string, help: string, labelNames: readonly string[] = [], buckets: readonly number[] = STAGE_SECONDS_BUCKETS): Histogram {
+    return this.register(name, 'histogram', () => new Histogram(new prom.Histogram({ name, help, labelNames, buckets: [...buckets], registers: [this.prom] })));
+  }
+
+  /** The Content-Type of render()'s text. */
+  get contentType(): string {
+    return this.prom.contentType;
+  }
+
+  async render(): Promise<string> {
+    // prom-client 15.1 (lib/util.js getValueAsString) writes NaN as `Nan`; the exposition
+    // format spells it `NaN`, and stricter parsers than Prometheus's take only that.
+    return (await this.prom.metrics()).replace(/ Nan$/gm, ' NaN');
+  }
+
+  private register<M extends Metric>(name: string, type: Kind, make: () => M): M {
     if (!NAME_RE.test(name)) throw new Error(`metrics: bad metric name ${JSON.stringify(name)}`);
     const existing = this.metrics.get(name);
     if (existing) {
@@ -182,21 +148,13 @@ export class MetricsRegistry {
     this.metrics.set(name, m);
     return m;
   }
-
-  render(): string {
-    let out = '';
-    for (const m of this.metrics.values()) {
-      out += `# HELP ${m.name} ${m.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${m.name} ${m.type}\n${m.render()}`;
-    }
-    return out;
-  }
 }
 
 export interface GateMetrics {
   /** Gate decisions, label `reason` (e.g. match, unknown, no_face, liveness_failed). */
   decisions: Counter;
   /** Seconds per pipeline stage, label `stage` (detect, align, embed, match, decide, ...). */
-  stageSeconds: Summary;
+  stageSeconds: Histogram;
   /** Verifications recorded but not yet published. */
   outboxDepth: Gauge;
   /** Seconds since the attendee cache last synced with the central server. */
@@ -206,8 +164,8 @@ export interface GateMetrics {
 /** The metrics the pipeline, outbox and sync share; call once per registry. */
 export function registerGateMetrics(r: MetricsRegistry): GateMetrics {
   return {
-    decisions: r.counter('gate_decisions_total', 'Gate decisions by reason.'),
-    stageSeconds: r.summary('gate_stage_seconds', 'Latency of each pipeline stage in seconds.'),
+    decisions: r.counter('gate_decisions_total', 'Gate decisions by reason.', ['reason']),
+    stageSeconds: r.histogram('gate_stage_seconds', 'Latency of each pipeline stage in seconds.', ['stage']),
     outboxDepth: r.gauge('gate_outbox_depth', 'Verification records waiting in the outbox to be published.'),
     syncAgeSeconds: r.gauge('gate_sync_age_seconds', 'Seconds since the last successful attendee sync.'),
   };

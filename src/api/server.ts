@@ -2,7 +2,6 @@
 // OpenAPI document. Every answer that is not a success is {"detail": ...},
 // including fastify's own errors and the socket-level ones node answers
 // before fastify sees a request (bad HTTP, oversized headers, slow clients).
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { fastify, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -21,6 +20,8 @@ import { Admission } from './admission.js';
 import type { CameraPriority } from './camera-priority.js';
 import { ConnectionLimiter } from './connection-limit.js';
 import type { ImageDecoder } from './decode-pool.js';
+import { errorText } from '../errors.js';
+import { VERSION } from '../version.js';
 
 const defaultLog = logger('api');
 
@@ -55,15 +56,6 @@ export interface ApiServer {
 }
 
 const ENDPOINTS = 'the endpoints are POST /identity, GET /healthz, GET /metrics and GET /openapi.json';
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
 
 /** Socket-level errors: node has no request object yet, so the answer is written by hand. */
 function clientErrorHandler(config: ApiConfig) {
@@ -115,7 +107,7 @@ async function runProbe(p: ReadinessProbe, timeoutMs: number): Promise<Readiness
     const r = await Promise.race([Promise.resolve().then(() => p.check()), timeout]);
     return { name: p.name, ...r };
   } catch (err) {
-    return { name: p.name, ready: false, reason: `probe failed: ${(err as Error).message}` };
+    return { name: p.name, ready: false, reason: `probe failed: ${errorText(err)}` };
   } finally {
     clearTimeout(timer);
   }
@@ -127,10 +119,10 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   const problems = validateApiConfig(config);
   if (problems.length > 0) throw new Error(`invalid API config:\n  ${problems.join('\n  ')}`);
   const metrics = opts.metrics ?? new MetricsRegistry();
-  const requests = metrics.counter('api_requests_total', 'HTTP requests answered by the gate API, by route and status.');
+  const requests = metrics.counter('api_requests_total', 'HTTP requests answered by the gate API, by route and status.', ['route', 'status']);
   const now = opts.now ?? Date.now;
-  const rejected = metrics.counter('api_admission_rejected_total', 'POST /identity requests turned away by admission control, by reason.');
-  const shed = metrics.counter('api_connections_shed_total', 'Client connections closed by the connection caps, by reason.');
+  const rejected = metrics.counter('api_admission_rejected_total', 'POST /identity requests turned away by admission control, by reason.', ['reason']);
+  const shed = metrics.counter('api_connections_shed_total', 'Client connections closed by the connection caps, by reason.', ['reason']);
   const deps: IdentityRouteDeps = {
     identity: opts.identity,
     keys: opts.keys,
@@ -168,10 +160,10 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     ),
     ...(opts.decoder && { decoder: opts.decoder }),
     ...(opts.priority && { priority: opts.priority }),
-    outcomes: metrics.counter('api_identify_outcomes_total', 'POST /identity recognition outcomes.'),
-    stageSeconds: metrics.summary('api_stage_seconds', 'POST /identity latency per stage (image_load, identify) in seconds.'),
+    outcomes: metrics.counter('api_identify_outcomes_total', 'POST /identity recognition outcomes.', ['outcome']),
+    stageSeconds: metrics.histogram('api_stage_seconds', 'POST /identity latency per stage (image_load, queue, decode, identify) in seconds.', ['stage']),
   };
-  const openapi = JSON.stringify(buildOpenApi(opts.version ?? packageVersion()));
+  const openapi = JSON.stringify(buildOpenApi(opts.version ?? VERSION));
 
   const app = fastify({
     // Request logging is ours (onResponse below): fastify's would log the
@@ -281,7 +273,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       const k = req.headers['x-api-key'];
       if (typeof k !== 'string' || !opts.keys.verify(k)) throw new ApiError(401, 'GET /metrics needs a valid x-api-key on this gate (api.metricsRequireKey); send a key made with `gate-agent keys create`');
     }
-    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render());
+    return reply.type(metrics.contentType).send(await metrics.render());
   });
 
   app.get('/openapi.json', async (_req, reply) => reply.type('application/json').send(openapi));

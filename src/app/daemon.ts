@@ -13,7 +13,8 @@ import type { Relay } from '../relay/index.js';
 import { SdNotify } from '../service/sdnotify.js';
 import type { EventRow } from '../store/attendees.js';
 import type { SyncScheduler } from '../sync/scheduler.js';
-import { AGENT_VERSION, type AgentContext } from './context.js';
+import type { AgentContext } from './context.js';
+import { VERSION } from '../version.js';
 import type { FleetLink } from './fleet-link.js';
 import { RunningGate } from './gate.js';
 import { newStats, type DaemonStats } from './gate-stats.js';
@@ -24,6 +25,7 @@ import { reloadConfig } from './reload.js';
 import { AgentStack } from './stack.js';
 import { GateStatus, gateDetailOf, type StatusInputs } from './status.js';
 import { applyImageThreads, threadBudget } from './thread-budget.js';
+import { errorText } from '../errors.js';
 
 export type { DaemonStats } from './gate-stats.js';
 
@@ -113,7 +115,7 @@ export class GateDaemon {
     this.hold = hold;
     const relay = hold.relay;
     await relay.start();
-    log.info({ gateId: c.gateId, siteId: c.siteId, configFile: this.opts.configFile, dataDir: this.opts.dataDir, version: AGENT_VERSION }, 'gate-agent starting');
+    log.info({ gateId: c.gateId, siteId: c.siteId, configFile: this.opts.configFile, dataDir: this.opts.dataDir, version: VERSION }, 'gate-agent starting');
     log.info({ relay: relay.driver }, relay.driver === 'sim' ? 'relay: simulated (no GPIO on this machine); pulses are only recorded' : `relay: ${relay.driver} on line ${c.relay.pin}`);
     this.health.set('relay', true, `${relay.driver} on line ${c.relay.pin}, driven inactive`);
 
@@ -185,7 +187,7 @@ export class GateDaemon {
     try {
       this.outbox?.recordEvent(type, detail);
     } catch (err) {
-      log.error({ err: (err as Error).message, type }, 'could not record an event');
+      log.error({ err: errorText(err), type }, 'could not record an event');
     }
   }
 
@@ -251,7 +253,7 @@ export class GateDaemon {
       try {
         await c.stop();
       } catch (err) {
-        log.error({ component: c.name, err: (err as Error).message }, 'stop failed');
+        log.error({ component: c.name, err: errorText(err) }, 'stop failed');
       }
     }
   }

@@ -12,6 +12,7 @@ import type { FleetLink } from './fleet-link.js';
 import type { DaemonStats } from './gate-stats.js';
 import type { GateHealth } from './health.js';
 import type { GateStatus } from './status.js';
+import { errorText } from '../errors.js';
 
 const log = logger('daemon');
 
@@ -78,7 +79,7 @@ export class DecisionActor {
       await this.deps.relay.pulseChecked(Math.min(pulseMs ?? this.deps.pulseMs(), this.deps.pulseMs()));
       return { opened: true };
     } catch (err) {
-      return { opened: false, reason: (err as Error).message };
+      return { opened: false, reason: errorText(err) };
     }
   }
 
@@ -112,7 +113,7 @@ export class DecisionActor {
         }
       });
     } catch (err) {
-      health.set('store', false, `cannot record decisions: ${(err as Error).message}; the door stays shut until it can`);
+      health.set('store', false, `cannot record decisions: ${errorText(err)}; the door stays shut until it can`);
       throw err;
     }
     health.set('store', true, 'recording decisions');
@@ -123,9 +124,9 @@ export class DecisionActor {
         if (capturedAtMs !== null) stats.grantLatencyMs.push(performance.now() - capturedAtMs);
       } catch (err) {
         this.settlePulses(false);
-        status.relayFault((err as Error).message);
-        log.error({ err: (err as Error).message }, 'relay pulse failed');
-        outbox.recordEvent('relay_fault', { error: (err as Error).message });
+        status.relayFault(errorText(err));
+        log.error({ err: errorText(err) }, 'relay pulse failed');
+        outbox.recordEvent('relay_fault', { error: errorText(err) });
       }
     }
     log.info({ decision: d.kind, reason: d.reason, userId: d.userId, similarity: d.similarity, liveness: d.liveness?.score ?? null, threshold, track: d.trackId }, d.kind === 'grant' ? `granted: ${d.userId}` : `denied: ${d.reason}${d.userId ? ` (${d.userId})` : ''}`);

@@ -9,6 +9,7 @@ import type { RecordEvent } from './gate-act.js';
 import type { DaemonStats } from './gate-stats.js';
 import { chooseCamera } from './camera.js';
 import type { GateHealth } from './health.js';
+import { errorText } from '../errors.js';
 
 const log = logger('daemon');
 
@@ -58,7 +59,7 @@ export class GateCamera {
       try {
         await source.start();
       } catch (err) {
-        problem = (err as Error).message.replace(/\n\s*/g, ' ');
+        problem = errorText(err).replace(/\n\s*/g, ' ');
         source = null;
       }
     }
@@ -107,7 +108,7 @@ export class GateCamera {
           }
           return;
         }
-        log.error({ err: (err as Error).message }, 'frame source failed');
+        log.error({ err: errorText(err) }, 'frame source failed');
         continue;
       }
       this.lastFrameAt = performance.now();
@@ -120,7 +121,7 @@ export class GateCamera {
       } catch (err) {
         // A bad frame must never stop the gate.
         stats.framesFailed++;
-        log.warn({ err: (err as Error).message, seq: frame.seq }, 'frame skipped');
+        log.warn({ err: errorText(err), seq: frame.seq }, 'frame skipped');
       } finally {
         priority?.frameEnded();
       }

@@ -10,7 +10,8 @@ import { baseTopicOf } from '../publish/options.js';
 import type { Relay } from '../relay/index.js';
 import { purgeExpiredInBatches } from '../store/purge.js';
 import { SyncScheduler } from '../sync/scheduler.js';
-import { AGENT_VERSION, type AgentContext } from './context.js';
+import type { AgentContext } from './context.js';
+import { VERSION } from '../version.js';
 import { FleetLink } from './fleet-link.js';
 import { DecisionActor, type RecordEvent } from './gate-act.js';
 import { GateCamera } from './gate-camera.js';
@@ -20,6 +21,7 @@ import type { DaemonStats } from './gate-stats.js';
 import type { GateHealth, HealthPart } from './health.js';
 import type { AgentStack } from './stack.js';
 import type { GateStatus } from './status.js';
+import { errorText } from '../errors.js';
 
 const log = logger('daemon');
 const TICK_MS = 250;
@@ -57,7 +59,7 @@ export class RunningGate {
     const { ctx, stack, health, now, mono, recordEvent } = deps;
     const c = ctx.config;
     const { rec, outbox } = stack;
-    this.fleet = new FleetLink({ config: c, db: rec.store.db, baseTopic: baseTopicOf(c.mqtt, c), version: AGENT_VERSION, health, now, mono, policy: () => this.events.policy, eventId: () => this.events.event?.id ?? null, recordConflict: (x) => recordEvent('fleet_conflict', FleetLink.conflictEvent(x)) });
+    this.fleet = new FleetLink({ config: c, db: rec.store.db, baseTopic: baseTopicOf(c.mqtt, c), version: VERSION, health, now, mono, policy: () => this.events.policy, eventId: () => this.events.event?.id ?? null, recordConflict: (x) => recordEvent('fleet_conflict', FleetLink.conflictEvent(x)) });
     this.events = new EventKeeper({ config: c, store: rec.store, fleet: this.fleet, health, identity: stack.identity, now, mono, onNewPolicy: () => this.frames.resetTracks() });
     this.actor = new DecisionActor({ store: rec.store, outbox, relay: deps.relay, fleet: this.fleet, health, status: deps.status, stats: deps.stats, metrics: deps.metrics, signal: deps.signal, eventId: () => this.events.event?.id ?? null, recordEvent, pulseMs: () => c.relay.pulseMs });
     this.frames = new FrameStage({ config: c, rec, events: this.events, actor: this.actor, stats: deps.stats, metrics: deps.metrics, now, mono });
@@ -131,7 +133,7 @@ export class RunningGate {
       );
       address = api.address;
     } catch (err) {
-      health.set('api', false, `identity endpoint not served on ${c.api.host}:${c.api.port}: ${(err as Error).message}`);
+      health.set('api', false, `identity endpoint not served on ${c.api.host}:${c.api.port}: ${errorText(err)}`);
       return;
     }
     this.deps.metrics.syncAgeSeconds.collect(() => {
@@ -183,7 +185,7 @@ export class RunningGate {
     try {
       this.events.select();
     } catch (err) {
-      log.error({ err: (err as Error).message }, 'housekeeping failed');
+      log.error({ err: errorText(err) }, 'housekeeping failed');
     }
     if (this.purging) return;
     this.purging = true;
@@ -202,7 +204,7 @@ export class RunningGate {
       this.deps.stack.rec.store.heartbeat();
       this.deps.health.set('store', true, 'recording decisions');
     } catch (err) {
-      this.deps.health.set('store', false, `cannot record decisions: ${(err as Error).message}; the door stays shut until it can`);
+      this.deps.health.set('store', false, `cannot record decisions: ${errorText(err)}; the door stays shut until it can`);
     }
   }
 }

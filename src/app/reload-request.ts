@@ -3,6 +3,7 @@
 // is sent SIGHUP (service/reload-signal.ts).
 import { RELOAD_SIGNAL } from '../service/reload-signal.js';
 import { readStatus } from './status.js';
+import { errorText } from '../errors.js';
 
 export type ReloadRequest = { sent: true; pid: number; configFile: string | null } | { sent: false; reason: string };
 
@@ -15,7 +16,7 @@ export function requestReload(dataDir: string, nowMs: number, kill: (pid: number
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EPERM') return { sent: false, reason: `not allowed to signal the daemon (pid ${pid}, another user's process); run \`sudo systemctl reload gate-agent\`` };
-    return { sent: false, reason: `cannot signal the daemon (pid ${pid}): ${(err as Error).message}` };
+    return { sent: false, reason: `cannot signal the daemon (pid ${pid}): ${errorText(err)}` };
   }
   return { sent: true, pid, configFile: r.snapshot.configFile ?? null };
 }

@@ -3,6 +3,7 @@
 // detection, and there is an event a request could name.
 import type { ReadinessProbe, ReadinessResult } from '../api/identity-service.js';
 import type { AttendeeStore } from '../store/attendees.js';
+import { errorText } from '../errors.js';
 
 /** Whether the face models are loaded and have answered; serve sets it. */
 export class ModelsState {
@@ -34,7 +35,7 @@ export function serveReadiness(store: Pick<AttendeeStore, 'heartbeat' | 'listEve
           store.listEvents();
           return { ready: true };
         } catch (err) {
-          return { ready: false, reason: `the database cannot be written or read (${(err as Error).message}); free disk space or fix the data directory's permissions` };
+          return { ready: false, reason: `the database cannot be written or read (${errorText(err)}); free disk space or fix the data directory's permissions` };
         }
       },
     },
@@ -46,7 +47,7 @@ export function serveReadiness(store: Pick<AttendeeStore, 'heartbeat' | 'listEve
         try {
           n = store.listEvents().length;
         } catch (err) {
-          return { ready: false, reason: `the events cannot be read (${(err as Error).message})` };
+          return { ready: false, reason: `the events cannot be read (${errorText(err)})` };
         }
         if (n === 0) return { ready: false, reason: 'no event is known to this gate, so every POST /identity would answer 404; add one with `gate-agent events add <id>` or let the attendee sync bring it in' };
         return { ready: true };

@@ -9,7 +9,8 @@ import { Outbox } from '../publish/outbox.js';
 import type { GateIdentity } from '../publish/options.js';
 import { MqttPublisher } from '../publish/publisher.js';
 import { sealerOf } from '../store/open.js';
-import { AGENT_VERSION, type AgentContext } from './context.js';
+import type { AgentContext } from './context.js';
+import { VERSION } from '../version.js';
 import { startApiService, type ApiService } from './identity.js';
 import { startRecognition, type Recognition } from './recognition.js';
 
@@ -39,7 +40,7 @@ export class AgentStack {
   static async open(ctx: AgentContext, metrics = new MetricsRegistry()): Promise<AgentStack> {
     const c = ctx.config;
     const rec = await startRecognition(c, ctx.modelsDir, ctx.dataDir);
-    const identity: StackIdentity = { gateId: c.gateId, siteId: c.siteId, eventId: '', modelId: rec.embedderId, version: AGENT_VERSION };
+    const identity: StackIdentity = { gateId: c.gateId, siteId: c.siteId, eventId: '', modelId: rec.embedderId, version: VERSION };
     try {
       const outbox = new Outbox(rec.store.db, { identity, maxMessages: c.mqtt.outboxMaxMessages, ...sealerOf(rec.store) });
       const publisher = c.mqtt.brokerUrl ? new MqttPublisher({ ...c.mqtt, brokerUrl: c.mqtt.brokerUrl }, { outbox, identity }) : null;

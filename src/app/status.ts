@@ -7,6 +7,7 @@ import { isoWithOffset } from '../clock.js';
 import type { GateDecision } from '../gate/types.js';
 import type { HealthPart, HealthReport } from './health.js';
 import type { GateDetail } from '../publish/topics.js';
+import { errorText } from '../errors.js';
 
 export const STATUS_FILE = 'status.json';
 /** Decisions kept in the snapshot. */
@@ -207,7 +208,7 @@ export function readStatus(dataDir: string, nowMs: number, alive: (pid: number) 
     snapshot = JSON.parse(readFileSync(file, 'utf8')) as StatusSnapshot;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { ok: false, snapshot: null, problem: code === 'ENOENT' ? `the daemon is not running: no ${file} (start it with \`gate-agent run\` or \`systemctl start gate-agent\`)` : `cannot read ${file}: ${(err as Error).message}` };
+    return { ok: false, snapshot: null, problem: code === 'ENOENT' ? `the daemon is not running: no ${file} (start it with \`gate-agent run\` or \`systemctl start gate-agent\`)` : `cannot read ${file}: ${errorText(err)}` };
   }
   const ageMs = nowMs - snapshot.atMs;
   if (!alive(snapshot.pid)) return { ok: false, snapshot, problem: `the daemon is not running: process ${snapshot.pid}, which wrote ${file} at ${snapshot.at}, is gone` };

@@ -6,6 +6,7 @@ import { extname, join } from 'node:path';
 import sharp from 'sharp';
 import type { Clock } from './types.js';
 import type { CaptureSession, SessionEnd, SessionSink } from './supervisor.js';
+import { errorText } from '../errors.js';
 
 const JPEG_EXT = new Set(['.jpg', '.jpeg']);
 const IMAGE_EXT = new Set([...JPEG_EXT, '.png']);
@@ -60,7 +61,7 @@ export async function openImageDirSession(o: ImageDirSessionOptions, sink: Sessi
     try {
       jpeg = await readAsJpeg(file);
     } catch (err) {
-      if (!closed) resolveDone({ kind: 'failed', reason: `cannot read ${file}: ${err instanceof Error ? err.message : String(err)}` });
+      if (!closed) resolveDone({ kind: 'failed', reason: `cannot read ${file}: ${errorText(err)}` });
       return;
     }
     if (closed) return;
@@ -73,7 +74,7 @@ export async function openImageDirSession(o: ImageDirSessionOptions, sink: Sessi
       try {
         files = await listImages(o.dir);
       } catch (err) {
-        if (!closed) resolveDone({ kind: 'failed', reason: `cannot list ${o.dir}: ${err instanceof Error ? err.message : String(err)}` });
+        if (!closed) resolveDone({ kind: 'failed', reason: `cannot list ${o.dir}: ${errorText(err)}` });
         return;
       }
       if (files.length === 0) {

@@ -18,6 +18,7 @@ import {
   type RawFrameSize,
   type SourceState,
 } from './types.js';
+import { errorText } from '../errors.js';
 
 /** How a session finished on its own: 'ended' is a replay's natural end, not a fault. */
 export type SessionEnd = { kind: 'ended' } | { kind: 'failed'; reason: string };
@@ -260,8 +261,4 @@ export abstract class SupervisedSource extends EventEmitter<FrameSourceEvents> i
     this.restartTimer = null;
     this.stallTimer = null;
   }
-}
-
-export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

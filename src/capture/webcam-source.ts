@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkExecutable, checkReadableFile, checkVideoDevice } from './checks.js';
 import { defaults, type WebcamSourceOptions } from './options.js';
-import { SupervisedSource, errorText, type CaptureSession, type SessionEnd, type SessionSink } from './supervisor.js';
+import { SupervisedSource, type CaptureSession, type SessionEnd, type SessionSink } from './supervisor.js';
+import { errorText } from '../errors.js';
 
 /** The part of node-webcam used here (it ships no types). */
 interface NodeWebcamCamera {

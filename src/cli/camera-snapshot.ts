@@ -9,6 +9,7 @@ import { grabFrame, writeSnapshot } from '../app/camera-grab.js';
 import { decodeImage } from '../vision/image.js';
 import { createPipeline } from '../vision/factory.js';
 import { action, fail, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
+import { errorText } from '../errors.js';
 
 export const CAMERA_PATH_HELP = 'use this video file or folder of images instead of the configured camera (as `run --camera-path`)';
 
@@ -67,7 +68,7 @@ export function register(camera: Command): void {
           writeSnapshot(out, jpeg, Boolean(opts.force));
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
-          const why = code === 'EEXIST' ? 'it appeared while the frame was taken; give --force to replace it' : code === 'ENOENT' ? 'its folder does not exist; create it or name another' : code === 'EACCES' ? 'permission denied; choose a folder you can write' : (err as Error).message;
+          const why = code === 'EEXIST' ? 'it appeared while the frame was taken; give --force to replace it' : code === 'ENOENT' ? 'its folder does not exist; create it or name another' : code === 'EACCES' ? 'permission denied; choose a folder you can write' : errorText(err);
           return fail(`camera snapshot: cannot write ${out}: ${why}`);
         }
         const result = { file: out, camera: cam.description, width, height, firstFrameMs: Math.round(firstFrameMs), annotated: Boolean(opts.annotate), faces };

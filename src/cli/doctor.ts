@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { runChecks } from '../doctor/checks.js';
 import { acquireRelayLock, createRelay } from '../relay/index.js';
 import { action, fail, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
+import { errorText } from '../errors.js';
 
 const MARK = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
 
@@ -41,7 +42,7 @@ export function register(program: Command): void {
           // Resolves only when the driver saw the line driven for the whole pulse.
           await r.pulseChecked(ms);
         } catch (err) {
-          return fail(`relay test: the ${r.driver} relay on line ${ctx.config.relay.pin} did not pulse: ${(err as Error).message}`);
+          return fail(`relay test: the ${r.driver} relay on line ${ctx.config.relay.pin} did not pulse: ${errorText(err)}`);
         }
         const s = r.state();
         const out = { driver: r.driver, pin: ctx.config.relay.pin, pulseMs: ms, pulsed: true, activeAfter: s.active };

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { fleetRows, readFleetStatus, type FleetRow } from '../fleet/status-reader.js';
 import { siteRootOf } from '../fleet/topics.js';
 import { action, fail, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
+import { errorText } from '../errors.js';
 
 type FleetStatusOptions = CommonOptions & { broker?: string; site?: string; waitMs?: string };
 
@@ -49,7 +50,7 @@ export function register(program: Command): void {
       try {
         statuses = await readFleetStatus({ ...config.mqtt, brokerUrl }, root, waitMs);
       } catch (err) {
-        return fail((err as Error).message);
+        return fail(errorText(err));
       }
       const { rows, problems } = fleetRows(statuses);
       for (const p of problems) process.stderr.write(`gate-agent: ${p}\n`);

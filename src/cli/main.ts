@@ -1,7 +1,6 @@
 // The `gate-agent` command line: commander parses, one file per subcommand
 // does the work by calling library code.
 import { Command, Help, type Option } from 'commander';
-import { AGENT_VERSION } from '../app/context.js';
 import * as detect from './detect.js';
 import * as compare from './compare.js';
 import * as models from './models.js';
@@ -19,12 +18,12 @@ import * as fleet from './fleet.js';
 import * as camera from './camera.js';
 import { addExamples } from './examples.js';
 import { REPORTED, jsonErrorsOn, setJsonErrors, withGlobalOptions } from './common.js';
-
+import { VERSION } from '../version.js';
 
 export function buildProgram(): Command {
   const program = new Command('gate-agent')
     .description('Securegate face-recognition gate agent')
-    .version(AGENT_VERSION)
+    .version(VERSION)
     .showHelpAfterError()
     // Inherited by every command registered below.
     .configureHelp({ optionDescription: (o: Option) => `${Help.prototype.optionDescription.call(new Help(), o)}${o.mandatory ? ' (required)' : ''}` })

@@ -9,6 +9,7 @@ import { action, resolveContext, withCommonOptions, type CommonOptions } from '.
 import * as configShow from './config-show.js';
 import * as configInit from './config-init.js';
 import * as configSet from './config-set.js';
+import { errorText } from '../errors.js';
 
 const log = logger('cli');
 
@@ -46,8 +47,8 @@ export function register(program: Command): void {
         await daemon.start();
       } catch (err) {
         startFailed = true;
-        log.error({ err: (err as Error).message }, 'gate-agent failed to start');
-        process.stderr.write(`${journalPrefix(3)}gate-agent: cannot start: ${(err as Error).message}\n`);
+        log.error({ err: errorText(err) }, 'gate-agent failed to start');
+        process.stderr.write(`${journalPrefix(3)}gate-agent: cannot start: ${errorText(err)}\n`);
         await shutdown.run('start failed');
       }
       if (opts.once) {

@@ -4,6 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { IdentityServer } from '../app/serve.js';
 import { Shutdown } from '../service/shutdown.js';
 import { action, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
+import { errorText } from '../errors.js';
 
 type ServeOptions = CommonOptions & { host?: string; port?: number; allowHost: string[] };
 
@@ -47,7 +48,7 @@ export function register(program: Command): void {
         address = await server.start();
         started = true;
       } catch (err) {
-        process.stderr.write(`gate-agent: cannot start the identity endpoint: ${(err as Error).message}\n`);
+        process.stderr.write(`gate-agent: cannot start the identity endpoint: ${errorText(err)}\n`);
         await shutdown.run('start failed');
         return;
       }

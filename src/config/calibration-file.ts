@@ -2,6 +2,7 @@
 // --write-calibration`) and `identification.calibrationFile` names: its format and its
 // checks, run when the config is loaded so a missing or broken table stops the start.
 import { readFileSync } from 'node:fs';
+import { errorText } from '../errors.js';
 
 export interface CalibrationTable {
   /** Where the comparisons came from (for people). */
@@ -45,7 +46,7 @@ export function readCalibration(file: string, path = 'identification.calibration
   try {
     t = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`${path}: ${JSON.stringify(file)}: cannot be read as JSON (${(err as Error).message.split('\n')[0]}); write it with gate-agent eval identify --write-calibration`, { cause: err });
+    throw new Error(`${path}: ${JSON.stringify(file)}: cannot be read as JSON (${errorText(err).split('\n')[0]}); write it with gate-agent eval identify --write-calibration`, { cause: err });
   }
   const problems = calibrationProblems(t, `${path}: ${JSON.stringify(file)}`);
   if (problems.length) throw new Error(problems.join('; '));

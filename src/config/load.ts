@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { CONFIG_VERSION } from './schema.js';
 import type { Config } from './types.js';
 import { problemPath, validateConfig } from './validate.js';
+import { errorText } from '../errors.js';
 
 export { validateConfig };
 
@@ -44,7 +45,7 @@ export function readConfigFile(file: string): Record<string, unknown> {
   try {
     data = extname(file) === '.json' ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new ConfigError([`not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`], file);
+    throw new ConfigError([`not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${errorText(err).split('\n')[0]}`], file);
   }
   if (data === null || data === undefined) return {};
   if (typeof data !== 'object' || Array.isArray(data)) throw new ConfigError(['the top level must be a mapping of keys to values'], file);

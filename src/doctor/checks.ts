@@ -16,6 +16,8 @@ import { openStore } from '../store/open.js';
 import { currentEvent } from '../app/schedule.js';
 import { thresholdCheck } from './threshold.js';
 import { isoWithOffset } from '../clock.js';
+import { errorText } from '../errors.js';
+import { PACKAGE_JSON } from '../version.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -63,7 +65,7 @@ async function models(ctx: DoctorContext): Promise<CheckResult> {
     return ok('models', `${ids.join(', ')} present with the right SHA-256 in ${ctx.modelsDir}`);
   } catch (err) {
     const fix = err instanceof ModelFileError && err.fixedByPull ? `; install them with \`${pullCommand({ configFile: ctx.configFile, required: requiredModels(ctx.config) })}\`` : '';
-    return fail('models', `${(err as Error).message}${fix}`);
+    return fail('models', `${errorText(err)}${fix}`);
   }
 }
 
@@ -78,7 +80,7 @@ function store(ctx: DoctorContext): CheckResult[] {
   try {
     s = openStore(ctx.config, ctx.dataDir);
   } catch (err) {
-    return [fail('database', `${(err as Error).message}`)];
+    return [fail('database', `${errorText(err)}`)];
   }
   try {
     const integrity = s.db.pragma('integrity_check', { simple: true });
@@ -277,7 +279,7 @@ async function serverClockMs(url: string | null, timeoutMs: number): Promise<num
 async function clock(ctx: DoctorContext): Promise<CheckResult> {
   const now = Date.now();
   const iso = isoWithOffset;
-  const installedAt = statSync(new URL('../../../package.json', import.meta.url)).mtimeMs;
+  const installedAt = statSync(PACKAGE_JSON).mtimeMs;
   if (now < installedAt - 86_400_000) return fail('clock', `the system clock says ${iso(now)}, before this agent was installed (${iso(installedAt)}); check NTP (\`timedatectl\`)`);
   let newest: number | null = null;
   try {

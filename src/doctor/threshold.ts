@@ -4,6 +4,7 @@ import type { Config } from '../config/types.js';
 import { effectiveThreshold } from '../match/calibration.js';
 import { thresholdRule } from '../match/identification-config.js';
 import type { CheckResult } from './checks.js';
+import { errorText } from '../errors.js';
 
 const pct = (v: number): string => `${(v * 100).toPrecision(2)}%`;
 
@@ -12,7 +13,7 @@ export function thresholdCheck(config: Config, attendees: number): CheckResult {
   try {
     rule = thresholdRule(config);
   } catch (err) {
-    return { name: 'threshold', status: 'fail', detail: (err as Error).message };
+    return { name: 'threshold', status: 'fail', detail: errorText(err) };
   }
   const e = effectiveThreshold(rule, attendees);
   const why =

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { errorText } from '../errors.js';
 
 /** A roster the technician must fix; shown as one line, like the CLI's usage errors. */
 export class RosterError extends Error {
@@ -55,7 +56,7 @@ export async function readRoster(path: string): Promise<RosterRow[]> {
       if (!Array.isArray(list)) throw new Error('expected an array of attendees (or {"attendees": [...]})');
       records = list as Record<string, unknown>[];
     } catch (err) {
-      throw new RosterError(`roster ${path}: not valid JSON: ${(err as Error).message}`);
+      throw new RosterError(`roster ${path}: not valid JSON: ${errorText(err)}`);
     }
   } else {
     const delimiter = detectDelimiter(text);
@@ -64,7 +65,7 @@ export async function readRoster(path: string): Promise<RosterRow[]> {
     try {
       records = parse(text, { columns: true, skip_empty_lines: true, trim: true, bom: true, delimiter }) as Record<string, unknown>[];
     } catch (err) {
-      throw new RosterError(`roster ${path}: not valid CSV (fields separated by "${delimiter === '\t' ? 'tab' : delimiter}"): ${(err as Error).message}`);
+      throw new RosterError(`roster ${path}: not valid CSV (fields separated by "${delimiter === '\t' ? 'tab' : delimiter}"): ${errorText(err)}`);
     }
     if (records.length && !('userId' in records[0]!)) {
       const seen = Object.keys(records[0]!).join(', ');

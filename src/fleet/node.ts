@@ -13,6 +13,7 @@ import type { EntryStore, StoredConflict } from './entry-store.js';
 import { linkState, type LinkState } from './link-state.js';
 import type { FleetOptions } from '../config/sections/fleet.js';
 import { buildEntry, fleetTopics, gateOfHeartbeatTopic, gateOfStatusTopic, parseEntry, parseHeartbeat, siteRootOf, type Heartbeat, type SiteEntry } from './topics.js';
+import { errorText } from '../errors.js';
 
 export interface FleetNodeDeps {
   options: FleetOptions;
@@ -266,7 +267,7 @@ export class FleetNode {
         try {
           store.markPublished([row.seq]);
         } catch (e) {
-          this.log.error({ err: (e as Error).message }, 'fleet: cannot mark an entry published; it will be sent again');
+          this.log.error({ err: errorText(e) }, 'fleet: cannot mark an entry published; it will be sent again');
         }
         this.entryRecorded();
       });

@@ -7,6 +7,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { FieldCipher } from '../store/crypto.js';
 import { vectorAt } from '../store/sealed-columns.js';
 import { ColumnWriter, normalizeInPlace, type GalleryColumns } from './gallery-columns.js';
+import { errorText } from '../errors.js';
 
 export interface GalleryWorkerInput {
   task: 'gallery-columns';
@@ -143,7 +144,7 @@ if (parentPort && task === 'gallery-split') {
   try {
     parentPort.postMessage({ ok: true, cuts: splitPoints(workerData as SplitPointsInput) });
   } catch (err) {
-    parentPort.postMessage({ ok: false, error: (err as Error).message });
+    parentPort.postMessage({ ok: false, error: errorText(err) });
   }
 }
 if (parentPort && task === 'gallery-columns') {
@@ -152,6 +153,6 @@ if (parentPort && task === 'gallery-columns') {
     const buffers = [cols.mat, cols.invScale, cols.colSum, cols.memberIds, cols.memberStart].map((a) => a.buffer as ArrayBuffer);
     parentPort.postMessage({ ok: true, cols }, buffers);
   } catch (err) {
-    parentPort.postMessage({ ok: false, error: (err as Error).message });
+    parentPort.postMessage({ ok: false, error: errorText(err) });
   }
 }

@@ -5,10 +5,9 @@ import { copyFile, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { pipeline as streamPipeline } from 'node:stream/promises';
-import http from 'node:http';
-import https from 'node:https';
 import yauzl from 'yauzl';
 import { loadManifest, modelById, sha256File, ModelFileError } from './manifest.js';
+import { httpGet, HttpFailure } from '../http/get.js';
 
 export interface PulledModel {
   id: string;
@@ -31,29 +30,18 @@ export interface PullOptions {
 
 const MAX_REDIRECTS = 5;
 
-async function download(url: string, dest: string, timeoutMs: number, redirects = 0): Promise<void> {
-  const mod = url.startsWith('https:') ? https : http;
-  await new Promise<void>((resolveP, reject) => {
-    const req = mod.get(url, { timeout: timeoutMs }, (res) => {
-      const status = res.statusCode ?? 0;
-      if (status >= 300 && status < 400 && res.headers.location) {
-        res.resume();
-        if (redirects >= MAX_REDIRECTS) return reject(new ModelFileError(`${url}: more than ${MAX_REDIRECTS} redirects`));
-        const next = new URL(res.headers.location, url).toString();
-        download(next, dest, timeoutMs, redirects + 1).then(resolveP, reject);
-        return;
-      }
-      if (status !== 200) {
-        res.resume();
-        return reject(new ModelFileError(`${url}: HTTP ${status}; check the URL or copy the pack from a USB stick and use --from DIR`));
-      }
-      streamPipeline(res, createWriteStream(dest)).then(resolveP, reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (err) =>
-      reject(new ModelFileError(`cannot download ${url}: ${err.message}; without internet, copy the pack to this device and use --from DIR`)),
-    );
-  });
+async function download(url: string, dest: string, timeoutMs: number): Promise<void> {
+  try {
+    // A pack is hundreds of megabytes on a site's uplink: no deadline for the whole
+    // download, only for silence.
+    const res = await httpGet(new URL(url), { idleTimeoutMs: timeoutMs, maxRedirects: MAX_REDIRECTS, wantBody: (status) => status === 200, sink: () => createWriteStream(dest) });
+    if (res.status !== 200) throw new ModelFileError(`${res.url.href}: HTTP ${res.status}; check the URL or copy the pack from a USB stick and use --from DIR`);
+  } catch (err) {
+    if (!(err instanceof HttpFailure)) throw err;
+    if (err.kind === 'redirects') throw new ModelFileError(`${url}: more than ${MAX_REDIRECTS} redirects`);
+    const why = err.kind === 'timeout' ? `no answer within ${timeoutMs} ms` : err.kind === 'bad-redirect' ? err.message : `${err.code ?? err.kind}`;
+    throw new ModelFileError(`cannot download ${url}: ${why}; without internet, copy the pack to this device and use --from DIR`);
+  }
 }
 
 /** Extract the named files (matched by base name, at any depth) from a zip into dir. */

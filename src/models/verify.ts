@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSession, ort } from './ort.js';
 import { loadManifest, sha256File, type ModelEntry } from './manifest.js';
+import { errorText } from '../errors.js';
 
 export interface ModelCheck {
   id: string;
@@ -48,7 +49,7 @@ export async function verifyModels(modelsDir: string, required: string[], fix = 
       const inferenceMs = await inferOnce(path, m);
       out.push({ ...base, sha256, inferenceMs, status: m.sha256 ? 'ok' : 'unpinned', ...(m.sha256 ? {} : { detail: 'no pinned hash in the manifest; compare the SHA-256 with a trusted copy' }) });
     } catch (err) {
-      out.push({ ...base, sha256, status: 'inference_failed', detail: (err as Error).message.split('\n')[0] });
+      out.push({ ...base, sha256, status: 'inference_failed', detail: errorText(err).split('\n')[0] });
     }
   }
   return out;

@@ -2,6 +2,7 @@
 // always produce exactly one response, for malformed and unknown requests too
 // (a silent broker-side failure looks like a dead gate to the operator).
 import { AUDITED_COMMANDS, type CommandName, type CommandResponse, type Commands } from './topics.js';
+import { errorText } from '../errors.js';
 
 export type CommandHandler<N extends CommandName> = (
   params: Commands[N]['params'],
@@ -62,7 +63,7 @@ export class CommandRouter {
       const result = (await handler(req.params, { id: req.id })) as Commands[CommandName]['result'];
       return { id: req.id, ok: true, result };
     } catch (e) {
-      return { id: req.id, ok: false, error: e instanceof Error ? e.message : String(e) };
+      return { id: req.id, ok: false, error: errorText(e) };
     }
   }
 }

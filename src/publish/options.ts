@@ -2,6 +2,7 @@
 // key is described) plus the topic, client id and backoff rules built on it.
 import { readFileSync } from 'node:fs';
 import { mqttDefaults, type MqttConfig } from '../config/sections/mqtt.js';
+import { errorText } from '../errors.js';
 
 /**
  * The publisher's settings: the config's `mqtt` section with a broker to connect to (the
@@ -52,7 +53,7 @@ export function readTlsFiles(opts: Pick<PublishOptions, 'caFile' | 'certFile' | 
     try {
       return readFileSync(p);
     } catch (e) {
-      throw new Error(`mqtt.${what}: ${p}: cannot read (${(e as Error).message}); fix the path or remove the key`, { cause: e });
+      throw new Error(`mqtt.${what}: ${p}: cannot read (${errorText(e)}); fix the path or remove the key`, { cause: e });
     }
   };
   return { ca: read('caFile', opts.caFile), cert: read('certFile', opts.certFile), key: read('keyFile', opts.keyFile) };

@@ -3,6 +3,7 @@
 import { connect, type IClientOptions } from 'mqtt';
 import { readTlsFiles, type PublishOptions } from './options.js';
 import { describeMqttError, redactUrl } from './publisher.js';
+import { errorText } from '../errors.js';
 
 /** null when the broker accepted the connection, else what went wrong (for a technician). */
 export async function probeBroker(opts: PublishOptions & { brokerUrl: string }, timeoutMs: number): Promise<string | null> {
@@ -10,7 +11,7 @@ export async function probeBroker(opts: PublishOptions & { brokerUrl: string }, 
   try {
     tls = readTlsFiles(opts);
   } catch (err) {
-    return (err as Error).message;
+    return errorText(err);
   }
   const options: IClientOptions = {
     clientId: `gate-agent-doctor-${process.pid}`,

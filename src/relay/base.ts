@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import { logger } from '../log.js';
 import { DoorMonitor, realTimers, type Timers } from './door.js';
 import { defaults, type Relay, type RelayDriver, type RelayEvents, type RelayOptions, type RelayState } from './types.js';
+import { errorText } from '../errors.js';
 
 const log = logger('relay');
 
@@ -125,7 +126,7 @@ export abstract class BaseRelay extends EventEmitter<RelayEvents> implements Rel
     } catch (err) {
       // Nothing better to do from here: the error is logged, callers go on
       // stopping; the driver's own off-switch still runs.
-      log.error({ err: err instanceof Error ? err.message : String(err) }, 'could not drive the relay inactive');
+      log.error({ err: errorText(err) }, 'could not drive the relay inactive');
     }
   }
 

@@ -2,6 +2,7 @@
 // ExecReload=/bin/kill -HUP $MAINPID, and `gate-agent config set` sends it too). A bad file
 // is logged and the daemon keeps the config it runs with.
 import type { Logger } from '../log.js';
+import { errorText } from '../errors.js';
 
 export const RELOAD_SIGNAL = 'SIGHUP';
 
@@ -11,7 +12,7 @@ export function onReloadSignal(reload: () => string[], log: Logger): () => void 
     try {
       reload();
     } catch (err) {
-      log.error({ err: (err as Error).message }, 'config reload failed: the daemon keeps running with its current config');
+      log.error({ err: errorText(err) }, 'config reload failed: the daemon keeps running with its current config');
     }
   };
   process.on(RELOAD_SIGNAL, handler);

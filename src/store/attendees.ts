@@ -7,6 +7,8 @@ import { vacuum } from './migrations.js';
 import { kycAt, OUTBOX_PAYLOAD, photoAt, vectorAt } from './sealed-columns.js';
 import type { AttendeeSession } from './session.js';
 import { isoWithOffset } from '../clock.js';
+import { errorText } from '../errors.js';
+import { logger, type Logger } from '../log.js';
 
 export interface EventRow {
   id: string;
@@ -62,6 +64,7 @@ export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
     readonly db: Database,
     public cipher: FieldCipher,
     private readonly now: () => number = Date.now,
+    private readonly log: Logger = logger('store'),
   ) {
     super();
   }
@@ -86,20 +89,30 @@ export class AttendeeStore extends EventEmitter<{ change: [StoreChange] }> {
       if (this.depth === 0) {
         const changes = this.pending;
         this.pending = [];
-        for (const c of changes) {
-          try {
-            this.emit('change', c);
-          } catch {
-            // A listener's failure must not make a committed transaction look failed.
-          }
-        }
+        for (const c of changes) this.notify(c);
       }
     }
   }
 
   private changed(c: StoreChange): void {
     if (this.depth > 0) this.pending.push(c);
-    else this.emit('change', c);
+    else this.notify(c);
+  }
+
+  /**
+   * Each listener on its own: one that throws must neither make a committed write look
+   * failed nor keep the change from the listeners after it (a gallery would go stale),
+   * and its failure is logged, not lost.
+   */
+  private notify(c: StoreChange): void {
+    // rawListeners: a `once` listener's wrapper removes itself when called, as emit would.
+    for (const listener of this.rawListeners('change')) {
+      try {
+        listener.call(this, c);
+      } catch (err) {
+        this.log.error({ err: errorText(err), change: c.kind, eventId: c.eventId }, 'a store change listener failed; the change is committed');
+      }
+    }
   }
 
   // ---- events

@@ -1,10 +1,10 @@
-// HTTP client for the central attendee API (docs/central-api.md). node:http
-// rather than global fetch so one deadline covers connect, headers and body,
-// and the body can be capped while it streams in.
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
+// Client for the central attendee API (docs/central-api.md), over the agent's one
+// HTTP client: one deadline covers connect, headers and body, and the body is
+// capped while it streams in.
+import { httpGet, HttpFailure } from '../http/get.js';
 import { resolveApiKey, SyncConfigError, type SyncConfig } from './config.js';
 import { parsePage, SyncError, type AttendeePage, type PageContext } from './page.js';
+import { errorText } from '../errors.js';
 
 export interface PageRequest {
   eventId: string;
@@ -60,7 +60,7 @@ export class HttpCentralClient implements CentralClient {
     try {
       json = JSON.parse(res.body.toString('utf8'));
     } catch (err) {
-      throw new SyncError(`${where} sent a page for event "${req.eventId}" that is not valid JSON (${(err as Error).message}); the page was not applied`, false);
+      throw new SyncError(`${where} sent a page for event "${req.eventId}" that is not valid JSON (${errorText(err)}); the page was not applied`, false);
     }
     const page = parsePage(json, { eventId: req.eventId, modelId: req.modelId, baseUrl: this.baseUrl, ...(this.opts.embedders && { embedders: this.opts.embedders }) });
     // Only an empty page's ETag is kept: the same URL is asked again either at
@@ -71,55 +71,31 @@ export class HttpCentralClient implements CentralClient {
     return page;
   }
 
-  private get(url: URL, etag: string | undefined, signal?: AbortSignal): Promise<{ status: number; body: Buffer; etag: string | undefined }> {
+  private async get(url: URL, etag: string | undefined, signal?: AbortSignal): Promise<{ status: number; body: Buffer; etag: string | undefined }> {
     const { requestTimeoutMs, maxPageBytes } = this.opts;
     const where = `the central server ${url.origin}`;
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const done = (err: SyncError | null, value?: { status: number; body: Buffer; etag: string | undefined }): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        if (err) {
-          req.destroy();
-          reject(err);
-        } else resolve(value!);
-      };
-      const timer = setTimeout(
-        () => done(new SyncError(`${where} did not send a whole page within ${requestTimeoutMs} ms (sync.requestTimeoutMs); the server is slow or the network is down`, true)),
-        requestTimeoutMs,
-      );
-      const onAbort = (): void => done(new SyncError('sync was stopped before the page arrived', false));
-      const headers: Record<string, string> = { 'x-api-key': this.opts.apiKey, accept: 'application/json', 'user-agent': 'securegate-gate-agent' };
-      if (etag) headers['if-none-match'] = etag;
-      const req = (url.protocol === 'https:' ? https : http).request(url, { method: 'GET', headers }, (res: IncomingMessage) => {
-        const declared = Number(res.headers['content-length']);
-        const tooLarge = (): SyncError =>
-          new SyncError(`${where} sent a page larger than ${maxPageBytes} bytes (sync.maxPageBytes); lower sync.pageSize`, false);
-        if (Number.isFinite(declared) && declared > maxPageBytes) return done(tooLarge());
-        const chunks: Buffer[] = [];
-        let total = 0;
-        res.on('data', (c: Buffer) => {
-          total += c.length;
-          if (total > maxPageBytes) return done(tooLarge());
-          chunks.push(c);
-        });
-        res.on('end', () => {
-          const et = res.headers.etag;
-          done(null, { status: res.statusCode ?? 0, body: Buffer.concat(chunks), etag: typeof et === 'string' ? et : undefined });
-        });
-        res.on('error', (err) => done(networkError(err, where, true)));
-        // A cut connection ends the response without 'end' (and sometimes without 'error').
-        res.on('close', () => {
-          if (!res.complete) done(networkError(Object.assign(new Error('connection closed'), { code: 'ECONNRESET' }), where, true));
-        });
-      });
-      req.on('error', (err) => done(networkError(err, where, false)));
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      req.end();
-    });
+    const headers: Record<string, string> = { 'x-api-key': this.opts.apiKey, accept: 'application/json' };
+    if (etag) headers['if-none-match'] = etag;
+    try {
+      // No redirects followed: the API answers pages itself, and the key must not travel on.
+      const res = await httpGet(url, { headers, timeoutMs: requestTimeoutMs, maxBytes: maxPageBytes, ...(signal && { signal }) });
+      const et = res.headers.etag;
+      return { status: res.status, body: res.body, etag: typeof et === 'string' ? et : undefined };
+    } catch (err) {
+      if (!(err instanceof HttpFailure)) throw err;
+      switch (err.kind) {
+        case 'timeout':
+          throw new SyncError(`${where} did not send a whole page within ${requestTimeoutMs} ms (sync.requestTimeoutMs); the server is slow or the network is down`, true);
+        case 'aborted':
+          throw new SyncError('sync was stopped before the page arrived', false);
+        case 'too-large':
+          throw new SyncError(`${where} sent a page larger than ${maxPageBytes} bytes (sync.maxPageBytes); lower sync.pageSize`, false);
+        case 'cut':
+          throw new SyncError(`the connection to ${where} was cut while the page was arriving (${err.code}); the page was not applied`, true);
+        default:
+          throw new SyncError(`could not reach ${where} (${err.code ?? err.kind}); check sync.baseUrl and the network`, true);
+      }
+    }
   }
 }
 
@@ -134,14 +110,6 @@ export function createCentralClient(c: SyncConfig, env: NodeJS.ProcessEnv = proc
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new SyncConfigError(`sync.baseUrl must be http or https, not ${url.protocol}`);
   return new HttpCentralClient({ baseUrl: c.baseUrl, apiKey: resolveApiKey(c, env), requestTimeoutMs: c.requestTimeoutMs, maxPageBytes: c.maxPageBytes });
-}
-
-function networkError(err: Error, where: string, midBody: boolean): SyncError {
-  const code = (err as NodeJS.ErrnoException).code ?? err.message;
-  return new SyncError(
-    midBody ? `the connection to ${where} was cut while the page was arriving (${code}); the page was not applied` : `could not reach ${where} (${code}); check sync.baseUrl and the network`,
-    true,
-  );
 }
 
 function serverDetail(body: Buffer): string {

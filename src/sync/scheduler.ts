@@ -7,6 +7,7 @@ import type { FacePipeline } from '../vision/pipeline.js';
 import { createCentralClient, type HttpCentralClient } from './client.js';
 import { pipelineEmbedder, type FetchPhoto } from './photo.js';
 import { syncAll, type SyncResult } from './sync.js';
+import { errorText } from '../errors.js';
 
 const log = logger('sync');
 
@@ -76,7 +77,7 @@ export class SyncScheduler {
       else this.deps.onDone(results, Date.now() - t0);
       return results;
     } catch (err) {
-      this.deps.onFailed((err as Error).message);
+      this.deps.onFailed(errorText(err));
       return [];
     }
   }

@@ -9,6 +9,7 @@ import type { CentralClient } from './client.js';
 import { SyncError, type AttendeePage, type SyncEmbedding } from './page.js';
 import { PhotoRejected, type EmbedPhoto, type FetchPhoto } from './photo.js';
 import { isoWithOffset } from '../clock.js';
+import { errorText } from '../errors.js';
 
 const log = logger('sync');
 
@@ -142,11 +143,11 @@ export async function syncEvent(opts: SyncOptions & { eventId: string }): Promis
     }
     store.setSyncState(eventId, { lastSuccessAt: now(), lastError: null });
   } catch (err) {
-    r.error = err instanceof SyncError ? err.message : `sync failed: ${err instanceof Error ? err.message : String(err)}`;
+    r.error = err instanceof SyncError ? err.message : `sync failed: ${errorText(err)}`;
     try {
       store.setSyncState(eventId, { lastError: r.error });
     } catch (e) {
-      log.error({ eventId, err: (e as Error).message }, 'could not record the sync error');
+      log.error({ eventId, err: errorText(e) }, 'could not record the sync error');
     }
     log.warn({ eventId, pagesApplied: r.pages, error: r.error }, 'sync failed; the cache keeps every page applied so far');
     finish(store, r, modelId);

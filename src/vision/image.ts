@@ -3,6 +3,7 @@
 import sharp, { type Metadata } from 'sharp';
 import { readFile } from 'node:fs/promises';
 import type { RgbImage } from './types.js';
+import { errorText } from '../errors.js';
 
 export type ImageErrorCode =
   | 'not_found'
@@ -85,7 +86,7 @@ export async function decodeImage(input: Buffer, opts: DecodeOptions): Promise<R
       .toBuffer({ resolveWithObject: true });
     return { data: toRgb(data, info.channels), width: info.width, height: info.height };
   } catch (err) {
-    const msg = String((err as Error).message ?? err);
+    const msg = errorText(err);
     if (/truncat|premature|end of (file|data)|corrupt|invalid/i.test(msg)) {
       throw new ImageError('truncated', 'image data is truncated or corrupt; capture or copy the image again');
     }

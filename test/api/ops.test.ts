@@ -78,27 +78,40 @@ void test('/metrics: Prometheus text with the API counters and the injected gate
     '# TYPE gate_outbox_depth gauge',
     'gate_outbox_depth 7',
     'gate_sync_age_seconds 42.5',
-    '# TYPE gate_stage_seconds summary',
-    'gate_stage_seconds{stage="embed",quantile="0.5"} 0.03',
+    // Histograms, which add up across gates: cumulative buckets, _sum and _count.
+    '# TYPE gate_stage_seconds histogram',
+    'gate_stage_seconds_bucket{le="0.01",stage="embed"} 1',
+    'gate_stage_seconds_bucket{le="0.025",stage="embed"} 2',
+    'gate_stage_seconds_bucket{le="0.05",stage="embed"} 4',
+    'gate_stage_seconds_bucket{le="+Inf",stage="embed"} 4',
     'gate_stage_seconds_count{stage="embed"} 4',
+    '# TYPE api_stage_seconds histogram',
     'api_requests_total{route="/identity",status="200"} 1',
     'api_requests_total{route="/identity",status="404"} 1',
     'api_identify_outcomes_total{outcome="match"} 1',
     'api_stage_seconds_count{stage="identify"} 1',
+    // prom-client's default process and Node.js metrics.
+    '# TYPE process_cpu_seconds_total counter',
+    '# TYPE process_resident_memory_bytes gauge',
+    '# TYPE nodejs_eventloop_lag_p99_seconds gauge',
   ]) {
     assert.ok(lines.includes(expected), `missing line: ${expected}\n${r.text}`);
   }
+  const sum = Number(/^gate_stage_seconds_sum\{stage="embed"\} (\S+)$/m.exec(r.text)?.[1]);
+  assert.ok(Math.abs(sum - 0.1) < 1e-9, `gate_stage_seconds_sum ${sum}`);
+  assert.ok(!lines.some((l) => l.includes('quantile=')), 'no summaries: their quantiles cannot be added up across gates');
   // Every sample line is `name{labels} value`, parseable by a scraper.
   for (const l of lines.filter((x) => x !== '' && !x.startsWith('#'))) {
     assert.match(l, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*")*\})? (-?[0-9.e+-]+|NaN|[+-]Inf)$/, l);
   }
 });
 
-void test('metrics registry: label escaping, one metric per name, bad names refused', () => {
-  const r = new MetricsRegistry();
-  const c = r.counter('x_total', 'X.');
+void test('metrics registry: label escaping, one metric per name, bad names refused', async () => {
+  const r = new MetricsRegistry({ defaultMetrics: false });
+  const c = r.counter('x_total', 'X.', ['reason']);
   c.inc({ reason: 'say "hi"\\\n' });
-  assert.ok(r.render().includes('x_total{reason="say \\"hi\\"\\\\\\n"} 1'), r.render());
+  const text = await r.render();
+  assert.ok(text.includes('x_total{reason="say \\"hi\\"\\\\\\n"} 1'), text);
   assert.equal(r.counter('x_total', 'again'), c);
   assert.throws(() => r.gauge('x_total', 'clash'), /already a counter/);
   assert.throws(() => r.counter('bad-name', 'x'), /bad metric name/);
@@ -107,7 +120,7 @@ void test('metrics registry: label escaping, one metric per name, bad names refu
   g.collect(() => {
     throw new Error('db closed');
   });
-  assert.ok(r.render().includes('broken NaN'));
+  assert.ok((await r.render()).includes('broken NaN'));
 });
 
 void test('/openapi.json describes the endpoint, its parameters, the session schema and every error', async (t) => {

@@ -5,6 +5,8 @@ import { mkdtemp, rm, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import BetterSqlite3 from 'better-sqlite3';
 import { AttendeeStore } from '../../src/store/attendees.js';
 import { FieldCipher, parseKey, StoreError } from '../../src/store/crypto.js';
@@ -208,6 +210,48 @@ test('change events are emitted only after a transaction commits', async () => {
     );
     assert.deepEqual(seen, []);
     assert.equal(store.hasAttendee('ev', 'x'), false);
+    db.close();
+  });
+});
+
+test('a change listener that throws is logged; the write stays committed and later listeners still hear it', async () => {
+  await withDir(async (dir) => {
+    const db = openDatabase(dir);
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(...chunk.toString().split('\n').filter((l) => l !== ''));
+        cb();
+      },
+    });
+    const store = new AttendeeStore(db, new FieldCipher(null), Date.now, pino({ level: 'info' }, sink));
+    store.upsertEvent({ id: 'ev' });
+    const seen: string[] = [];
+    let onceCalls = 0;
+    store.on('change', () => {
+      throw new Error('gallery exploded');
+    });
+    store.once('change', () => onceCalls++);
+    store.on('change', (c) => seen.push(c.kind));
+    const vector = unitVectors(1, 512, 8)[0]!;
+    // Inside a transaction (emitted after commit) and outside one (emitted at once).
+    store.transaction(() => {
+      store.upsertAttendee('ev', localSession('x', {}));
+      store.addEmbedding('ev', 'x', { vector, modelId: 'm1', quality: null, source: 'enroll' });
+    });
+    store.removeEvent('ev');
+    assert.deepEqual(seen, ['embedding-added', 'event-removed']);
+    assert.equal(onceCalls, 1, 'a once listener is called once, as with emit');
+    const errors = lines.map((l) => JSON.parse(l) as { level: number; msg: string; err: string; change: string });
+    assert.deepEqual(
+      errors.map((e) => [e.level, e.err, e.change]),
+      [
+        [50, 'gallery exploded', 'embedding-added'],
+        [50, 'gallery exploded', 'event-removed'],
+      ],
+    );
+    assert.match(errors[0]!.msg, /change listener failed/);
+    assert.ok(!lines.join('\n').includes(String(vector[0])), 'the embedding is not logged');
     db.close();
   });
 });

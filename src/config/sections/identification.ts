@@ -3,6 +3,7 @@
 // enrollment photos is scored. Its own section, so it stays apart from `match`.
 import { readCalibration } from '../calibration-file.js';
 import { defaultsOf, num, numOrNull, oneOf, section, strOrNull, type Static } from '../schema-kit.js';
+import { errorText } from '../../errors.js';
 
 export const identificationSchema = section('Keeping strangers out as the attendee list grows: the threshold follows the number of enrolled attendees (docs/accuracy.md, docs/matching.md).', {
   targetFpir: numOrNull({
@@ -46,6 +47,6 @@ export function identificationProblems(c: IdentificationConfig): string[] {
     readCalibration(c.calibrationFile);
     return [];
   } catch (err) {
-    return [(err as Error).message];
+    return [errorText(err)];
   }
 }
