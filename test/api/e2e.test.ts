@@ -5,7 +5,7 @@ import './quiet-logs.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,7 @@ import type { AttendeeSession } from '../../src/store/session.js';
 import { defaultConfig, readPhoto } from '../fixtures.js';
 import { BIN, SHARED_FACES, SHARED_MODELS } from '../paths.js';
 import { specSession } from './fixtures/spec-session.js';
-import { dataUrl, detailOf, request, type Reply } from './helpers.js';
+import { dataUrl, detailOf, request, type Reply, stopServedStack } from './helpers.js';
 import { own } from '../proc.js';
 
 const EVENT = 'evt_spring_gala';
@@ -102,13 +102,7 @@ before(async () => {
   key = createKey(rec.store.db, 'e2e-client').key;
 });
 
-after(async () => {
-  await service?.close();
-  await rec?.stop();
-  photos?.closeAllConnections();
-  await new Promise<void>((resolve) => (photos ? photos.close(() => resolve()) : resolve()));
-  await rm(dir, { recursive: true, force: true });
-});
+after(() => stopServedStack({ service, rec, photos, dir }));
 
 void test('a registered attendee: 200 with the contract session plus this verification, stored, recorded and audited', async () => {
   const port = service.address.port;

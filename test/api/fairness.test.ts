@@ -6,7 +6,7 @@
 import './quiet-logs.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,7 +21,7 @@ import { pngBomb, scanBomb } from '../../scripts/hostile-images.js';
 import { defaultConfig, readPhoto } from '../fixtures.js';
 import { SHARED_FACES, SHARED_MODELS } from '../paths.js';
 import { until } from '../proc.js';
-import { request } from './helpers.js';
+import { request, stopServedStack } from './helpers.js';
 
 const EVENT = 'evt_fair';
 let dir: string;
@@ -58,13 +58,7 @@ before(async () => {
   service = await startApiService({ config, rec, outbox });
 });
 
-after(async () => {
-  await service?.close();
-  await rec?.stop();
-  photos?.closeAllConnections();
-  await new Promise<void>((resolve) => (photos ? photos.close(() => resolve()) : resolve()));
-  await rm(dir, { recursive: true, force: true });
-});
+after(() => stopServedStack({ service, rec, photos, dir }));
 
 test('a key flooding with bombs does not take a quiet key\'s share: the quiet key gets 200s, the flood gets 429/503/415', async (t) => {
   const port = service.address.port;

@@ -245,3 +245,20 @@ export async function filteredPort(t: TestContext): Promise<{ port: number }> {
   }
   throw new Error('the stopped listener kept accepting connections; cannot make a filtered port here');
 }
+
+/** What a test that serves the real identity stack starts in `before()`; any part may be missing if `before()` failed. */
+export interface ServedStack {
+  service?: { close(): Promise<void> };
+  rec?: { stop(): Promise<void> };
+  photos?: http.Server;
+  dir?: string;
+}
+
+/** Stops the API, then recognition, then the photo server, and removes the temp folder. */
+export async function stopServedStack({ service, rec, photos, dir }: ServedStack): Promise<void> {
+  await service?.close();
+  await rec?.stop();
+  photos?.closeAllConnections();
+  await new Promise<void>((resolve) => (photos ? photos.close(() => resolve()) : resolve()));
+  if (dir) await rm(dir, { recursive: true, force: true });
+}
