@@ -35,6 +35,7 @@ import { FleetLink } from './fleet-link.js';
 import { baseTopicOf } from '../publish/options.js';
 import { RecentSamples } from './recent-samples.js';
 import { applyImageThreads, threadBudget } from './thread-budget.js';
+import { watchInference } from './vision-health.js';
 
 const log = logger('daemon');
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -181,8 +182,9 @@ export class GateDaemon {
 
     const budget = threadBudget({ imageThreads: c.vision.imageThreads, loadWorkers: c.match.loadWorkers });
     applyImageThreads(budget.imageThreads);
-    log.info({ ...budget, onnxThreads: c.models.threads, uvThreadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, 'thread budget');
+    log.info({ ...budget, onnxThreads: c.models.threads, inferenceWorker: c.vision.inferenceWorker, uvThreadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, 'thread budget');
     this.rec = await startRecognition(c, this.opts.modelsDir, this.opts.dataDir);
+    watchInference(this.rec.pipeline, (ok, detail) => this.health.set('vision', ok, detail));
     this.identity = { gateId: c.gateId, siteId: c.siteId, eventId: '', modelId: this.rec.embedderId };
     this.outbox = new Outbox(this.rec.store.db, { identity: this.identity, maxMessages: c.mqtt.outboxMaxMessages, ...sealerOf(this.rec.store) });
     this.fleet = new FleetLink({ config: c, db: this.rec.store.db, baseTopic: baseTopicOf(c.mqtt, c), version: VERSION, health: this.health, now: this.now, mono: this.mono, policy: () => this.policy, eventId: () => this.event?.id ?? null, recordConflict: (x) => this.recordEvent('fleet_conflict', FleetLink.conflictEvent(x)) });
@@ -262,7 +264,7 @@ export class GateDaemon {
   /** The identity endpoint; a failure to listen (a busy port) is an API fault: the door keeps working. */
   private async startApi(): Promise<void> {
     const c = this.config;
-    const critical: HealthPart[] = ['event', 'camera', 'relay', 'store', ...(this.fleet?.enabled ? (['fleet'] as const) : [])];
+    const critical: HealthPart[] = ['event', 'camera', 'relay', 'store', 'vision', ...(this.fleet?.enabled ? (['fleet'] as const) : [])];
     try {
       this.api = await startApiService({
         config: c,
@@ -534,7 +536,7 @@ export class GateDaemon {
     const t0 = performance.now();
     const img = await frameImage(frame, config.vision.maxImagePixels);
     const decodeMs = performance.now() - t0;
-    const res = await pipeline.analyze(img, { retryEmpty: config.daemon.retryEmptyFrames, embed: true, maxEmbedFaces: config.daemon.maxFacesPerFrame, minEmbedInterEyePx: config.quality.minInterEyePx });
+    const res = await pipeline.analyze(img, { lane: 'camera', retryEmpty: config.daemon.retryEmptyFrames, embed: true, maxEmbedFaces: config.daemon.maxFacesPerFrame, minEmbedInterEyePx: config.quality.minInterEyePx });
     const t1 = performance.now();
     const gallery = await galleries.get(this.event.id);
     const matcher = this.frameMatcher();

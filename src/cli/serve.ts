@@ -12,6 +12,7 @@ import { sealerOf } from '../store/open.js';
 import { MqttPublisher } from '../publish/publisher.js';
 import { Shutdown } from '../service/shutdown.js';
 import { ModelsState, serveReadiness } from './serve-health.js';
+import { watchInference } from '../app/vision-health.js';
 import { action, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
 
 const log = logger('cli');
@@ -71,8 +72,10 @@ export function register(program: Command): void {
       try {
         rec = await startRecognition(ctx.config, ctx.modelsDir, ctx.dataDir);
         // Loaded is not enough for /healthz: the detector must have answered once.
-        await rec.pipeline.detector.detect({ data: new Uint8Array(32 * 32 * 3), width: 32, height: 32 });
+        await rec.pipeline.analyze({ data: new Uint8Array(32 * 32 * 3), width: 32, height: 32 }, { embed: false });
         models.loaded();
+        // A crashed inference worker is a fault on /healthz until it is back.
+        watchInference(rec.pipeline, (ok, detail) => (ok ? models.loaded() : models.unloaded(detail)));
         const identity = { gateId: ctx.config.gateId, siteId: ctx.config.siteId, eventId: '', modelId: rec.embedderId };
         const outbox = new Outbox(rec.store.db, { identity, maxMessages: ctx.config.mqtt.outboxMaxMessages, ...sealerOf(rec.store) });
         if (ctx.config.mqtt.brokerUrl) {

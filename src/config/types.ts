@@ -57,6 +57,14 @@ export interface Config {
     maxEmbedBatch: number;
     /** libvips threads; 0: derived from the core count (app/thread-budget.ts). */
     imageThreads: number;
+    /** Face models in a worker thread (vision/worker-pipeline.ts), off the event loop. */
+    inferenceWorker: boolean;
+    /** After a camera frame with a face, API and background inference wait this long. */
+    passageHoldMs: number;
+    /** Longest an API recognition waits for the camera to leave the models a turn. */
+    apiMaxWaitMs: number;
+    workerRestartMinMs: number;
+    workerRestartMaxMs: number;
   };
   quality: { minInterEyePx: number; maxYawDeg: number; minSharpness: number };
   match: { threshold: number; margin: number; rescoreTop: number; threads: number; loadWorkers: number };

@@ -92,6 +92,9 @@ function crossKeyProblems(config: Config): string[] {
     ...validateApiConfig(config.api).map((p) => `api.${p.replace(/^api\./, '')}`),
     ...identificationProblems(config.identification),
     ...fleetProblems(config.fleet, { brokerUrl: config.mqtt.brokerUrl, gateId: config.gateId }),
+    ...(config.vision.workerRestartMaxMs < config.vision.workerRestartMinMs
+      ? [`vision.workerRestartMaxMs: ${config.vision.workerRestartMaxMs}: must be >= vision.workerRestartMinMs (${config.vision.workerRestartMinMs}); raise it or lower the other`]
+      : []),
   ];
 }
 

@@ -2,7 +2,8 @@
 // Shared by `gate-agent identify`, the identity endpoint and the gate.
 import type { Config } from '../config/types.js';
 import type { AttendeeStore } from '../store/attendees.js';
-import type { FacePipeline, StageTimings } from '../vision/pipeline.js';
+import type { Lane } from '../vision/lanes.js';
+import type { FaceAnalyzer, StageTimings } from '../vision/pipeline.js';
 import type { Face, RgbImage } from '../vision/types.js';
 import { decideMatch, type MatchReason } from './decide.js';
 import type { Galleries } from './galleries.js';
@@ -33,7 +34,7 @@ export class Recognizer {
   private readonly thresholds: ThresholdCache;
 
   constructor(
-    private readonly pipeline: FacePipeline,
+    private readonly pipeline: FaceAnalyzer,
     private readonly galleries: Galleries,
     private readonly store: AttendeeStore,
     private readonly config: Pick<Config, 'match' | 'quality' | 'identification'>,
@@ -47,11 +48,12 @@ export class Recognizer {
     return { userId: c.userId, name, similarity: Math.round(c.similarity * 1e4) / 1e4 };
   }
 
-  async identify(eventId: string, image: Buffer | RgbImage): Promise<IdentifyResult> {
+  /** `lane`: whose work this is in the inference worker's queue (the identity API passes 'api'). */
+  async identify(eventId: string, image: Buffer | RgbImage, lane: Lane = 'background'): Promise<IdentifyResult> {
     this.store.requireEvent(eventId);
     const res = Buffer.isBuffer(image)
-      ? await this.pipeline.analyzeEncoded(image, { embed: true, maxEmbedFaces: 1 })
-      : await this.pipeline.analyze(image, { embed: true, maxEmbedFaces: 1 });
+      ? await this.pipeline.analyzeEncoded(image, { embed: true, maxEmbedFaces: 1, lane })
+      : await this.pipeline.analyze(image, { embed: true, maxEmbedFaces: 1, lane });
     const base = { faces: res.faces.length, secondBest: null, match: null, threshold: null };
     const face = res.faces[0] ?? null;
     if (!face?.embedding) return { ...base, decision: 'no_face', reason: 'no_face', face: null, timings: { ...res.timings, matchMs: 0 } };
