@@ -649,11 +649,12 @@ export class GateDaemon {
       throw err;
     }
     this.health.set('store', true, 'recording decisions');
+    let frameToRelayMs: number | undefined;
     if (d.kind === 'grant') {
       try {
         this.unsettledPulses++;
         await this.relay!.pulse();
-        if (capturedAtMs !== null) this.stats.grantLatencyMs.push(performance.now() - capturedAtMs);
+        if (capturedAtMs !== null) this.stats.grantLatencyMs.push((frameToRelayMs = performance.now() - capturedAtMs));
       } catch (err) {
         this.settlePulses(false);
         this.status.relayFault((err as Error).message);
@@ -661,7 +662,7 @@ export class GateDaemon {
         this.outbox!.recordEvent('relay_fault', { error: (err as Error).message });
       }
     }
-    log.info({ decision: d.kind, reason: d.reason, userId: d.userId, similarity: d.similarity, liveness: d.liveness?.score ?? null, threshold: d.threshold ?? this.threshold, track: d.trackId }, d.kind === 'grant' ? `granted: ${d.userId}` : `denied: ${d.reason}${d.userId ? ` (${d.userId})` : ''}`);
+    log.info({ decision: d.kind, reason: d.reason, userId: d.userId, similarity: d.similarity, liveness: d.liveness?.score ?? null, threshold: d.threshold ?? this.threshold, track: d.trackId, ...(frameToRelayMs !== undefined && { frameToRelayMs: Math.round(frameToRelayMs) }) }, d.kind === 'grant' ? `granted: ${d.userId}` : `denied: ${d.reason}${d.userId ? ` (${d.userId})` : ''}`);
   }
 
   /** The relay reported the outcome of the pulses asked for so far (they merged into one). */

@@ -23,7 +23,9 @@ export type WireAnalyzeOptions = Omit<AnalyzeOptions, 'chooseFaces' | 'lane'>;
 
 export type InferenceRequest =
   | { id: number; op: 'analyze'; image: RgbImage; opts: WireAnalyzeOptions }
-  | { id: number; op: 'liveness'; image: RgbImage; box: Detection['box'] };
+  | { id: number; op: 'liveness'; image: RgbImage; box: Detection['box'] }
+  /** End the thread with `code` once the job in hand is answered (a fault drill, or stop). */
+  | { id: number; op: 'exit'; code: number };
 
 export type InferenceReply =
   | { id: number; ok: true; pixels: Uint8Array; result?: AnalyzeResult; score?: number }
@@ -48,14 +50,22 @@ async function main(port: NonNullable<typeof parentPort>, data: InferenceWorkerD
     port.postMessage({ ready: false, message: (err as Error).message } satisfies WorkerStartup);
     return;
   }
+  // The job in hand. The thread never ends in the middle of one: onnxruntime-node aborts
+  // the whole process when a worker is terminated while session.run is in progress (its
+  // binding throws a C++ Napi::Error into the dead environment), so exits wait for it.
+  let current: Promise<unknown> = Promise.resolve();
   port.on('message', (req: InferenceRequest) => {
+    if (req.op === 'exit') {
+      void current.finally(() => process.exit(req.code));
+      return;
+    }
     const pixels = req.image.data;
     const answer = async (): Promise<InferenceReply> => {
       if (req.op === 'analyze') return { id: req.id, ok: true, pixels, result: await pipeline.analyze(req.image, req.opts) };
       if (!liveness) throw new Error('liveness is off in this inference worker');
       return { id: req.id, ok: true, pixels, score: await liveness.score(req.image, req.box) };
     };
-    answer().then(
+    current = answer().then(
       (reply) => port.postMessage(reply, [reply.pixels.buffer as ArrayBuffer]),
       (err: Error) => port.postMessage({ id: req.id, ok: false, pixels, message: err.message } satisfies InferenceReply, [pixels.buffer as ArrayBuffer]),
     );

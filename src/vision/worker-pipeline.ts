@@ -1,8 +1,8 @@
 // The face pipeline in a worker thread (inference-worker.ts), behind the same calls as the
 // in-process FacePipeline. Work is ordered by the lane queue (lanes.ts: camera frames
 // first), one job at a time; pixel buffers move to the worker and back in the transfer
-// list. A worker that dies (an exception, an out-of-memory, terminate()) fails the job it
-// was running and every queued one, is reported ('crash') and started again after a
+// list. A worker that dies (an uncaught exception, an out-of-memory) fails the job it was
+// running and every queued one, is reported ('crash') and started again after a
 // backoff ('restarted'); meanwhile every call fails at once with InferenceUnavailableError,
 // so the gate decides nothing, and opens nothing, until it is back.
 import { EventEmitter } from 'node:events';
@@ -15,6 +15,8 @@ import type { AnalyzeOptions, AnalyzeResult, FaceAnalyzer } from './pipeline.js'
 import type { Detection, RgbImage } from './types.js';
 
 const WORKER = new URL('./inference-worker.js', import.meta.url);
+/** How long stop() waits for the job in hand before it terminates a worker that hangs. */
+const STOP_GRACE_MS = 10_000;
 
 export interface WorkerPipelineOptions {
   lanes: LaneOptions;
@@ -93,18 +95,29 @@ export class WorkerPipeline extends EventEmitter<Events> implements FaceAnalyzer
     clearTimeout(this.restartTimer);
     const w = this.worker;
     this.worker = null;
-    const err = new InferenceUnavailableError('the face pipeline is stopping', 1);
-    this.lanes.refuseAll(err);
-    this.failPending(err);
-    if (w) await w.terminate();
+    this.lanes.refuseAll(new InferenceUnavailableError('the face pipeline is stopping', 1));
+    if (!w) return;
+    // Never terminate() during a model run: onnxruntime-node aborts the process then. The
+    // worker ends itself once the job in hand is answered; terminate only if it hangs.
+    const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+    w.postMessage({ id: 0, op: 'exit', code: 0 } satisfies InferenceRequest);
+    const hung = setTimeout(() => void w.terminate(), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(hung);
+    this.failPending(new InferenceUnavailableError('the face pipeline stopped', 1));
   }
 
   /**
-   * Ends the worker thread as a crash would (it was not asked to stop): the crash path
-   * runs, and the worker is started again. For tests and fault drills.
+   * Ends the worker thread as a crash would (code 1, not asked to stop), once the job in
+   * hand is answered: the crash path runs and the worker is started again. For tests and
+   * fault drills.
    */
   async killWorker(): Promise<void> {
-    await this.worker?.terminate();
+    const w = this.worker;
+    if (!w) return;
+    const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+    w.postMessage({ id: 0, op: 'exit', code: 1 } satisfies InferenceRequest);
+    await exited;
   }
 
   laneStats(): LaneStats {

@@ -1,7 +1,7 @@
 // The face pipeline in its worker thread, on the real models and photos: the same faces
 // and embeddings as in this thread, pixels moved rather than copied, an event loop that
-// keeps turning during inference, camera frames first, and a worker that is killed
-// reported, refused meanwhile, and started again.
+// keeps turning during inference, camera frames first, and a worker that dies reported,
+// refused meanwhile, and started again.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -103,14 +103,16 @@ test('a camera frame queued behind API work goes first', async () => {
 test('a killed worker fails its job, is reported, refuses work while down, and is started again', async () => {
   const crashed = once(worker, 'crash');
   const restarted = once(worker, 'restarted');
-  const inFlight = worker.analyze(copyOf(photo), { embed: true, lane: 'camera' });
+  // The thread ends after the job in hand (never inside a model run: see inference-worker.ts).
+  const inHand = worker.analyze(copyOf(photo), { embed: true, lane: 'camera' });
   const queued = worker.analyze(copyOf(photo), { embed: true, lane: 'api' });
   const oldThread = worker.threadId;
-  await worker.killWorker();
-  await assert.rejects(inFlight, InferenceUnavailableError);
+  const killed = worker.killWorker();
+  assert.ok((await inHand).faces.length > 0, 'the job in hand was answered');
   await assert.rejects(queued, InferenceUnavailableError);
+  await killed;
   const [err, { restartInMs }] = (await crashed) as [Error, { restartInMs: number }];
-  assert.match(err.message, /exited/);
+  assert.match(err.message, /exited \(code 1\)/);
   assert.equal(restartInMs, 50);
   assert.equal(worker.crashes, 1);
   if (!worker.running) await assert.rejects(worker.analyze(copyOf(photo), { embed: true }), /restarting after a crash/);
