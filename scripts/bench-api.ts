@@ -201,12 +201,16 @@ async function main(argv: string[]): Promise<void> {
     .option('--hostile', 'keep scan bombs and PNG bombs in flight and measure a legitimate client and a gate loop (scripts/bench-api-hostile.ts)')
     .option('--scan-bombs <n>', 'with --hostile: scan bombs in flight', '4')
     .option('--png-bombs <n>', 'with --hostile: PNG bombs in flight', '20')
+    .option('--inference-worker <list>', 'with --hostile: vision.inferenceWorker for each run, in order (on, off or on,off)', 'on')
     .parse(argv);
-  const h = cli.opts<{ hostile?: boolean; scanBombs: string; pngBombs: string; durationMs: string; modelsDir: string }>();
+  const h = cli.opts<{ hostile?: boolean; scanBombs: string; pngBombs: string; durationMs: string; modelsDir: string; inferenceWorker: string }>();
   if (h.hostile) {
     const { runHostile } = await import('./bench-api-hostile.js');
-    const r = await runHostile({ scanBombs: Number(h.scanBombs), pngBombs: Number(h.pngBombs), durationMs: Number(h.durationMs), modelsDir: h.modelsDir });
-    console.log(JSON.stringify(r));
+    for (const mode of h.inferenceWorker.split(',')) {
+      if (mode !== 'on' && mode !== 'off') throw new Error(`--inference-worker: ${JSON.stringify(mode)}: use on, off or on,off`);
+      const r = await runHostile({ scanBombs: Number(h.scanBombs), pngBombs: Number(h.pngBombs), durationMs: Number(h.durationMs), modelsDir: h.modelsDir, inferenceWorker: mode === 'on' });
+      console.log(JSON.stringify(r));
+    }
     return;
   }
   const o = cli.opts<{ service: 'real' | 'fake'; concurrency: string; durationMs: string; image?: string; enroll?: string; modelsDir: string; json?: boolean }>();

@@ -9,9 +9,9 @@
 // ffmpeg), peak RSS and event-loop delay p99 (perf_hooks.monitorEventLoopDelay).
 // BENCH_SECONDS (30), BENCH_WARMUP_SECONDS (5), BENCH_FORMATS (raw,mjpeg), BENCH_DETECTOR_PX (320,640);
 // for the thread budget: BENCH_MODEL_THREADS (models.threads, 2), BENCH_IMAGE_THREADS (vision.imageThreads, 0 = derived);
-// BENCH_LIVENESS (off; advisory runs the two MiniFASNet models on every matched face, the work of required).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+// BENCH_LIVENESS (off; advisory runs the two MiniFASNet models on every matched face, the work of required);
+// BENCH_INFERENCE_WORKER (on; on,off compares the models in the worker thread with the models on the event loop).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -20,7 +20,7 @@ import { GateDaemon } from '../src/app/daemon.js';
 import { startRecognition } from '../src/app/recognition.js';
 import { loadConfig } from '../src/config/load.js';
 import { enrollAttendee } from '../src/enroll/enroll.js';
-import { makeClip, standardPhotos } from './clips.js';
+import { makeSceneClip, standardPhotos } from './clips.js';
 import { SHARED_FACES, SHARED_MODELS } from './paths.js';
 import { percentile } from './stats.js';
 
@@ -31,6 +31,8 @@ const DETECTOR_PX = (process.env.BENCH_DETECTOR_PX ?? '320,640').split(',').map(
 const MODEL_THREADS = (process.env.BENCH_MODEL_THREADS ?? '2').split(',').map(Number);
 const IMAGE_THREADS = (process.env.BENCH_IMAGE_THREADS ?? '0').split(',').map(Number);
 const LIVENESS = (process.env.BENCH_LIVENESS ?? 'off').split(',');
+/** vision.inferenceWorker per row: on (models in the worker thread), off (on the event loop). */
+const WORKER = (process.env.BENCH_INFERENCE_WORKER ?? 'on').split(',');
 const FPS = 30;
 const SEGMENT_S = 1.5;
 const W = 640;
@@ -40,8 +42,7 @@ const GOAL_FPS: Record<number, number> = { 320: 25, 640: 15 };
 const GOAL_P95_MS: Record<number, number> = { 320: 60 };
 
 /** The replay clip: segments made from the shared photos, joined into one MPEG-4 file. */
-async function buildClip(dir: string): Promise<string> {
-  const opts = { durationS: SEGMENT_S, fps: FPS, widthPx: W, heightPx: H };
+function buildClip(dir: string): Promise<string> {
   const parts = [
     ['empty', [standardPhotos.empty]],
     ['walk-up', [standardPhotos.enrolled]],
@@ -49,17 +50,7 @@ async function buildClip(dir: string): Promise<string> {
     ['stranger', [standardPhotos.stranger]],
     ['pair', standardPhotos.pair],
   ] as const;
-  const files: string[] = [];
-  for (const [i, [kind, photos]] of parts.entries()) {
-    const f = join(dir, `part-${i}.mp4`);
-    await makeClip(kind, photos, f, opts);
-    files.push(f);
-  }
-  const list = join(dir, 'parts.txt');
-  writeFileSync(list, files.map((f) => `file '${f}'\n`).join(''));
-  const clip = join(dir, 'gate.mp4');
-  execFileSync('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', clip]);
-  return clip;
+  return makeSceneClip(dir, parts, join(dir, 'gate.mp4'), { durationS: SEGMENT_S, fps: FPS, widthPx: W, heightPx: H });
 }
 
 /** CPU seconds (user + system) of a process from /proc, 0 when it is gone. */
@@ -77,13 +68,14 @@ function procCpuS(pid: number | null): number {
 const met = (ok: boolean) => (ok ? 'met' : 'MISSED');
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 
-async function run(clip: string, inputPx: number, format: 'raw' | 'mjpeg', modelThreads: number, imageThreads: number, liveness: string): Promise<void> {
+async function run(clip: string, inputPx: number, format: 'raw' | 'mjpeg', modelThreads: number, imageThreads: number, liveness: string, worker: string): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-gate-'));
   const overrides = {
     'models.detectorInputPx': inputPx,
     'models.threads': modelThreads,
     'vision.imageThreads': imageThreads,
     'liveness.mode': liveness,
+    'vision.inferenceWorker': worker === 'on',
     'relay.driver': 'sim',
     'camera.kind': 'replay',
     'camera.path': clip,
@@ -143,7 +135,7 @@ async function run(clip: string, inputPx: number, format: 'raw' | 'mjpeg', model
     const goalFps = GOAL_FPS[inputPx];
     const goalP95 = GOAL_P95_MS[inputPx];
     console.log(
-      `${W}x${H} detector ${inputPx} ${format}, onnx threads ${modelThreads}, libvips threads ${imageThreads || 'derived'}${liveness === 'off' ? '' : `, liveness ${liveness}`}: ${fps.toFixed(1)} frames/s sustained` +
+      `${W}x${H} detector ${inputPx} ${format}, inference ${worker === 'on' ? 'in the worker thread' : 'on the event loop'}, onnx threads ${modelThreads}, libvips threads ${imageThreads || 'derived'}${liveness === 'off' ? '' : `, liveness ${liveness}`}: ${fps.toFixed(1)} frames/s sustained` +
         (goalFps ? ` (goal >= ${goalFps}: ${met(fps >= goalFps)})` : '') +
         `, ${src.framesReceived - src0.framesReceived} frames from ffmpeg, ${src.framesDropped - src0.framesDropped} dropped by the newest-frame slot; ` +
         `frame-to-relay p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms over ${lat.length} grants` +
@@ -167,7 +159,7 @@ try {
     `gate benchmark through ffmpeg replay: ${W}x${H} at ${FPS} frames/s (real time, looping: empty, walk-up of the enrolled attendee, empty, stranger, two people; ${SEGMENT_S} s each), ` +
       `${WARMUP_S} s warm-up then ${SECONDS} s per row, votes 2 of 3, simulated relay; load average ${load()}`,
   );
-  for (const px of DETECTOR_PX) for (const f of FORMATS) for (const mt of MODEL_THREADS) for (const it of IMAGE_THREADS) for (const lv of LIVENESS) await run(clip, px, f, mt, it, lv);
+  for (const px of DETECTOR_PX) for (const f of FORMATS) for (const mt of MODEL_THREADS) for (const it of IMAGE_THREADS) for (const lv of LIVENESS) for (const w of WORKER) await run(clip, px, f, mt, it, lv, w);
   console.log(`load average at the end ${load()}`);
 } finally {
   rmSync(clipDir, { recursive: true, force: true });

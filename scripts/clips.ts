@@ -3,7 +3,7 @@
 // same, an empty scene, and two people side by side. bench:gate and the daemon's end-to-end
 // tests use makeClip; run `node dist/scripts/clips.js OUTDIR` to build the standard set.
 import { execFile } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SHARED_FACES } from './paths.js';
@@ -92,6 +92,26 @@ export async function makeClip(kind: ClipKind, photos: readonly string[], outPat
   await new Promise<void>((res, rej) => {
     execFile(opts.ffmpegPath ?? 'ffmpeg', args, { timeout: 60_000 }, (err, _out, stderr) => (err ? rej(new Error(`makeClip ${kind}: ffmpeg failed: ${stderr.trim() || err.message}`)) : res()));
   });
+}
+
+/**
+ * One clip of `parts` played one after another (each made by makeClip in `dir`, then joined
+ * by ffmpeg's concat demuxer without re-encoding): a scene for a looping replay.
+ */
+export async function makeSceneClip(dir: string, parts: readonly (readonly [ClipKind, readonly string[]])[], outPath: string, opts: ClipOptions = {}): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const files: string[] = [];
+  for (const [i, [kind, photos]] of parts.entries()) {
+    const f = join(dir, `part-${i}.mp4`);
+    await makeClip(kind, photos, f, opts);
+    files.push(f);
+  }
+  const list = join(dir, 'parts.txt');
+  await writeFile(list, files.map((f) => `file '${f}'\n`).join(''));
+  await new Promise<void>((res, rej) =>
+    execFile('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', outPath], (err) => (err ? rej(err) : res())),
+  );
+  return outPath;
 }
 
 /** The standard demo set in `dir`: walk-up.mp4, stranger.mp4, empty.mp4, pair.mp4. */

@@ -127,7 +127,9 @@ export class DecodePool implements ImageDecoder {
       execArgv: [],
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      env: { ...process.env, UV_THREADPOOL_SIZE: '1' },
+      // One decode at a time on one libvips thread: one malloc arena is enough, and glibc's
+      // default of one per thread keeps the pages of a large decode (a PNG bomb) long after.
+      env: { ...process.env, UV_THREADPOOL_SIZE: '1', MALLOC_ARENA_MAX: '1' },
     });
     try {
       if (child.pid !== undefined) setPriority(child.pid, NICE);

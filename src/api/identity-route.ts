@@ -6,6 +6,8 @@ import { ImageError } from '../vision/image.js';
 import type { RgbImage } from '../vision/types.js';
 import type { Admission } from './admission.js';
 import type { CameraPriority } from './camera-priority.js';
+import { VisionBusyError } from '../vision/lanes.js';
+import { InferenceUnavailableError } from '../vision/worker-pipeline.js';
 import { DecodeStarvedError, type ImageDecoder } from './decode-pool.js';
 import { ApiError } from './errors.js';
 import { imageSize } from './image-header.js';
@@ -146,7 +148,16 @@ export async function handleIdentity(deps: IdentityRouteDeps, req: IdentityReque
     );
   } catch (err) {
     if (err instanceof ApiError) throw err;
+    if (err instanceof VisionBusyError) {
+      // The camera kept the face models busy (a passage): a deliberate refusal, not a fault.
+      deps.outcomes.inc({ outcome: 'busy' });
+      audit.outcome = 'busy';
+      throw new ApiError(503, `the gate is busy: ${err.message}`, { 'retry-after': String(err.retryAfterS) });
+    }
     deps.outcomes.inc({ outcome: 'error' });
+    if (err instanceof InferenceUnavailableError) {
+      throw new ApiError(503, `the gate cannot recognise faces right now (${err.message}); retry after ${err.retryAfterS} s`, { 'retry-after': String(err.retryAfterS) }, err);
+    }
     throw new ApiError(503, 'recognition failed on the gate; retry, and tell the gate operator if it keeps failing', {}, err);
   } finally {
     release();

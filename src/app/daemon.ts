@@ -26,6 +26,7 @@ import { AgentStack } from './stack.js';
 import { GateStatus, gateDetailOf, type StatusInputs } from './status.js';
 import { applyImageThreads, threadBudget } from './thread-budget.js';
 import { errorText } from '../errors.js';
+import { watchInference } from './vision-health.js';
 
 export type { DaemonStats } from './gate-stats.js';
 
@@ -121,9 +122,10 @@ export class GateDaemon {
 
     const budget = threadBudget({ imageThreads: c.vision.imageThreads, loadWorkers: c.match.loadWorkers });
     applyImageThreads(budget.imageThreads);
-    log.info({ ...budget, onnxThreads: c.models.threads, uvThreadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, 'thread budget');
+    log.info({ ...budget, onnxThreads: c.models.threads, inferenceWorker: c.vision.inferenceWorker, uvThreadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, 'thread budget');
     const stack = await AgentStack.open(this.opts, this.metrics);
     this.stack = stack;
+    watchInference(stack.rec.pipeline, (ok, detail) => this.health.set('vision', ok, detail));
     const gate = new RunningGate({
       ctx: { ...this.opts, once: this.opts.once ?? false },
       stack,

@@ -117,11 +117,12 @@ export class DecisionActor {
       throw err;
     }
     health.set('store', true, 'recording decisions');
+    let frameToRelayMs: number | undefined;
     if (d.kind === 'grant') {
       try {
         this.unsettledPulses++;
         await relay.pulse();
-        if (capturedAtMs !== null) stats.grantLatencyMs.push(performance.now() - capturedAtMs);
+        if (capturedAtMs !== null) stats.grantLatencyMs.push((frameToRelayMs = performance.now() - capturedAtMs));
       } catch (err) {
         this.settlePulses(false);
         status.relayFault(errorText(err));
@@ -129,7 +130,7 @@ export class DecisionActor {
         outbox.recordEvent('relay_fault', { error: errorText(err) });
       }
     }
-    log.info({ decision: d.kind, reason: d.reason, userId: d.userId, similarity: d.similarity, liveness: d.liveness?.score ?? null, threshold, track: d.trackId }, d.kind === 'grant' ? `granted: ${d.userId}` : `denied: ${d.reason}${d.userId ? ` (${d.userId})` : ''}`);
+    log.info({ decision: d.kind, reason: d.reason, userId: d.userId, similarity: d.similarity, liveness: d.liveness?.score ?? null, threshold, track: d.trackId, ...(frameToRelayMs !== undefined && { frameToRelayMs: Math.round(frameToRelayMs) }) }, d.kind === 'grant' ? `granted: ${d.userId}` : `denied: ${d.reason}${d.userId ? ` (${d.userId})` : ''}`);
   }
 
   /** The relay reported the outcome of the pulses asked for so far (they merged into one). */

@@ -74,7 +74,7 @@ export class FrameStage {
     const t0 = performance.now();
     const img = await frameImage(frame, config.vision.maxImagePixels);
     const decodeMs = performance.now() - t0;
-    const res = await pipeline.analyze(img, { retryEmpty: config.daemon.retryEmptyFrames, embed: true, maxEmbedFaces: config.daemon.maxFacesPerFrame, minEmbedInterEyePx: config.quality.minInterEyePx });
+    const res = await pipeline.analyze(img, { lane: 'camera', retryEmpty: config.daemon.retryEmptyFrames, embed: true, maxEmbedFaces: config.daemon.maxFacesPerFrame, minEmbedInterEyePx: config.quality.minInterEyePx });
     const t1 = performance.now();
     const gallery = await galleries.get(event.id);
     const matcher = this.frameMatcher();

@@ -118,7 +118,7 @@ export class RunningGate {
   private async startApi(): Promise<void> {
     const { ctx, health, stack } = this.deps;
     const c = ctx.config;
-    const critical: HealthPart[] = ['event', 'camera', 'relay', 'store', ...(this.fleet.enabled ? (['fleet'] as const) : [])];
+    const critical: HealthPart[] = ['event', 'camera', 'relay', 'store', 'vision', ...(this.fleet.enabled ? (['fleet'] as const) : [])];
     let address;
     try {
       // Readiness is the gate's own account: each part as it was last seen working or failing.

@@ -1,9 +1,9 @@
 // The gate's account of itself: one state per part (camera, relay, store, broker, event,
-// api), set by the component that saw it work or fail. Every channel reads from here, so
+// api, fleet, vision), set by the component that saw it work or fail. Every channel reads from here, so
 // they agree: /healthz, the MQTT status payload, sd_notify STATUS=, the log.
 import { EventEmitter } from 'node:events';
 
-export type HealthPart = 'camera' | 'relay' | 'store' | 'broker' | 'event' | 'api' | 'fleet';
+export type HealthPart = 'camera' | 'relay' | 'store' | 'broker' | 'event' | 'api' | 'fleet' | 'vision';
 
 export interface PartHealth {
   ok: boolean;
@@ -23,7 +23,7 @@ export interface HealthReport {
 }
 
 /** Parts whose failure stops the gate from doing its job (the door, or recording decisions). */
-const CRITICAL: ReadonlySet<HealthPart> = new Set(['camera', 'relay', 'store', 'event']);
+const CRITICAL: ReadonlySet<HealthPart> = new Set(['camera', 'relay', 'store', 'event', 'vision']);
 
 export class GateHealth extends EventEmitter<{ change: [HealthReport, { part: HealthPart; was: PartHealth | undefined; now: PartHealth }] }> {
   private readonly parts = new Map<HealthPart, PartHealth>();

@@ -23,6 +23,7 @@ import type { Activity, AttendeeSession } from '../store/session-types.js';
 import { fuseLiveness, type LivenessMode, type MiniFasnetLivenessCheck } from '../gate/liveness.js';
 import { decodeImage, ImageError, type DecodeOptions } from '../vision/image.js';
 import type { RgbImage } from '../vision/types.js';
+import { WorkerPipeline } from '../vision/worker-pipeline.js';
 import type { Recognition } from './recognition.js';
 
 const log = logger('identity');
@@ -109,7 +110,7 @@ export class LocalIdentityService implements IdentityService {
         decoded = await decodeImage(image, lv.decode);
         decodeMs = performance.now() - t0;
       }
-      r = await this.deps.recognizer.identify(eventId, decoded ?? image);
+      r = await this.deps.recognizer.identify(eventId, decoded ?? image, 'api');
       if (decoded && Buffer.isBuffer(image)) r.timings.decodeMs = decodeMs;
     } catch (err) {
       // Nothing was seen, so nothing is recorded: the client is told to resend.
@@ -169,7 +170,7 @@ export class LocalIdentityService implements IdentityService {
     const lv = this.deps.liveness;
     if (!lv || !img || !r.face || r.reason === 'low_quality' || r.decision === 'no_face') return null;
     const t0 = performance.now();
-    const score = await lv.check.scoreFace(img, r.face);
+    const score = await lv.check.scoreFace(img, r.face, 'api');
     return { score, frames: 1, ms: performance.now() - t0, live: fuseLiveness([score], { threshold: lv.threshold, frames: 1 }).live };
   }
 
@@ -229,7 +230,7 @@ export class LocalIdentityService implements IdentityService {
 
 export interface ApiServiceOptions {
   config: Config;
-  rec: Pick<Recognition, 'store' | 'recognizer'> & Partial<Pick<Recognition, 'liveness'>>;
+  rec: Pick<Recognition, 'store' | 'recognizer'> & Partial<Pick<Recognition, 'liveness' | 'pipeline'>>;
   outbox: Outbox;
   metrics?: MetricsRegistry;
   readiness?: readonly ReadinessProbe[];
@@ -240,6 +241,8 @@ export interface ApiService {
   identity: LocalIdentityService;
   /** The daemon marks its camera frames here; API recognitions run between them. */
   priority: CameraPriority;
+  /** The decode children (their pids for memory accounting). */
+  decoder: DecodePool;
   /** Where it listens (the real port when config.api.port is 0). */
   address: { host: string; port: number };
   close(): Promise<void>;
@@ -267,7 +270,7 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
     maxPixels: opts.config.vision.maxImagePixels,
     maxSidePx: apiConfig.decodeMaxSidePx,
   });
-  const priority = new CameraPriority();
+  const priority = new CameraPriority(opts.rec.pipeline instanceof WorkerPipeline ? opts.rec.pipeline.lanes : null);
   const server = createApiServer({
     identity,
     keys: new SqliteApiKeyStore(opts.rec.store.db),
@@ -292,6 +295,7 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
     server,
     identity,
     priority,
+    decoder,
     address,
     async close() {
       clearInterval(flusher);

@@ -5,6 +5,7 @@ import type { Stoppable } from '../service/shutdown.js';
 import type { AgentContext } from './context.js';
 import { ModelsState, serveReadiness } from './serve-health.js';
 import { AgentStack } from './stack.js';
+import { watchInference } from './vision-health.js';
 
 export class IdentityServer {
   private stack: AgentStack | null = null;
@@ -17,8 +18,10 @@ export class IdentityServer {
     const stack = await AgentStack.open(this.ctx);
     this.stack = stack;
     // Loaded is not enough for /healthz: the detector must have answered once.
-    await stack.rec.pipeline.detector.detect({ data: new Uint8Array(32 * 32 * 3), width: 32, height: 32 });
+    await stack.rec.pipeline.analyze({ data: new Uint8Array(32 * 32 * 3), width: 32, height: 32 }, { embed: false });
     this.models.loaded();
+    // A crashed inference worker is a fault on /healthz until it is back.
+    watchInference(stack.rec.pipeline, (ok, detail) => (ok ? this.models.loaded() : this.models.unloaded(detail)));
     stack.startPublisher('verifications');
     const api = await stack.startApi(serveReadiness(stack.rec.store, this.models));
     return api.address;

@@ -52,6 +52,9 @@ function crossKeyProblems(config: Config): string[] {
     ...validateApiConfig(config.api),
     ...identificationProblems(config.identification),
     ...fleetProblems(config.fleet, { brokerUrl: config.mqtt.brokerUrl, gateId: config.gateId }),
+    ...(config.vision.workerRestartMaxMs < config.vision.workerRestartMinMs
+      ? [`vision.workerRestartMaxMs: ${config.vision.workerRestartMaxMs}: must be >= vision.workerRestartMinMs (${config.vision.workerRestartMinMs}); raise it or lower the other`]
+      : []),
   ];
 }
 

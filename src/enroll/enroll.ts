@@ -7,7 +7,7 @@ import { qualityProblem } from '../match/quality-gate.js';
 import type { AttendeeStore } from '../store/attendees.js';
 import { localSession, type AttendeeSession } from '../store/session.js';
 import { ImageError } from '../vision/image.js';
-import type { FacePipeline } from '../vision/pipeline.js';
+import type { FaceAnalyzer } from '../vision/pipeline.js';
 
 export class EnrollError extends Error {
   override name = 'UsageError';
@@ -50,7 +50,7 @@ export interface EnrollResult {
 }
 
 export interface EnrollDeps {
-  pipeline: FacePipeline;
+  pipeline: FaceAnalyzer;
   store: AttendeeStore;
   galleries: Galleries;
   config: Pick<Config, 'quality' | 'match' | 'store'>;

@@ -5,7 +5,8 @@
 // createLivenessCheck(...).scoreFace(image, face) per face, scoreTrack(scores) per track.
 import { livenessDefaults, livenessOptionsProblems, type LivenessMode, type LivenessOptions } from '../config/sections/liveness.js';
 import { locateModel, modelById } from '../models/manifest.js';
-import { MiniFasnet } from '../vision/minifasnet.js';
+import type { Lane } from '../vision/lanes.js';
+import { MiniFasnet, type LivenessScorer, type MiniFasnetModel } from '../vision/minifasnet.js';
 import type { Face, RgbImage } from '../vision/types.js';
 
 export interface LivenessResult {
@@ -58,7 +59,8 @@ export interface LivenessCheck {
 /** The MiniFASNet check, with the per-face and per-track scoring `eval pad` reuses. */
 export class MiniFasnetLivenessCheck implements LivenessCheck {
   constructor(
-    private readonly net: MiniFasnet,
+    /** The models in this thread (MiniFasnet) or in the inference worker. */
+    private readonly net: LivenessScorer,
     readonly options: Readonly<LivenessOptions>,
   ) {}
 
@@ -70,9 +72,9 @@ export class MiniFasnetLivenessCheck implements LivenessCheck {
     return this.net.stop();
   }
 
-  /** Probability (0..1) that `face` in `image` is live. */
-  scoreFace(image: RgbImage, face: Pick<Face, 'box'>): Promise<number> {
-    return this.net.score(image, face.box);
+  /** Probability (0..1) that `face` in `image` is live; `lane` orders the work in the inference worker (the API passes 'api'). */
+  scoreFace(image: RgbImage, face: Pick<Face, 'box'>, lane: Lane = 'background'): Promise<number> {
+    return this.net.score(image, face.box, lane);
   }
 
   /** A track's verdict from its per-frame scores, oldest first. */
@@ -80,27 +82,38 @@ export class MiniFasnetLivenessCheck implements LivenessCheck {
     return fuseLiveness(scores, this.options);
   }
 
+  /** The gate's per-frame check: a camera frame, first in the inference worker's queue. */
   async check(frame: LivenessFrameContext, face: Face): Promise<LivenessResult> {
-    const score = await this.scoreFace(frame.image, face);
+    const score = await this.scoreFace(frame.image, face, 'camera');
     return { score, live: score >= this.options.threshold };
   }
 }
 
-/**
- * The check for `options` over the model files in `modelsDir` (hash-checked when
- * `verifyHashes`); call start() before use and stop() after.
- */
-export async function createLivenessCheck(
-  modelsDir: string,
-  options: LivenessOptions,
-  runtime: { threads: number; verifyHashes: boolean },
-): Promise<MiniFasnetLivenessCheck> {
+/** The liveness model files for `options`, located (and hash-checked when `verifyHashes`) in `modelsDir`. */
+export async function livenessModels(modelsDir: string, options: LivenessOptions, verifyHashes: boolean): Promise<MiniFasnetModel[]> {
   const problems = livenessOptionsProblems(options);
   if (problems.length) throw new RangeError(`liveness: ${problems.join('; ')}`);
   const models = [];
   for (const id of options.models) {
     const m = modelById(id, 'liveness');
-    models.push({ path: await locateModel(modelsDir, m, runtime.verifyHashes), cropScale: m.input.cropScale ?? 1, sizePx: m.input.sizePx[0] ?? 80 });
+    models.push({ path: await locateModel(modelsDir, m, verifyHashes), cropScale: m.input.cropScale ?? 1, sizePx: m.input.sizePx[0] ?? 80 });
   }
-  return new MiniFasnetLivenessCheck(new MiniFasnet(models, runtime.threads), { ...options, models: [...options.models] });
+  return models;
+}
+
+/**
+ * The check for `options` over the model files in `modelsDir` (hash-checked when
+ * `verifyHashes`); call start() before use and stop() after. With `scorer` (the inference
+ * worker's), the models run there instead of in this thread.
+ */
+export async function createLivenessCheck(
+  modelsDir: string,
+  options: LivenessOptions,
+  runtime: { threads: number; verifyHashes: boolean },
+  scorer?: LivenessScorer,
+): Promise<MiniFasnetLivenessCheck> {
+  const problems = livenessOptionsProblems(options);
+  if (problems.length) throw new RangeError(`liveness: ${problems.join('; ')}`);
+  const net = scorer ?? new MiniFasnet(await livenessModels(modelsDir, options, runtime.verifyHashes), runtime.threads);
+  return new MiniFasnetLivenessCheck(net, { ...options, models: [...options.models] });
 }

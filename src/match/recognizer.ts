@@ -1,7 +1,8 @@
 // Who is this? Image -> largest usable face -> event gallery -> match decision.
 // Shared by `gate-agent identify`, the identity endpoint and the gate.
 import type { AttendeeStore } from '../store/attendees.js';
-import type { FacePipeline, StageTimings } from '../vision/pipeline.js';
+import type { Lane } from '../vision/lanes.js';
+import type { FaceAnalyzer, StageTimings } from '../vision/pipeline.js';
 import type { Face, RgbImage } from '../vision/types.js';
 import type { MatchReason } from './decide.js';
 import type { Galleries } from './galleries.js';
@@ -32,7 +33,7 @@ export class Recognizer {
   readonly rules: MatchRules;
 
   constructor(
-    private readonly pipeline: FacePipeline,
+    private readonly pipeline: FaceAnalyzer,
     private readonly galleries: Galleries,
     private readonly store: AttendeeStore,
     config: MatchRulesConfig,
@@ -46,11 +47,12 @@ export class Recognizer {
     return { userId: c.userId, name, similarity: Math.round(c.similarity * 1e4) / 1e4 };
   }
 
-  async identify(eventId: string, image: Buffer | RgbImage): Promise<IdentifyResult> {
+  /** `lane`: whose work this is in the inference worker's queue (the identity API passes 'api'). */
+  async identify(eventId: string, image: Buffer | RgbImage, lane: Lane = 'background'): Promise<IdentifyResult> {
     this.store.requireEvent(eventId);
     const res = Buffer.isBuffer(image)
-      ? await this.pipeline.analyzeEncoded(image, { embed: true, maxEmbedFaces: 1 })
-      : await this.pipeline.analyze(image, { embed: true, maxEmbedFaces: 1 });
+      ? await this.pipeline.analyzeEncoded(image, { embed: true, maxEmbedFaces: 1, lane })
+      : await this.pipeline.analyze(image, { embed: true, maxEmbedFaces: 1, lane });
     const base = { faces: res.faces.length, secondBest: null, match: null, threshold: null };
     const face = res.faces[0] ?? null;
     if (!face?.embedding) return { ...base, decision: 'no_face', reason: 'no_face', face: null, timings: { ...res.timings, matchMs: 0 } };

@@ -98,7 +98,7 @@ export interface GateEventDetails {
   outbox_dropped: { count: number; firstAuditSeq: number | null; lastAuditSeq: number | null; since: string; until: string };
   /** A remote `open` command; its audit record keeps the hash chain seen by the server unbroken. */
   remote_open: { requestId: string | null; audit: AuditRef };
-  /** A part of the gate (camera, relay, store, broker, event, api) started failing, or works again. */
+  /** A part of the gate (camera, relay, store, broker, event, api, fleet, vision) started failing, or works again. */
   health_fault: { part: string; detail: string };
   health_ok: { part: string; detail: string };
   /** Two gates granted the same attendee within the anti-passback window, each before hearing of the other (docs/fleet.md). Both entries stand; `kept` is the attendee's entry by the site's rule. */

@@ -5,7 +5,7 @@
 // problem of that one attendee; a photo that failed for a passing reason
 // (timeout, connection, HTTP 5xx) fails the page so a later try gets it.
 import type { Config } from '../config/types.js';
-import type { FacePipeline } from '../vision/pipeline.js';
+import type { FaceAnalyzer } from '../vision/pipeline.js';
 
 export type PhotoOutcome = { ok: true; vector: Float32Array; quality: number } | { ok: false; reason: string };
 
@@ -19,7 +19,7 @@ export class PhotoRejected extends Error {
   override name = 'PhotoRejected';
 }
 
-export function pipelineEmbedder(pipeline: FacePipeline, quality: Config['quality']): EmbedPhoto {
+export function pipelineEmbedder(pipeline: FaceAnalyzer, quality: Config['quality']): EmbedPhoto {
   return async (image) => {
     let res;
     try {

@@ -3,7 +3,7 @@
 import type { Config } from '../config/types.js';
 import { logger } from '../log.js';
 import type { AttendeeStore } from '../store/attendees.js';
-import type { FacePipeline } from '../vision/pipeline.js';
+import type { FaceAnalyzer } from '../vision/pipeline.js';
 import { createCentralClient, type HttpCentralClient } from './client.js';
 import { pipelineEmbedder, type FetchPhoto } from './photo.js';
 import { syncAll, type SyncResult } from './sync.js';
@@ -14,7 +14,7 @@ const log = logger('sync');
 export interface SyncSchedulerDeps {
   config: Config;
   store: AttendeeStore;
-  pipeline: FacePipeline;
+  pipeline: FaceAnalyzer;
   modelId: string;
   /** How a photo is downloaded from the central server at baseUrl (the app hands over the API's SSRF-safe fetcher). */
   fetchPhoto: (baseUrl: URL) => FetchPhoto;

@@ -5,6 +5,7 @@
 // INTER_LINEAR rule, fed as BGR 0..255 without mean/std; softmax per model, the
 // softmaxes summed, class 1 = live. The crop and resize are pure and tested directly.
 import { createSession, ort } from '../models/ort.js';
+import type { Lane } from './lanes.js';
 import type { Detection, RgbImage } from './types.js';
 
 /** One liveness model: its file, the scale of its crop around the face box, and its input side. */
@@ -94,7 +95,15 @@ export function softmax(logits: ArrayLike<number>): number[] {
 /** Index of the live class in the models' output. */
 export const LIVE_CLASS = 1;
 
-export class MiniFasnet {
+/** Scores a face box for liveness: MiniFasnet here, or the same models in the inference worker. */
+export interface LivenessScorer {
+  start(): Promise<void>;
+  /** Probability (0..1) that the face in `box` is live; `lane` orders the work in the inference worker. */
+  score(img: RgbImage, box: Detection['box'], lane?: Lane): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export class MiniFasnet implements LivenessScorer {
   private sessions: { session: ort.InferenceSession; input: string; output: string; model: MiniFasnetModel }[] = [];
 
   constructor(

@@ -4,6 +4,7 @@ import { decodeImage, type DecodeOptions } from './image.js';
 import type { FaceDetector } from './detector.js';
 import type { ArcfaceEmbedder } from './embedder.js';
 import { interEyePx, yawDeg } from './quality.js';
+import type { Lane } from './lanes.js';
 import type { AnalyzedImage, Detection, Face, RgbImage } from './types.js';
 
 export interface StageTimings {
@@ -28,13 +29,35 @@ export interface AnalyzeOptions {
   chooseFaces?: (dets: readonly Detection[], width: number, height: number) => number[];
   /** false: no second detector run on a bordered copy when no face is found (camera frames). */
   retryEmpty?: boolean;
+  /**
+   * Whose work this is, for the inference worker's queue (lanes.ts): camera frames go
+   * first, API work waits with a bound, background work (enrollment) waits. Default
+   * background; the in-process pipeline runs everything at once and ignores it.
+   */
+  lane?: Lane;
 }
 
 export interface AnalyzeResult extends AnalyzedImage {
   timings: StageTimings;
 }
 
-export class FacePipeline {
+/**
+ * The face pipeline as its users see it: in this thread (FacePipeline) or in the
+ * inference worker (WorkerPipeline), created by factory.ts.
+ */
+export interface FaceAnalyzer {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /**
+   * Detect, align and embed. The worker pipeline moves `img.data` to the worker and back
+   * (no copy): after the call `img.data` is a new view of the same bytes, and any other
+   * reference to the old array is empty.
+   */
+  analyze(img: RgbImage, opts: AnalyzeOptions): Promise<AnalyzeResult>;
+  analyzeEncoded(input: Buffer, opts: AnalyzeOptions): Promise<AnalyzeResult>;
+}
+
+export class FacePipeline implements FaceAnalyzer {
   constructor(
     readonly detector: FaceDetector,
     readonly embedder: ArcfaceEmbedder,

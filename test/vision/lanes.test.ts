@@ -1,0 +1,118 @@
+// The inference worker's queue: camera first, API work between frames and outside
+// passages, with a bound on its wait; a hand-driven clock, no sleeping.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LaneQueue, VisionBusyError, type Lane, type LaneClock } from '../../src/vision/lanes.js';
+
+function clock(): LaneClock & { t: number; advance(ms: number): void } {
+  const timers = new Map<number, { at: number; fn: () => void }>();
+  let n = 0;
+  const c = {
+    t: 0,
+    now: () => c.t,
+    setTimeout: (fn: () => void, ms: number) => (timers.set(++n, { at: c.t + ms, fn }), n),
+    clearTimeout: (h: unknown) => void timers.delete(h as number),
+    advance(ms: number) {
+      c.t += ms;
+      for (const [k, x] of [...timers].sort((a, b) => a[1].at - b[1].at)) {
+        if (x.at <= c.t && timers.delete(k)) x.fn();
+      }
+    },
+  };
+  return c;
+}
+
+function harness(opts = { passageHoldMs: 1000, apiMaxWaitMs: 3000 }) {
+  const c = clock();
+  const q = new LaneQueue(opts, c);
+  const started: string[] = [];
+  const refused: [string, Error][] = [];
+  const submit = (lane: Lane, name: string): void => q.submit(lane, () => started.push(name), (err) => refused.push([name, err]));
+  return { c, q, started, refused, submit };
+}
+
+test('one job at a time; a queued camera frame goes ahead of API and background work queued before it', () => {
+  const { q, started, submit } = harness();
+  submit('background', 'enroll');
+  assert.deepEqual(started, ['enroll']);
+  submit('api', 'api1');
+  submit('background', 'enroll2');
+  submit('camera', 'frame1');
+  assert.deepEqual(started, ['enroll'], 'nothing starts while a job runs');
+  q.done();
+  assert.deepEqual(started, ['enroll', 'frame1']);
+  q.done();
+  assert.deepEqual(started, ['enroll', 'frame1', 'api1'], 'API before background');
+  q.done();
+  assert.deepEqual(started, ['enroll', 'frame1', 'api1', 'enroll2']);
+});
+
+test('API work waits while the gate processes a frame and runs in the gap between frames, one job per gap', () => {
+  const { q, started, submit } = harness();
+  q.frameStarted();
+  submit('camera', 'detect');
+  q.done();
+  submit('api', 'api1');
+  submit('api', 'api2');
+  assert.deepEqual(started, ['detect'], 'held while the frame is in progress (its liveness and matching follow)');
+  q.frameEnded();
+  assert.deepEqual(started, ['detect', 'api1'], 'the gap: one API job');
+  q.frameStarted();
+  submit('camera', 'next frame');
+  q.done();
+  assert.deepEqual(started, ['detect', 'api1', 'next frame'], 'the next frame goes first, api2 still waits');
+  q.done();
+  q.frameEnded();
+  assert.deepEqual(started, ['detect', 'api1', 'next frame', 'api2']);
+});
+
+test('a passage (a camera frame with a face) holds API work for passageHoldMs; the hold ends by itself', () => {
+  const { c, q, started, submit } = harness();
+  submit('camera', 'face frame');
+  q.facesSeen();
+  q.done();
+  submit('api', 'api1');
+  submit('background', 'enroll');
+  c.advance(999);
+  assert.deepEqual(started, ['face frame']);
+  assert.equal(q.stats().passage, true);
+  c.advance(1);
+  assert.deepEqual(started, ['face frame', 'api1'], 'no frame needed to end the hold');
+  q.done();
+  assert.deepEqual(started, ['face frame', 'api1', 'enroll']);
+});
+
+test('API work waits at most apiMaxWaitMs, then is refused busy with a Retry-After; background work is not refused', () => {
+  const { c, q, started, refused, submit } = harness({ passageHoldMs: 2000, apiMaxWaitMs: 3000 });
+  q.frameStarted();
+  submit('api', 'api1');
+  submit('background', 'enroll');
+  c.advance(2999);
+  assert.equal(refused.length, 0);
+  c.advance(1);
+  assert.equal(refused.length, 1);
+  const [name, err] = refused[0]!;
+  assert.equal(name, 'api1');
+  assert.ok(err instanceof VisionBusyError);
+  assert.equal(err.retryAfterS, 2);
+  assert.match(err.message, /retry after 2 s/);
+  assert.equal(q.stats().refusedBusy, 1);
+  c.advance(60_000);
+  assert.equal(refused.length, 1, 'background work waits as long as it must');
+  q.frameEnded();
+  assert.deepEqual(started, ['enroll']);
+});
+
+test('an API job that started in time is not refused later; refuseAll empties every lane', () => {
+  const { c, q, started, refused, submit } = harness();
+  submit('api', 'api1');
+  c.advance(10_000);
+  assert.deepEqual(started, ['api1']);
+  assert.equal(refused.length, 0);
+  submit('camera', 'frame');
+  submit('api', 'api2');
+  q.refuseAll(new Error('worker gone'));
+  assert.deepEqual(refused.map(([n]) => n), ['frame', 'api2']);
+  c.advance(10_000);
+  assert.equal(refused.length, 2, 'no timer fires for a refused job');
+});
