@@ -111,6 +111,9 @@ export class LaneQueue {
     if (this.passageTimer !== null) this.clock.clearTimeout(this.passageTimer);
     this.passageTimer = this.clock.setTimeout(() => {
       this.passageTimer = null;
+      // The hold is over when its timer fires: libuv may fire it a fraction of a ms before
+      // the clock reads passageUntil, and a queued API job must not then wait for nothing.
+      this.passageUntil = -Infinity;
       this.pump();
     }, this.opts.passageHoldMs);
   }

@@ -219,7 +219,7 @@ test('the daemon serves the identity endpoint when api.enabled, with health and 
     const camera = checks.find((c) => c.name === 'camera');
     assert.equal(camera?.ready, false);
     assert.match(camera?.reason ?? '', /\/dev\/video9.*looking again every \d+ s or less/);
-    assert.deepEqual(checks.filter((c) => c.ready).map((c) => c.name).sort(), ['event', 'relay', 'store']);
+    assert.deepEqual(checks.filter((c) => c.ready).map((c) => c.name).sort(), ['event', 'relay', 'store', 'vision']);
     assert.match(agent.stderr(), /camera fault: .*\/dev\/video9/);
     // data: URLs travel in the query string, so the photo is kept small.
     const photo = (await sharp(await readFile(join(SHARED_FACES, 'people/obama/3.jpg'))).resize(400).jpeg().toBuffer()).toString('base64');

@@ -4,13 +4,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LaneQueue, VisionBusyError, type Lane, type LaneClock } from '../../src/vision/lanes.js';
 
-function clock(): LaneClock & { t: number; advance(ms: number): void } {
+/** `earlyMs`: timers fire that much before the clock reads their time, as libuv's may (its loop time is whole ms). */
+function clock(earlyMs = 0): LaneClock & { t: number; advance(ms: number): void } {
   const timers = new Map<number, { at: number; fn: () => void }>();
   let n = 0;
   const c = {
     t: 0,
     now: () => c.t,
-    setTimeout: (fn: () => void, ms: number) => (timers.set(++n, { at: c.t + ms, fn }), n),
+    setTimeout: (fn: () => void, ms: number) => (timers.set(++n, { at: c.t + ms - earlyMs, fn }), n),
     clearTimeout: (h: unknown) => void timers.delete(h as number),
     advance(ms: number) {
       c.t += ms;
@@ -22,8 +23,8 @@ function clock(): LaneClock & { t: number; advance(ms: number): void } {
   return c;
 }
 
-function harness(opts = { passageHoldMs: 1000, apiMaxWaitMs: 3000 }) {
-  const c = clock();
+function harness(opts = { passageHoldMs: 1000, apiMaxWaitMs: 3000 }, earlyMs = 0) {
+  const c = clock(earlyMs);
   const q = new LaneQueue(opts, c);
   const started: string[] = [];
   const refused: [string, Error][] = [];
@@ -80,6 +81,18 @@ test('a passage (a camera frame with a face) holds API work for passageHoldMs; t
   assert.deepEqual(started, ['face frame', 'api1'], 'no frame needed to end the hold');
   q.done();
   assert.deepEqual(started, ['face frame', 'api1', 'enroll']);
+});
+
+test('the hold ends when its timer fires, even a fraction of a ms before the clock reads its end', () => {
+  const { c, q, started, refused, submit } = harness(undefined, 0.5);
+  submit('camera', 'face frame');
+  q.facesSeen();
+  q.done();
+  submit('api', 'api1');
+  c.advance(999.5);
+  assert.deepEqual(started, ['face frame', 'api1'], 'the API job runs when the hold timer fires, not at its own deadline');
+  c.advance(3000);
+  assert.deepEqual(refused, []);
 });
 
 test('API work waits at most apiMaxWaitMs, then is refused busy with a Retry-After; background work is not refused', () => {
