@@ -10,14 +10,23 @@
 // --check only checks that the programs the tests need are installed (npm test does this
 // first, so a missing package stops it at once). --clock runs the tests with the process
 // clock moved (libfaketime), children included: the suite must pass on any date.
+// Test files run two at a time (GATE_AGENT_TEST_JOBS), each in its own process; the few
+// that hold a timing as behaviour (SERIAL below) run afterwards, one at a time.
 import { readdirSync, statSync, existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { spawn } from 'node:child_process';
 
 const TEST_TIMEOUT_MS = Number(process.env.GATE_AGENT_TEST_TIMEOUT_MS ?? 180_000);
 const RUN_DEADLINE_MS = Number(process.env.GATE_AGENT_TEST_DEADLINE_MS ?? 20 * 60_000);
-/** Test files run at once, each in its own process. */
-const JOBS = Number(process.env.GATE_AGENT_TEST_JOBS ?? 1);
+/** Test files run at once, each in its own process (the files in SERIAL always alone). */
+const JOBS = Number(process.env.GATE_AGENT_TEST_JOBS ?? 2);
+/**
+ * Files that hold a timing as behaviour (a relay pulse's length within 150 ms, a camera's
+ * frame rate, a latency under attack against calm, frames a replay drops, one run's loop
+ * stalls against another's): they run after the others, one at a time, so that another
+ * test file's CPU load cannot move what they measure.
+ */
+const SERIAL = ['/relay/', '/cli/camera-cli.', '/app/daemon-hostile.', '/app/liveness.', '/vision/worker-pipeline.', '/fleet/bridge.', '/match/gallery-load.'];
 
 const args = process.argv.slice(2);
 const checkOnly = args.includes('--check');
@@ -67,35 +76,50 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const nodeArgs = ['--test', `--test-concurrency=${JOBS}`, `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-force-exit', ...files];
 // The clock is moved by preloading libfaketime directly, not through the `faketime`
 // wrapper: the wrapper shares its state through a semaphore in /dev/shm, and a process
 // killed while holding it (the tests SIGKILL daemons, ffmpeg and decode workers on
 // purpose) leaves every later process blocked at start. With FAKETIME set and no shared
 // state, each process computes the same fixed offset on its own.
 const env = clock ? { ...process.env, LD_PRELOAD: fakeTimeLibrary(), FAKETIME: clock, FAKETIME_DISABLE_SHM: '1' } : process.env;
-const [cmd, cmdArgs] = [process.execPath, nodeArgs];
 if (clock) console.log(`run-tests: process clock moved ${clock} (libfaketime)`);
 const started = performance.now();
-// Its own process group, so that everything the tests start can be found and killed.
-const child = spawn(cmd, cmdArgs, { stdio: 'inherit', detached: true, env });
+const serial = files.filter((f) => SERIAL.some((s) => f.includes(s)));
+const parallel = files.filter((f) => !serial.includes(f));
+let current = null;
 const deadline = setTimeout(() => {
   console.error(`run-tests: the run passed its ${RUN_DEADLINE_MS / 60_000} min deadline; killing it`);
-  killGroup(child.pid);
+  if (current) killGroup(current.pid);
+  process.exit(1);
 }, RUN_DEADLINE_MS);
-const forward = (sig) => process.on(sig, () => killGroup(child.pid));
+const forward = (sig) => process.on(sig, () => { if (current) killGroup(current.pid); process.exit(1); });
 forward('SIGINT');
 forward('SIGTERM');
 
-child.on('exit', (code, signal) => {
-  clearTimeout(deadline);
-  const left = groupMembers(child.pid);
-  if (left.length) console.error(`run-tests: ${left.length} process(es) left behind, killed: ${left.map((p) => `${p.pid} ${p.cmd}`).join('; ')}`);
-  killGroup(child.pid);
-  const s = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(`run-tests: ${files.length} test file(s) in ${s} s wall time, ${JOBS} at a time${clock ? ` (clock ${clock})` : ''}`);
-  process.exit(code ?? (signal ? 1 : 0));
-});
+let failed = false;
+if (parallel.length) failed = (await runFiles(parallel, JOBS)) !== 0 || failed;
+if (serial.length) failed = (await runFiles(serial, 1)) !== 0 || failed;
+clearTimeout(deadline);
+const secs = ((performance.now() - started) / 1000).toFixed(1);
+console.log(`run-tests: ${files.length} test file(s) in ${secs} s wall time (${parallel.length} of them ${JOBS} at a time, then ${serial.length} alone)${clock ? ` (clock ${clock})` : ''}${failed ? ': FAILED' : ''}`);
+process.exit(failed ? 1 : 0);
+
+/** Runs `list` with node's test runner, `jobs` files at a time; resolves with its exit code. */
+function runFiles(list, jobs) {
+  const nodeArgs = ['--test', `--test-concurrency=${jobs}`, `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-force-exit', ...list];
+  // Its own process group, so that everything the tests start can be found and killed.
+  const child = spawn(process.execPath, nodeArgs, { stdio: 'inherit', detached: true, env });
+  current = child;
+  return new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      const left = groupMembers(child.pid);
+      if (left.length) console.error(`run-tests: ${left.length} process(es) left behind, killed: ${left.map((p) => `${p.pid} ${p.cmd}`).join('; ')}`);
+      killGroup(child.pid);
+      current = null;
+      resolve(code ?? (signal ? 1 : 0));
+    });
+  });
+}
 
 /** libfaketime.so.1 from the faketime package, wherever the architecture puts it. */
 function fakeTimeLibrary() {

@@ -10,6 +10,7 @@ import { startRecognition } from '../../src/app/recognition.js';
 import { loadConfig } from '../../src/config/load.js';
 import { enrollAttendee } from '../../src/enroll/enroll.js';
 import type { GateDecision } from '../../src/gate/types.js';
+import { approach, type ManualClock } from './approach.js';
 import { AttendeeStore } from '../../src/store/attendees.js';
 import { FieldCipher } from '../../src/store/crypto.js';
 import { openDatabase } from '../../src/store/db.js';
@@ -21,7 +22,7 @@ let daemon: GateDaemon;
 let frame: Buffer;
 const TTL_MS = 1500;
 /** The daemon's wall clock: frames are stamped with it, and an approach ends by moving it on. */
-let nowMs = Date.now();
+const clock: ManualClock = { ms: Date.now() };
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'outside-'));
@@ -33,7 +34,7 @@ before(async () => {
     { eventId: 'ev', userId: 'obama', photos: [{ label: 'o2', data: readPhoto(join(SHARED_FACES, 'people/obama/2.jpg')) }] },
   );
   await rec.stop();
-  daemon = new GateDaemon({ config, configFile: null, modelsDir: SHARED_MODELS, dataDir: dir, now: () => nowMs, mono: () => nowMs });
+  daemon = new GateDaemon({ config, configFile: null, modelsDir: SHARED_MODELS, dataDir: dir, now: () => clock.ms, mono: () => clock.ms });
   await daemon.start();
   const person = await sharp(join(SHARED_FACES, 'people/obama/1.jpg')).resize({ height: 300 }).toBuffer();
   frame = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#222' } }).composite([{ input: person, left: 200, top: 90 }]).jpeg().toBuffer();
@@ -43,20 +44,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/**
- * One approach: three frames 100 ms apart on the daemon's clock (one track, however slow
- * this machine is), then the clock moves past the track lifetime and the track ends.
- */
-async function approach(): Promise<GateDecision[]> {
-  const out: GateDecision[] = [];
-  for (let i = 0; i < 3; i++) {
-    nowMs += 100;
-    out.push(...(await daemon.processFrame({ data: frame, seq: i, capturedAtMs: performance.now(), sourceId: 't' })));
-  }
-  daemon.flushTracks();
-  nowMs += TTL_MS + 1;
-  return out;
-}
+const walkUp = (): Promise<GateDecision[]> => approach(daemon, frame, clock, TTL_MS);
 
 /** Another process: its own connection to the same database file. */
 function otherProcess(fn: (s: AttendeeStore) => void): void {
@@ -69,22 +57,22 @@ function otherProcess(fn: (s: AttendeeStore) => void): void {
 }
 
 test('an event whose end is moved into the past by another process: the next approach is outside_window', async () => {
-  assert.deepEqual((await approach()).map((d) => d.reason), ['granted']);
-  otherProcess((s) => s.upsertEvent({ id: 'ev', endsAt: nowMs - 60_000 }));
-  assert.deepEqual((await approach()).map((d) => d.reason), ['outside_window']);
+  assert.deepEqual((await walkUp()).map((d) => d.reason), ['granted']);
+  otherProcess((s) => s.upsertEvent({ id: 'ev', endsAt: clock.ms - 60_000 }));
+  assert.deepEqual((await walkUp()).map((d) => d.reason), ['outside_window']);
   otherProcess((s) => s.upsertEvent({ id: 'ev', endsAt: null }));
-  assert.deepEqual((await approach()).map((d) => d.reason), ['granted']);
+  assert.deepEqual((await walkUp()).map((d) => d.reason), ['granted']);
 });
 
 test('an attendee removed by another process is never let in again', async () => {
   otherProcess((s) => assert.equal(s.removeAttendee('ev', 'obama'), true));
-  const after = await approach();
+  const after = await walkUp();
   assert.ok(after.every((d) => d.kind === 'deny'), JSON.stringify(after.map((d) => d.reason)));
   // Once the gallery has been rebuilt (in the background), the face is simply unknown;
   // until then every approach is still denied.
   const deadline = performance.now() + 10_000;
   for (;;) {
-    const later = (await approach()).map((d) => d.reason);
+    const later = (await walkUp()).map((d) => d.reason);
     if (later.join() === 'unknown_face') break;
     assert.ok(later.every((r) => r !== 'granted'), JSON.stringify(later));
     assert.ok(performance.now() < deadline, `the gallery was not rebuilt within 10 s: ${JSON.stringify(later)}`);

@@ -15,6 +15,7 @@ import { startRecognition } from '../../src/app/recognition.js';
 import { loadConfig } from '../../src/config/load.js';
 import { enrollAttendee } from '../../src/enroll/enroll.js';
 import type { GateDecision } from '../../src/gate/types.js';
+import { approach, type ManualClock } from './approach.js';
 import { readPhoto } from '../fixtures.js';
 import { SHARED_FACES, SHARED_MODELS } from '../paths.js';
 import { request } from '../api/helpers.js';
@@ -27,7 +28,7 @@ let frame: Buffer;
 let key: string;
 let photos: http.Server;
 let photoPort: number;
-let nowMs = Date.now();
+const clock: ManualClock = { ms: Date.now() };
 
 const settings = (threshold: number): Record<string, unknown> => ({
   version: 1,
@@ -62,7 +63,7 @@ before(async () => {
   });
   await new Promise<void>((resolve) => photos.listen(0, '127.0.0.1', resolve));
   photoPort = (photos.address() as AddressInfo).port;
-  daemon = new GateDaemon({ config, configFile, modelsDir: SHARED_MODELS, dataDir: config.dataDir, now: () => nowMs, mono: () => nowMs });
+  daemon = new GateDaemon({ config, configFile, modelsDir: SHARED_MODELS, dataDir: config.dataDir, now: () => clock.ms, mono: () => clock.ms });
   await daemon.start();
   const person = await sharp(join(SHARED_FACES, 'people/obama/1.jpg')).resize({ height: 300 }).toBuffer();
   frame = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#222' } }).composite([{ input: person, left: 200, top: 90 }]).jpeg().toBuffer();
@@ -75,17 +76,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Three frames of one approach, then the track ends. */
-async function approach(): Promise<GateDecision[]> {
-  const out: GateDecision[] = [];
-  for (let i = 0; i < 3; i++) {
-    nowMs += 100;
-    out.push(...(await daemon.processFrame({ data: frame, seq: i, capturedAtMs: performance.now(), sourceId: 't' })));
-  }
-  daemon.flushTracks();
-  nowMs += TTL_MS + 1;
-  return out;
-}
+const walkUp = (): Promise<GateDecision[]> => approach(daemon, frame, clock, TTL_MS);
 
 async function identifyStatus(): Promise<number> {
   const api = daemon.api;
@@ -96,14 +87,14 @@ async function identifyStatus(): Promise<number> {
 }
 
 void test('a reload raising match.threshold shuts the door and the identity endpoint alike', async () => {
-  const atFirst = await approach();
+  const atFirst = await walkUp();
   assert.ok(atFirst.some((d) => d.kind === 'grant' && d.userId === 'obama'), `granted at 0.34: ${JSON.stringify(atFirst.map((d) => d.reason))}`);
   assert.equal(await identifyStatus(), 200);
 
   await writeFile(configFile, JSON.stringify(settings(0.99)));
   assert.ok(daemon.reload().includes('match'));
 
-  const atLast = await approach();
+  const atLast = await walkUp();
   assert.ok(!atLast.some((d) => d.kind === 'grant'), `nobody granted at 0.99: ${JSON.stringify(atLast.map((d) => d.reason))}`);
   assert.equal(await identifyStatus(), 404, 'the endpoint decides by the same, reloaded threshold');
 });
