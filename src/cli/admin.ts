@@ -3,8 +3,7 @@ import type { Command } from 'commander';
 import { createKey, formatCreatedKey, formatKeyList, listKeys, revokeKey } from '../api/keys.js';
 import { auditVerifyReport } from '../publish/audit.js';
 import { FieldCipher, loadKey } from '../store/crypto.js';
-import { openDatabase } from '../store/db.js';
-import { openStore } from '../store/open.js';
+import { openStore, openStoreDatabase } from '../store/open.js';
 import * as storeBackup from './store-backup.js';
 import { action, fail, resolveContext, withCommonOptions, type CommonOptions } from './common.js';
 
@@ -13,7 +12,7 @@ export function register(program: Command): void {
   withCommonOptions(keys.command('create').description('create a key; it is printed once, only its hash is stored').requiredOption('--name <label>', 'who the key is for')).action(
     action(async (opts: CommonOptions & { name: string }) => {
       const ctx = resolveContext(opts);
-      const db = openDatabase(ctx.dataDir);
+      const db = openStoreDatabase(ctx.config, ctx.dataDir);
       try {
         process.stdout.write(formatCreatedKey(createKey(db, opts.name), opts.name, Boolean(opts.json)) + '\n');
       } finally {
@@ -24,7 +23,7 @@ export function register(program: Command): void {
   withCommonOptions(keys.command('list').description('list keys (never the keys themselves)')).action(
     action(async (opts: CommonOptions) => {
       const ctx = resolveContext(opts);
-      const db = openDatabase(ctx.dataDir);
+      const db = openStoreDatabase(ctx.config, ctx.dataDir);
       try {
         process.stdout.write(formatKeyList(listKeys(db), Boolean(opts.json)) + '\n');
       } finally {
@@ -35,7 +34,7 @@ export function register(program: Command): void {
   withCommonOptions(keys.command('revoke <idOrName>').description('revoke a key by id or name')).action(
     action(async (idOrName: string, opts: CommonOptions) => {
       const ctx = resolveContext(opts);
-      const db = openDatabase(ctx.dataDir);
+      const db = openStoreDatabase(ctx.config, ctx.dataDir);
       try {
         const r = revokeKey(db, /^\d+$/.test(idOrName) ? Number(idOrName) : idOrName);
         if (!r) return fail(`no live key "${idOrName}"; \`gate-agent keys list\` shows them`);
@@ -50,7 +49,7 @@ export function register(program: Command): void {
   withCommonOptions(audit.command('verify').description('check that no audit record was dropped or altered')).action(
     action(async (opts: CommonOptions) => {
       const ctx = resolveContext(opts);
-      const db = openDatabase(ctx.dataDir);
+      const db = openStoreDatabase(ctx.config, ctx.dataDir);
       try {
         const r = auditVerifyReport(db);
         process.stdout.write((opts.json ? JSON.stringify(r.result) : r.text) + '\n');

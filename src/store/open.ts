@@ -1,4 +1,5 @@
 // Opening the attendee store the way every command and the daemon do.
+import type { Database } from 'better-sqlite3';
 import type { Config } from '../config/types.js';
 import { AttendeeStore } from './attendees.js';
 import { FieldCipher, loadKey } from './crypto.js';
@@ -10,10 +11,23 @@ import { OUTBOX_PAYLOAD } from './sealed-columns.js';
  * housekeeping, `gate-agent attendees purge`), so a read-only command never loses data.
  */
 export function openStore(config: Config, dataDir: string, env: NodeJS.ProcessEnv = process.env): AttendeeStore {
-  const key = loadKey(config.store.keyFile, env.GATE_AGENT_STORE_KEY);
-  const cipher = new FieldCipher(key);
-  // With the cipher, migration 9 can re-seal values written before it (see migrations.ts).
-  return new AttendeeStore(openDatabase(dataDir, { cipher }), cipher);
+  const cipher = configuredCipher(config, env);
+  return new AttendeeStore(openStoreDatabase(config, dataDir, env, cipher), cipher);
+}
+
+/** The cipher of the configured store key (store.keyFile or GATE_AGENT_STORE_KEY); a pass-through one when none is set. */
+export function configuredCipher(config: Config, env: NodeJS.ProcessEnv = process.env): FieldCipher {
+  return new FieldCipher(loadKey(config.store.keyFile, env.GATE_AGENT_STORE_KEY));
+}
+
+/**
+ * The store's database alone (API keys, the audit log), opened with the configured key all
+ * the same: opening may run migration 9, which re-seals values written before it and must
+ * know whether a key is set (without it, plaintext values would be left unsealed and then
+ * refused by a keyed gate).
+ */
+export function openStoreDatabase(config: Config, dataDir: string, env: NodeJS.ProcessEnv = process.env, cipher = configuredCipher(config, env)): Database {
+  return openDatabase(dataDir, { cipher });
 }
 
 /**

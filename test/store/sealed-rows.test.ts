@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
 import { AttendeeStore } from '../../src/store/attendees.js';
@@ -19,7 +20,7 @@ import { Outbox } from '../../src/publish/outbox.js';
 import { startRecognition } from '../../src/app/recognition.js';
 import { enrollAttendee } from '../../src/enroll/enroll.js';
 import { defaultConfig, identityPhotos, readPhoto } from '../fixtures.js';
-import { SHARED_MODELS } from '../paths.js';
+import { BIN, SHARED_MODELS } from '../paths.js';
 import { unitVectors } from '../vectors.js';
 
 const DIM = 512;
@@ -355,6 +356,32 @@ test('migration 9 leaves an old value that fails its integrity check as it was, 
     assert.equal(vectorBytes(s.db, 2)[0], 0x01);
     assert.throws(() => s.getVector(2), /embeddings\.vector \(2, ev, u2, m\) is sealed in the old format that is not bound to its row; it is refused/);
     for (const u of ['u1', 'u2', 'u3']) assert.deepEqual(s.getSession('ev', u)!.kyc, kycOf(u));
+    s.db.close();
+  });
+});
+
+test('keys and audit commands open the store with the configured key: the first command after an upgrade seals a plaintext store, and the gate can read it', async () => {
+  await withDir(async (dir) => {
+    const key = randomBytes(32);
+    const vs = unitVectors(2, DIM, 31);
+    // Written before schema 9 and before a key was set: plaintext values.
+    const plain = openKeyed(dir, null);
+    plain.db.pragma('user_version = 8');
+    fill(plain, ['u1', 'u2'], vs);
+    plain.db.close();
+    // The key is configured now; the operator's first command is `keys list`.
+    const env = { ...process.env, GATE_AGENT_DATA_DIR: dir, GATE_AGENT_STORE_KEY: key.toString('hex') };
+    const r = spawnSync(process.execPath, [BIN, 'keys', 'list', '--json'], { env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    raw(dir, (db) => {
+      assert.equal(db.pragma('user_version', { simple: true }), 9);
+      assert.equal(kycBytes(db, 'u1')[0], 0x02, 'sealed, bound to its row');
+      assert.equal(vectorBytes(db, 1)[0], 0x02);
+    });
+    const s = openKeyed(dir, key);
+    assert.deepEqual([...s.getVector(2)!], [...vs[1]!]);
+    assert.deepEqual(s.getSession('ev', 'u1')!.kyc, kycOf('u1'));
+    assert.equal(await galleryError(s), null);
     s.db.close();
   });
 });
