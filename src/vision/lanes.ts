@@ -7,8 +7,11 @@
 // `passageHoldMs` ago: someone is walking up, and every frame of theirs counts). So between
 // two frames of an empty entrance at most one API job runs. API work waits at most
 // `apiMaxWaitMs`, then is refused with VisionBusyError (the API answers 503 with
-// Retry-After); background work waits as long as it must. Pure logic; the clock and timers
-// are injected.
+// Retry-After). Background work is never refused, and never starved: once it has waited
+// `backgroundMaxWaitMs` it runs in the next gap between frames even during a passage, one
+// job per gap (a sync page's photos are embedded before its deletions are applied, so a
+// busy entrance must not hold back a revocation). Pure logic; the clock and timers are
+// injected.
 
 export type Lane = 'camera' | 'api' | 'background';
 
@@ -17,6 +20,8 @@ export interface LaneOptions {
   passageHoldMs: number;
   /** Longest an API job waits for its turn before it is refused. */
   apiMaxWaitMs: number;
+  /** After this long in the queue, a background job runs in a gap between frames even during a passage. */
+  backgroundMaxWaitMs: number;
 }
 
 export interface LaneClock {
@@ -43,6 +48,8 @@ interface Job {
   refuse: (err: Error) => void;
   enqueuedAt: number;
   timer: unknown;
+  /** A background job that waited backgroundMaxWaitMs: it may run during a passage. */
+  overdue?: boolean;
 }
 
 export interface LaneStats {
@@ -84,6 +91,13 @@ export class LaneQueue {
   submit(lane: Lane, start: () => void, refuse: (err: Error) => void): void {
     const job: Job = { lane, start, refuse, enqueuedAt: this.clock.now(), timer: null };
     if (lane === 'api') job.timer = this.clock.setTimeout(() => this.expire(job), this.opts.apiMaxWaitMs);
+    if (lane === 'background') {
+      job.timer = this.clock.setTimeout(() => {
+        job.timer = null;
+        job.overdue = true;
+        this.pump();
+      }, this.opts.backgroundMaxWaitMs);
+    }
     this.queues[lane].push(job);
     this.pump();
   }
@@ -145,7 +159,10 @@ export class LaneQueue {
   private pump(): void {
     if (this.busy) return;
     let job = this.queues.camera.shift();
-    if (!job && this.framesInProgress === 0 && !this.inPassage()) job = this.queues.api.shift() ?? this.queues.background.shift();
+    if (!job && this.framesInProgress === 0) {
+      if (!this.inPassage()) job = this.queues.api.shift() ?? this.queues.background.shift();
+      else if (this.queues.background[0]?.overdue) job = this.queues.background.shift();
+    }
     if (!job) return;
     if (job.timer !== null) this.clock.clearTimeout(job.timer);
     this.busy = true;

@@ -2,7 +2,7 @@
 // passages, with a bound on its wait; a hand-driven clock, no sleeping.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LaneQueue, VisionBusyError, type Lane, type LaneClock } from '../../src/vision/lanes.js';
+import { LaneQueue, VisionBusyError, type Lane, type LaneClock, type LaneOptions } from '../../src/vision/lanes.js';
 
 /** `earlyMs`: timers fire that much before the clock reads their time, as libuv's may (its loop time is whole ms). */
 function clock(earlyMs = 0): LaneClock & { t: number; advance(ms: number): void } {
@@ -23,7 +23,7 @@ function clock(earlyMs = 0): LaneClock & { t: number; advance(ms: number): void 
   return c;
 }
 
-function harness(opts = { passageHoldMs: 1000, apiMaxWaitMs: 3000 }, earlyMs = 0) {
+function harness(opts: LaneOptions = { passageHoldMs: 1000, apiMaxWaitMs: 3000, backgroundMaxWaitMs: 60_000 }, earlyMs = 0) {
   const c = clock(earlyMs);
   const q = new LaneQueue(opts, c);
   const started: string[] = [];
@@ -96,7 +96,7 @@ test('the hold ends when its timer fires, even a fraction of a ms before the clo
 });
 
 test('API work waits at most apiMaxWaitMs, then is refused busy with a Retry-After; background work is not refused', () => {
-  const { c, q, started, refused, submit } = harness({ passageHoldMs: 2000, apiMaxWaitMs: 3000 });
+  const { c, q, started, refused, submit } = harness({ passageHoldMs: 2000, apiMaxWaitMs: 3000, backgroundMaxWaitMs: 60_000 });
   q.frameStarted();
   submit('api', 'api1');
   submit('background', 'enroll');
@@ -128,4 +128,35 @@ test('an API job that started in time is not refused later; refuseAll empties ev
   assert.deepEqual(refused.map(([n]) => n), ['frame', 'api2']);
   c.advance(10_000);
   assert.equal(refused.length, 2, 'no timer fires for a refused job');
+});
+
+test('background work is not starved by a passage that never ends: past backgroundMaxWaitMs it runs in a gap between frames', () => {
+  const { c, q, started, refused } = harness({ passageHoldMs: 500, apiMaxWaitMs: 3000, backgroundMaxWaitMs: 2000 });
+  // Camera jobs finish at once; a background job runs until done() is called.
+  const run = (lane: Lane, name: string): void =>
+    q.submit(lane, () => { started.push(name); if (lane === 'camera') q.done(); }, (err) => refused.push([name, err]));
+  // Someone is always at the door: a frame with a face every 100 ms, 50 ms in the gate.
+  const frame = (n: number): void => {
+    q.frameStarted();
+    run('camera', `frame ${n}`);
+    q.facesSeen();
+    c.advance(50);
+    q.frameEnded();
+    c.advance(50);
+  };
+  frame(0);
+  run('background', 'sync photo 1');
+  run('background', 'sync photo 2');
+  for (let n = 1; n < 20; n++) frame(n);
+  const syncs = (): string[] => started.filter((s) => s.startsWith('sync'));
+  assert.deepEqual(syncs(), [], 'held by the passage until its bound');
+  frame(20);
+  assert.deepEqual(syncs(), ['sync photo 1'], 'past its bound: started in the gap after frame 20, the passage still on');
+  assert.equal(q.stats().passage, true);
+  assert.equal(q.stats().framesInProgress, 0);
+  frame(21);
+  assert.ok(!started.includes('frame 21'), 'one job at a time: the frame waits for the photo in hand');
+  q.done();
+  assert.deepEqual(started.slice(-2), ['frame 21', 'sync photo 2'], 'the queued frame first, then the next overdue photo');
+  assert.deepEqual(refused, []);
 });
