@@ -102,6 +102,13 @@ export class FrameStage {
     stats.livenessMs.push(livenessMs);
     for (const [k, v] of [['decode', decodeMs], ['detect', res.timings.detectMs], ['embed', res.timings.embedMs], ['match', matchMs]] as const) stats.stageMs[k].push(v);
     const timings = { decodeMs, detectMs: res.timings.detectMs, alignMs: res.timings.alignMs, embedMs: res.timings.embedMs, matchMs, ...(liveness && { livenessMs }), ...(ticket && { qrMs: ticket.qrMs }) };
+    // The event or the gate settings changed while this frame was in the models (a new
+    // event by schedule, a reload): its faces were matched for what no longer holds, and the
+    // new policy must not get them. The next frame is judged afresh.
+    if (events.policy !== policy) {
+      log.info({ seq: frame.seq, event: event.id }, 'frame dropped: the event or the gate settings changed while it was processed');
+      return [];
+    }
     const decisions = policy.onFrame({ atMs: this.deps.now(), monoMs: this.deps.mono(), faces, timings });
     if (ticket?.unknown) decisions.unshift(unknownTicketDecision(this.deps.now(), timings));
     for (const d of decisions) {

@@ -98,3 +98,20 @@ void test('a reload raising match.threshold shuts the door and the identity endp
   assert.ok(!atLast.some((d) => d.kind === 'grant'), `nobody granted at 0.99: ${JSON.stringify(atLast.map((d) => d.reason))}`);
   assert.equal(await identifyStatus(), 404, 'the endpoint decides by the same, reloaded threshold');
 });
+
+void test('a reload of the gate settings while a frame is in the models: that frame decides nothing, the next ones are judged by the new settings', async () => {
+  await writeFile(configFile, JSON.stringify(settings(0.34)));
+  daemon.reload();
+  await writeFile(configFile, JSON.stringify({ ...settings(0.34), gate: { cooldownMs: 1, trackTtlMs: TTL_MS } }));
+  // The first vote of a walk-up; the second, which would open, is in the models when the reload lands.
+  clock.ms += 100;
+  assert.deepEqual(await daemon.processFrame({ data: frame, seq: 100, capturedAtMs: performance.now(), sourceId: 't' }), []);
+  clock.ms += 100;
+  const inFlight = daemon.processFrame({ data: frame, seq: 101, capturedAtMs: performance.now(), sourceId: 't' });
+  assert.ok(daemon.reload().includes('gate'));
+  assert.deepEqual((await inFlight).map((d) => d.reason), [], 'matched under the old settings: dropped');
+  daemon.flushTracks();
+  clock.ms += TTL_MS + 1;
+  const next = await walkUp();
+  assert.ok(next.some((d) => d.kind === 'grant' && d.userId === 'obama'), `granted under the new settings: ${JSON.stringify(next.map((d) => d.reason))}`);
+});
