@@ -241,13 +241,18 @@ export class WorkerPipeline extends EventEmitter<Events> implements FaceAnalyzer
     if (this.stopped) return;
     this.crashes++;
     this.downSince = performance.now();
-    this.restartInMs = Math.min(this.opts.restartMaxMs, this.opts.restartMinMs * 2 ** this.crashesInRow);
-    this.crashesInRow++;
+    this.backOff();
     const failed = new InferenceUnavailableError(`the face inference worker crashed (${err.message}); the frame was not decided`, Math.max(1, Math.ceil(this.restartInMs / 1000)));
     this.failPending(failed);
     this.lanes.refuseAll(failed);
     this.emit('crash', err, { restartInMs: this.restartInMs });
     this.scheduleRestart(this.restartInMs);
+  }
+
+  /** The next restart delay: restartMinMs doubled per failure in a row, at most restartMaxMs. */
+  private backOff(): void {
+    this.restartInMs = Math.min(this.opts.restartMaxMs, this.opts.restartMinMs * 2 ** this.crashesInRow);
+    this.crashesInRow++;
   }
 
   private scheduleRestart(ms: number): void {
@@ -265,8 +270,7 @@ export class WorkerPipeline extends EventEmitter<Events> implements FaceAnalyzer
         },
         (err: Error) => {
           if (this.stopped) return;
-          this.restartInMs = Math.min(this.opts.restartMaxMs, this.opts.restartMinMs * 2 ** this.crashesInRow);
-          this.crashesInRow++;
+          this.backOff();
           this.emit('restart-failed', err, { retryInMs: this.restartInMs });
           this.scheduleRestart(this.restartInMs);
         },
