@@ -61,6 +61,14 @@ const openKeyed = (dir: string, key: Buffer | null) => {
   return new AttendeeStore(openDatabase(dir, { cipher }), cipher);
 };
 
+/** A store written before schema 9 and before a key was set: schema 8, plaintext values. */
+function plaintextSchema8(dir: string, users: string[], vs: Float32Array[]): void {
+  const plain = openKeyed(dir, null);
+  plain.db.pragma('user_version = 8');
+  fill(plain, users, vs);
+  plain.db.close();
+}
+
 /** Loads the event's gallery in a loader thread; the error it fails with, or null. */
 async function galleryError(store: AttendeeStore): Promise<string | null> {
   const galleries = new Galleries(store, { modelId: 'm', dim: DIM, threads: 1, rescoreTop: 16, loadWorkers: 1 });
@@ -335,10 +343,7 @@ test('migration 9 leaves an old value that fails its integrity check as it was, 
   await withDir(async (dir) => {
     const key = randomBytes(32);
     const vs = unitVectors(3, DIM, 24);
-    const plain = openKeyed(dir, null);
-    plain.db.pragma('user_version = 8');
-    fill(plain, ['u1', 'u2', 'u3'], vs);
-    plain.db.close();
+    plaintextSchema8(dir, ['u1', 'u2', 'u3'], vs);
     raw(dir, (db) => {
       for (const r of db.prepare('SELECT rowid AS k, kyc FROM attendees').all() as { k: number; kyc: Buffer }[]) {
         db.prepare('UPDATE attendees SET kyc = ? WHERE rowid = ?').run(sealUnbound(key, r.kyc.subarray(1)), r.k);
@@ -364,11 +369,7 @@ test('keys and audit commands open the store with the configured key: the first 
   await withDir(async (dir) => {
     const key = randomBytes(32);
     const vs = unitVectors(2, DIM, 31);
-    // Written before schema 9 and before a key was set: plaintext values.
-    const plain = openKeyed(dir, null);
-    plain.db.pragma('user_version = 8');
-    fill(plain, ['u1', 'u2'], vs);
-    plain.db.close();
+    plaintextSchema8(dir, ['u1', 'u2'], vs);
     // The key is configured now; the operator's first command is `keys list`.
     const env = { ...process.env, GATE_AGENT_DATA_DIR: dir, GATE_AGENT_STORE_KEY: key.toString('hex') };
     const r = spawnSync(process.execPath, [BIN, 'keys', 'list', '--json'], { env, encoding: 'utf8' });
