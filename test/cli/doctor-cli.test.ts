@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { statSync } from 'node:fs';
 import { ROOT, SHARED_FACES } from '../paths.js';
 import { Mosquitto } from '../publish/mosquitto.js';
 import BetterSqlite3 from 'better-sqlite3';
@@ -160,6 +161,12 @@ test('a database the command cannot write (made by root, used by another user) i
   // The other user can reach the folder and read the database, as on a gate, but not write it.
   await chmod(dir, 0o755);
   await chmod(data, 0o755);
+  // The other user must be able to load the agent itself: a checkout in a folder only root
+  // may enter (`mktemp -d` makes them 0700) fails with a module-loading error instead.
+  for (let d = ROOT; ; d = dirname(d)) {
+    assert.ok(statSync(d).mode & 0o001, `${d} cannot be entered by other users (mode ${(statSync(d).mode & 0o777).toString(8)}); this test runs the CLI as uid 65534 from this checkout: chmod o+x ${d}`);
+    if (dirname(d) === d) break;
+  }
   const { spawnSync } = await import('node:child_process');
   const r = spawnSync(process.execPath, [join(ROOT, 'bin/gate-agent.js'), 'events', 'add', 'y'], {
     uid: 65534,
