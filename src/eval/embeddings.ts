@@ -42,7 +42,7 @@ export type ImageEmbedding =
 /** Everything that changes an embedding, so the cache never mixes two pipelines. */
 export function pipelineKey(config: Config, detectorId: string, embedderId: string): string {
   const v = config.vision;
-  return `${detectorId}@${config.models.detectorInputPx}/s${v.scoreThreshold}/n${v.nmsIou}/p${v.emptyRetryPadRatio}+${embedderId}/central`;
+  return `${detectorId}@${config.models.detectorInputPx}/s${v.scoreThreshold}/n${v.nmsIou}/p${v.emptyRetryPadRatio}${v.detectAtImageSize ? '/own' : ''}+${embedderId}/central`;
 }
 
 interface CacheLine {

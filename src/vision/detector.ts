@@ -28,8 +28,17 @@ export interface ScrfdOptions {
    * be found (shared/models/MODELS.md). 0 disables the second look.
    */
   emptyRetryPadRatio: number;
+  /**
+   * An image smaller than inputPx is detected at its own size (its longer side rounded up
+   * to a multiple of 32, the rest padded) instead of being enlarged to inputPx: enlarging
+   * adds no detail, and the model's work grows with the square of its input side.
+   */
+  atImageSize: boolean;
   threads: number;
 }
+
+/** The smallest network input: SCRFD's coarsest stride is 32. */
+const MIN_INPUT_PX = 64;
 
 const MEAN = 127.5;
 const STD = 128;
@@ -68,15 +77,19 @@ export class ScrfdDetector implements FaceDetector {
     const session = this.session;
     const outs = this.outputs;
     if (!session || !outs) throw new Error('detector used before start()');
-    const S = this.opts.inputPx;
-    const lb = letterbox(img.width + 2 * pad, img.height + 2 * pad, S);
+    const S = this.inputSide(img.width + 2 * pad, img.height + 2 * pad);
+    const lb = letterbox(img.width + 2 * pad, img.height + 2 * pad, S, this.opts.atImageSize ? 1 : Infinity);
     const rw = Math.max(1, Math.round(img.width * lb.scale));
     const rh = Math.max(1, Math.round(img.height * lb.scale));
     const off = Math.round(pad * lb.scale);
-    const resized = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
-      .resize(rw, rh, { fit: 'fill', kernel: 'linear' })
-      .raw()
-      .toBuffer();
+    // At scale 1 (a small image detected at its own size) the pixels go in as they are.
+    const resized =
+      rw === img.width && rh === img.height
+        ? img.data
+        : await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+            .resize(rw, rh, { fit: 'fill', kernel: 'linear' })
+            .raw()
+            .toBuffer();
     const plane = S * S;
     const input = new Float32Array(3 * plane).fill(NORM[0]!);
     for (let y = 0; y < rh; y++) {
@@ -97,6 +110,13 @@ export class ScrfdDetector implements FaceDetector {
       box: [d.box[0] - shift, d.box[1] - shift, d.box[2] - shift, d.box[3] - shift],
       landmarks: d.landmarks.map(([x, y]) => [x - shift, y - shift]) as Detection['landmarks'],
     }));
+  }
+
+  /** The square network input for an image of w x h: inputPx, or less for a smaller image (atImageSize). */
+  inputSide(w: number, h: number): number {
+    const S = this.opts.inputPx;
+    if (!this.opts.atImageSize) return S;
+    return Math.min(S, Math.max(MIN_INPUT_PX, Math.ceil(Math.max(w, h) / 32) * 32));
   }
 
   async stop(): Promise<void> {

@@ -36,6 +36,7 @@ async function modelOptions(config: Config, modelsDir: string): Promise<ModelOpt
       scoreThreshold: config.vision.scoreThreshold,
       nmsIou: config.vision.nmsIou,
       emptyRetryPadRatio: config.vision.emptyRetryPadRatio,
+      atImageSize: config.vision.detectAtImageSize,
       threads: config.models.threads,
     },
     embedder: {

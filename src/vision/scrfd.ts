@@ -16,9 +16,9 @@ export interface Letterbox {
   resizedHeight: number;
 }
 
-/** Keep aspect ratio, scale to fit, pad right and bottom. */
-export function letterbox(width: number, height: number, inputPx: number): Letterbox {
-  const scale = Math.min(inputPx / width, inputPx / height);
+/** Keep aspect ratio, scale to fit (never above maxScale), pad right and bottom. */
+export function letterbox(width: number, height: number, inputPx: number, maxScale = Infinity): Letterbox {
+  const scale = Math.min(inputPx / width, inputPx / height, maxScale);
   return {
     inputPx,
     scale,
