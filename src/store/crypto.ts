@@ -69,8 +69,14 @@ const where = (at: RowBinding): string => `${at.table}.${at.column} (${at.row.jo
  * written before schema 9; migration 9 re-seals those (openUnbound). The key id lets a
  * wrong key be reported as such instead of as corrupt data.
  */
+/** IVs drawn from the CSPRNG at a time: one randomBytes call per sealed value cost more than the AES. */
+const IVS_PER_DRAW = 256;
+
 export class FieldCipher {
   private readonly id: Buffer | null;
+  /** Fresh random IVs, used once each, front to back (an IV is public; its only duty is never to repeat). */
+  private ivs = Buffer.alloc(0);
+  private ivAt = 0;
   constructor(private readonly key: Buffer | null) {
     this.id = key ? keyId(key) : null;
   }
@@ -89,7 +95,7 @@ export class FieldCipher {
 
   seal(plain: Buffer, at: RowBinding): Buffer {
     if (!this.key || !this.id) return Buffer.concat([Buffer.from([PLAIN]), plain]);
-    const iv = randomBytes(12);
+    const iv = this.nextIv();
     const c = createCipheriv('aes-256-gcm', this.key, iv);
     c.setAAD(aadOf(at));
     const ct = Buffer.concat([c.update(plain), c.final()]);
@@ -129,6 +135,15 @@ export class FieldCipher {
     return this.decrypt(stored, null, () => `${where(at)} failed its integrity check; the database was altered or damaged`);
   }
 
+  private nextIv(): Buffer {
+    if (this.ivAt + 12 > this.ivs.length) {
+      this.ivs = randomBytes(12 * IVS_PER_DRAW);
+      this.ivAt = 0;
+    }
+    this.ivAt += 12;
+    return this.ivs.subarray(this.ivAt - 12, this.ivAt);
+  }
+
   private decrypt(stored: Buffer, aad: Buffer | null, damaged: () => string): Buffer {
     if (!this.key || !this.id) throw new StoreError('no store key is configured');
     if (stored.length < 33) throw new StoreError(damaged());
@@ -137,7 +152,10 @@ export class FieldCipher {
     if (aad) d.setAAD(aad);
     d.setAuthTag(stored.subarray(17, 33));
     try {
-      return Buffer.concat([d.update(stored.subarray(33)), d.final()]);
+      const head = d.update(stored.subarray(33));
+      // GCM's final() checks the tag and returns nothing more: no second copy of the value.
+      const tail = d.final();
+      return tail.length === 0 ? head : Buffer.concat([head, tail]);
     } catch {
       throw new StoreError(damaged());
     }
@@ -153,6 +171,18 @@ export class FieldCipher {
 
   sealVector(v: Float32Array, at: RowBinding): Buffer {
     return this.seal(Buffer.from(v.buffer, v.byteOffset, v.byteLength), at);
+  }
+
+  /**
+   * A vector opened into `out` (no allocation beyond the decryption's own): for loops over
+   * many rows (the gallery loader). Returns false when the stored vector's length differs
+   * from out's, leaving out unspecified.
+   */
+  openVectorInto(stored: Buffer, at: RowBinding, out: Float32Array): boolean {
+    const b = this.open(stored, at);
+    if (b.byteLength !== out.byteLength) return false;
+    new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(b);
+    return true;
   }
 
   openVector(stored: Buffer, at: RowBinding): Float32Array {
