@@ -58,13 +58,19 @@ test('the worker finds the same faces and embeddings as the pipeline in this thr
   assert.ok(e.timings.decodeMs > 0 && e.timings.detectMs > 0 && e.timings.embedMs > 0);
 });
 
-/** The longest gap between turns of this thread's event loop while `work` runs, ms. */
-async function longestLoopGap(work: () => Promise<unknown>): Promise<number> {
+/**
+ * The k-th longest gap between turns of this thread's event loop while `work` runs, ms.
+ * With k = the number of recognitions: in this thread every recognition holds the loop
+ * for its model runs, so the k-th longest gap is still a model run; in the worker it is
+ * ordinary scheduling jitter. (The single longest gap is one sample: other processes'
+ * load on a shared machine can make it long in either case.)
+ */
+async function kthLongestLoopGap(k: number, work: () => Promise<unknown>): Promise<number> {
   let last = performance.now();
-  let worst = 0;
+  const gaps: number[] = [];
   const tick = setInterval(() => {
     const now = performance.now();
-    worst = Math.max(worst, now - last);
+    gaps.push(now - last);
     last = now;
   }, 1);
   try {
@@ -72,19 +78,21 @@ async function longestLoopGap(work: () => Promise<unknown>): Promise<number> {
   } finally {
     clearInterval(tick);
   }
-  return worst;
+  gaps.push(performance.now() - last);
+  gaps.sort((a, b) => b - a);
+  return gaps[Math.min(k, gaps.length) - 1] ?? 0;
 }
 
 test('inference in the worker leaves the event loop turning; the same work in this thread holds it for whole model runs', async () => {
   const runs = 8;
-  const inWorker = await longestLoopGap(async () => {
+  const inWorker = await kthLongestLoopGap(runs, async () => {
     for (let i = 0; i < runs; i++) await worker.analyze(copyOf(photo), { embed: true, maxEmbedFaces: 1, lane: 'camera' });
   });
-  const inThread = await longestLoopGap(async () => {
+  const inThread = await kthLongestLoopGap(runs, async () => {
     for (let i = 0; i < runs; i++) await local.analyze(copyOf(photo), { embed: true, maxEmbedFaces: 1 });
   });
-  // Same machine, same run: the worker's worst gap is a fraction of a model run's hold.
-  assert.ok(inWorker * 2 < inThread, `longest loop gap: worker ${inWorker.toFixed(1)} ms, in this thread ${inThread.toFixed(1)} ms`);
+  // Same machine, same run: the worker's gaps are a fraction of a model run's hold.
+  assert.ok(inWorker * 2 < inThread, `${runs}th longest loop gap over ${runs} recognitions: worker ${inWorker.toFixed(1)} ms, in this thread ${inThread.toFixed(1)} ms`);
 });
 
 test('a camera frame queued behind API work goes first', async () => {
