@@ -77,7 +77,7 @@ export async function createAnalyzer(config: Config, modelsDir: string, liveness
   const v = config.vision;
   const pipeline = new WorkerPipeline(
     { detector: m.detector, embedder: m.embedder, liveness: liveness && { models: liveness, threads: config.models.threads }, maxImagePixels: v.maxImagePixels },
-    { lanes: { passageHoldMs: v.passageHoldMs, apiMaxWaitMs: v.apiMaxWaitMs, backgroundMaxWaitMs: v.backgroundMaxWaitMs }, restartMinMs: v.workerRestartMinMs, restartMaxMs: v.workerRestartMaxMs, decode: { maxPixels: v.maxImagePixels } },
+    { lanes: { passageHoldMs: v.passageHoldMs, apiMaxWaitMs: v.apiMaxWaitMs, backgroundMaxWaitMs: v.backgroundMaxWaitMs }, workers: v.inferenceWorkers, restartMinMs: v.workerRestartMinMs, restartMaxMs: v.workerRestartMaxMs, decode: { maxPixels: v.maxImagePixels } },
   );
   return { pipeline, detectorId: m.detectorId, embedderId: m.embedderId };
 }
