@@ -7,7 +7,8 @@
 // failed is skipped in its turn; the frames after it are decided as usual.
 export interface FrameStages<F, T> {
   analyze(frame: F): Promise<T>;
-  decide(analyzed: T): Promise<unknown>;
+  /** `waitedMs`: how long the analysed frame waited for the frame before it to be decided. */
+  decide(analyzed: T, frame: F, waitedMs: number): Promise<unknown>;
 }
 
 export class OrderedFrames<F, T> {
@@ -44,10 +45,11 @@ export class OrderedFrames<F, T> {
     const before = this.tail;
     this.tail = (async () => {
       const a = await analyzed;
+      const readyAt = performance.now();
       await before;
       try {
         if (!a.ok) throw a.err;
-        await this.stages.decide(a.value);
+        await this.stages.decide(a.value, frame, performance.now() - readyAt);
       } catch (err) {
         this.onError(err, frame);
       } finally {

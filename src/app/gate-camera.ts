@@ -15,6 +15,7 @@ import { errorText } from '../errors.js';
 import { OrderedFrames } from './frame-order.js';
 
 const log = logger('daemon');
+const round = (ms: number): number => Math.round(ms * 10) / 10;
 
 /** T: what a frame's first stage hands to its second. */
 export interface GateCameraDeps<T> {
@@ -106,7 +107,17 @@ export class GateCamera<T> {
     const { signal, health, stats } = this.deps;
     const order = new OrderedFrames<{ frame: Frame; takenAtMs: number }, T>(
       this.deps.maxInFlight,
-      { analyze: (t) => this.deps.analyze(t.frame, t.takenAtMs), decide: (a) => this.deps.decide(a) },
+      {
+        analyze: async (t) => {
+          const analyzed = await this.deps.analyze(t.frame, t.takenAtMs);
+          log.debug({ seq: t.frame.seq, slotWaitMs: round(t.takenAtMs - t.frame.capturedAtMs), analyzeMs: round(performance.now() - t.takenAtMs) }, 'frame analyzed');
+          return analyzed;
+        },
+        decide: async (a, t, waitedMs) => {
+          await this.deps.decide(a);
+          log.debug({ seq: t.frame.seq, orderWaitMs: round(waitedMs) }, 'frame decided');
+        },
+      },
       (err, t) => {
         // A bad frame must never stop the gate.
         stats.framesFailed++;
