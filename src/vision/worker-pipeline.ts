@@ -236,7 +236,7 @@ export class WorkerPipeline extends EventEmitter<Events> implements FaceAnalyzer
 
   private unavailable(): InferenceUnavailableError {
     if (this.stopped) return new InferenceUnavailableError('the face pipeline is stopped', 1);
-    const restartInMs = Math.min(...this.slots.map((s) => s.restartInMs));
+    const restartInMs = Math.min(...this.slots.filter((s) => s.worker === null).map((s) => s.restartInMs));
     const what = this.slots.length === 1 ? 'the face inference worker is' : `all ${this.slots.length} face inference workers are`;
     return new InferenceUnavailableError(`${what} restarting after a crash (next start in about ${restartInMs} ms); nothing is decided until one is back`, Math.max(1, Math.ceil(restartInMs / 1000)));
   }

@@ -121,6 +121,9 @@ test('a killed inference worker: reported on every channel, nothing decided and 
 });
 
 test('two workers, one killed: the crash is reported, the other worker keeps deciding frames and the attendee is let in while it is down', async (t) => {
+  // A data dir of its own: obama's entry in the first test would hold the anti-passback.
+  const poolData = join(dir, 'data-pool');
+  await enrolledDataDir(poolData, ['obama']);
   const frames = join(dir, 'frames-pool');
   await mkdir(frames);
   await writeFile(join(frames, 'a-empty.jpg'), await sharp({ create: { width: 640, height: 480, channels: 3, background: '#202020' } }).jpeg().toBuffer());
@@ -131,7 +134,7 @@ test('two workers, one killed: the crash is reported, the other worker keeps dec
       env: {
         ...process.env,
         GATE_AGENT_MODELS_DIR: SHARED_MODELS,
-        GATE_AGENT_DATA_DIR: data,
+        GATE_AGENT_DATA_DIR: poolData,
         GATE_AGENT_LOG_LEVEL: 'info',
         GATE_AGENT__relay__driver: '"sim"',
         GATE_AGENT__relay__pulseMs: '200',
@@ -163,7 +166,7 @@ test('two workers, one killed: the crash is reported, the other worker keeps dec
     const r = await fetch(`http://127.0.0.1:${port}/healthz`);
     return { status: r.status, check: ((await r.json()) as { checks: { name: string; ready: boolean; reason?: string }[] }).checks.find((c) => c.name === 'vision') };
   };
-  await until('a healthy gate with two workers', async () => ((await vision()).check?.reason?.includes('2 inference workers') ? true : undefined), 60_000);
+  await until('a healthy gate', async () => ((await vision()).status === 200 ? true : undefined), 60_000);
   child.stdin!.write('kill 1\n');
   await until('the worker killed', () => (states().some((s) => s.killed) ? true : undefined));
   const down = await until('healthz to report the vision fault', async () => {

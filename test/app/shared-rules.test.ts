@@ -136,5 +136,4 @@ void test('two frames in the models at once (two inference workers) when the gat
   assert.deepEqual((await first).map((d) => d.reason), [], 'taken under the old settings: dropped');
   assert.deepEqual((await second).map((d) => d.reason), [], 'taken under the old settings: dropped');
   assert.equal(daemon.stats.pulses, pulses, 'no pulse from a frame that decided nothing');
-  assert.equal(daemon.relay!.state().active, false);
 });

@@ -23,8 +23,8 @@ let photo: RgbImage;
 const copyOf = (img: RgbImage): RgbImage => ({ ...img, data: new Uint8Array(img.data) });
 
 before(async () => {
-  // Quick restarts for the crash test; the rest as configured by default.
-  const config = defaultConfig({ 'vision.workerRestartMinMs': 50 });
+  // One worker (the pool of two has its own test at the end), quick restarts for the crash test.
+  const config = defaultConfig({ 'vision.workerRestartMinMs': 50, 'vision.inferenceWorkers': 1 });
   local = (await createPipeline(config, SHARED_MODELS)).pipeline;
   await local.start();
   const w = (await createAnalyzer(config, SHARED_MODELS, null)).pipeline;
@@ -123,7 +123,7 @@ test('a killed worker fails its job, is reported, refuses work while down, and i
 });
 
 test('a pool of two: two frames in the models at once; one worker killed, the other keeps serving while it is down', async (t) => {
-  const pool = (await createAnalyzer(defaultConfig({ 'vision.inferenceWorkers': 2, 'models.threads': 1, 'vision.workerRestartMinMs': 600_000 }), SHARED_MODELS, null)).pipeline;
+  const pool = (await createAnalyzer(defaultConfig({ 'vision.inferenceWorkers': 2, 'models.threads': 1, 'vision.workerRestartMinMs': 600_000, 'vision.workerRestartMaxMs': 600_000 }), SHARED_MODELS, null)).pipeline;
   assert.ok(pool instanceof WorkerPipeline);
   await pool.start();
   t.after(() => pool.stop());
