@@ -10,7 +10,7 @@
 // newest-frame slot), per-stage medians, CPU (the daemon and its
 // ffmpeg), peak RSS and event-loop delay p99 (perf_hooks.monitorEventLoopDelay).
 // BENCH_SECONDS (60), BENCH_WARMUP_SECONDS (5), BENCH_FORMATS (raw,mjpeg), BENCH_DETECTOR_PX (320,640);
-// for the thread budget: BENCH_MODEL_THREADS (models.threads, 2), BENCH_IMAGE_THREADS (vision.imageThreads, 0 = derived);
+// for the thread budget: BENCH_MODEL_THREADS (models.threads, 0 = derived), BENCH_IMAGE_THREADS (vision.imageThreads, 0 = derived);
 // BENCH_LIVENESS (off; advisory runs the two MiniFASNet models on every matched face, the work of required);
 // BENCH_INFERENCE_WORKER (on; on,off compares the models in worker threads with the models on the event loop);
 // BENCH_INFERENCE_WORKERS (vision.inferenceWorkers, 2; 1,2 prints a row for each: frames in flight at once).
@@ -23,6 +23,7 @@ import { GateDaemon } from '../src/app/daemon.js';
 import { startRecognition } from '../src/app/recognition.js';
 import { loadConfig } from '../src/config/load.js';
 import { enrollAttendee } from '../src/enroll/enroll.js';
+import { modelThreads as modelThreadsFor } from '../src/vision/factory.js';
 import { makeSceneClip, standardPhotos } from './clips.js';
 import { SHARED_FACES, SHARED_MODELS } from './paths.js';
 import { percentile } from './stats.js';
@@ -31,7 +32,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const WARMUP_S = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
 const FORMATS = (process.env.BENCH_FORMATS ?? 'raw,mjpeg').split(',') as ('raw' | 'mjpeg')[];
 const DETECTOR_PX = (process.env.BENCH_DETECTOR_PX ?? '320,640').split(',').map(Number);
-const MODEL_THREADS = (process.env.BENCH_MODEL_THREADS ?? '2').split(',').map(Number);
+const MODEL_THREADS = (process.env.BENCH_MODEL_THREADS ?? '0').split(',').map(Number);
 const IMAGE_THREADS = (process.env.BENCH_IMAGE_THREADS ?? '0').split(',').map(Number);
 const LIVENESS = (process.env.BENCH_LIVENESS ?? 'off').split(',');
 /** vision.inferenceWorker per row: on (models in the worker thread), off (on the event loop). */
@@ -151,7 +152,7 @@ async function run(clip: string, inputPx: number, format: 'raw' | 'mjpeg', model
     const goalFps = GOAL_FPS[inputPx];
     const goalP95 = GOAL_P95_MS[inputPx];
     console.log(
-      `${W}x${H} detector ${inputPx} ${format}, inference ${worker === 'on' ? `in ${workers} worker thread${workers === 1 ? '' : 's'}` : 'on the event loop'}, onnx threads ${modelThreads}, libvips threads ${imageThreads || 'derived'}${liveness === 'off' ? '' : `, liveness ${liveness}`}: ${fps.toFixed(1)} frames/s sustained` +
+      `${W}x${H} detector ${inputPx} ${format}, inference ${worker === 'on' ? `in ${workers} worker thread${workers === 1 ? '' : 's'}` : 'on the event loop'}, onnx threads ${modelThreads || `${modelThreadsFor(config)} (derived)`}, libvips threads ${imageThreads || 'derived'}${liveness === 'off' ? '' : `, liveness ${liveness}`}: ${fps.toFixed(1)} frames/s sustained` +
         (goalFps ? ` (goal >= ${goalFps}: ${met(fps >= goalFps)})` : '') +
         `, ${src.framesReceived - src0.framesReceived} frames from ffmpeg, ${src.framesDropped - src0.framesDropped} dropped by the newest-frame slot; ` +
         `frame-to-relay p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms over ${lat.length} grants` +

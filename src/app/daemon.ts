@@ -25,6 +25,7 @@ import { reloadConfig } from './reload.js';
 import { AgentStack } from './stack.js';
 import { GateStatus, gateDetailOf, type StatusInputs } from './status.js';
 import { applyImageThreads, oversubscribed, threadBudget } from './thread-budget.js';
+import { modelThreads } from '../vision/factory.js';
 import { errorText } from '../errors.js';
 import { watchInference } from './vision-health.js';
 
@@ -120,7 +121,7 @@ export class GateDaemon {
     log.info({ relay: relay.driver }, relay.driver === 'sim' ? 'relay: simulated (no GPIO on this machine); pulses are only recorded' : `relay: ${relay.driver} on line ${c.relay.pin}`);
     this.health.set('relay', true, `${relay.driver} on line ${c.relay.pin}, driven inactive`);
 
-    const budget = threadBudget({ imageThreads: c.vision.imageThreads, loadWorkers: c.match.loadWorkers, inferenceWorkers: c.vision.inferenceWorker ? c.vision.inferenceWorkers : 1, onnxThreads: c.models.threads });
+    const budget = threadBudget({ imageThreads: c.vision.imageThreads, loadWorkers: c.match.loadWorkers, inferenceWorkers: c.vision.inferenceWorker ? c.vision.inferenceWorkers : 1, onnxThreads: modelThreads(c) });
     applyImageThreads(budget.imageThreads);
     log.info({ ...budget, inferenceWorker: c.vision.inferenceWorker, uvThreadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, 'thread budget');
     const over = oversubscribed(budget);

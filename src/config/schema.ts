@@ -47,7 +47,7 @@ export const configSchema = Type.Object(
       detector: oneOf(['scrfd_500m_kps', 'scrfd_2.5g_kps'], { description: 'Detector model id from models/manifest.json.', default: 'scrfd_500m_kps', examples: ['scrfd_500m_kps'] }),
       detectorInputPx: intOneOf([320, 480, 640], { description: 'Square detector input size in pixels; smaller is faster, larger finds smaller faces.', default: 640, examples: [640] }),
       embedder: oneOf(['arcface_mbf_w600k_int8', 'arcface_mbf_w600k'], { description: 'Embedder model id from models/manifest.json; every stored embedding is tagged with it.', default: 'arcface_mbf_w600k_int8', examples: ['arcface_mbf_w600k_int8'] }),
-      threads: int({ description: 'onnxruntime threads per inference.', default: 2, minimum: 1, maximum: 64, examples: [4] }),
+      threads: int({ description: 'onnxruntime threads per model run. 0: derived from the core count: the cores shared among the inference workers (vision.inferenceWorkers; cores / workers, at least 1, at most 4), so that the frames in the models at once do not take turns on the cores; the one-shot CLI commands get the cores (at most 4). Measured in docs/benchmarks.md (bench:gate).', default: 0, minimum: 0, maximum: 64, examples: [1] }),
       verifyHashes: bool({ description: 'Check each model file\'s SHA-256 against the manifest when loading.', default: true, examples: [true] }),
     }),
     vision: section('Face detection and image decoding.', {
