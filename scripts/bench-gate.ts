@@ -13,7 +13,7 @@
 // for the thread budget: BENCH_MODEL_THREADS (models.threads, 0 = derived), BENCH_IMAGE_THREADS (vision.imageThreads, 0 = derived);
 // BENCH_LIVENESS (off; advisory runs the two MiniFASNet models on every matched face, the work of required);
 // BENCH_INFERENCE_WORKER (on; on,off compares the models in worker threads with the models on the event loop);
-// BENCH_INFERENCE_WORKERS (vision.inferenceWorkers, 2; 1,2 prints a row for each: frames in flight at once).
+// BENCH_INFERENCE_WORKERS (vision.inferenceWorkers, 1; 1,2 prints a row for each: frames in the models at once).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +38,7 @@ const LIVENESS = (process.env.BENCH_LIVENESS ?? 'off').split(',');
 /** vision.inferenceWorker per row: on (models in the worker thread), off (on the event loop). */
 const WORKER = (process.env.BENCH_INFERENCE_WORKER ?? 'on').split(',');
 /** vision.inferenceWorkers per row (with the worker on). */
-const WORKERS = (process.env.BENCH_INFERENCE_WORKERS ?? '2').split(',').map(Number);
+const WORKERS = (process.env.BENCH_INFERENCE_WORKERS ?? '1').split(',').map(Number);
 const FPS = 30;
 const SEGMENT_S = 1.5;
 const W = 640;

@@ -39,6 +39,8 @@ const settings = (threshold: number): Record<string, unknown> => ({
   gate: { cooldownMs: 0, trackTtlMs: TTL_MS },
   match: { threshold },
   api: { enabled: true, host: '127.0.0.1', imageAllowList: ['127.0.0.1'] },
+  // Two frames can be in the models at once (the last test).
+  vision: { inferenceWorkers: 2 },
 });
 
 before(async () => {
@@ -119,7 +121,7 @@ void test('a reload of the gate settings while a frame is in the models: that fr
 
 void test('two frames in the models at once (two inference workers) when the gate settings change: neither decides, the relay never pulses for them', async () => {
   const pool = daemon.rec!.pipeline;
-  assert.ok(pool instanceof WorkerPipeline && pool.workers === 2, 'two inference workers by default');
+  assert.ok(pool instanceof WorkerPipeline && pool.workers === 2, 'two inference workers');
   await writeFile(configFile, JSON.stringify(settings(0.34)));
   daemon.reload();
   daemon.flushTracks();

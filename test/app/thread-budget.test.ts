@@ -9,6 +9,7 @@ import { defaultConfig } from '../fixtures.js';
 test('models.threads 0: the cores shared among the inference workers, at least 1, at most 4', () => {
   const two = defaultConfig({ 'vision.inferenceWorkers': 2 });
   assert.equal(two.models.threads, 0, 'derived by default');
+  assert.equal(modelThreads(defaultConfig(), 2), 2, 'the default, one worker on 2 cores: 2, as before');
   assert.equal(modelThreads(two, 2), 1, '2 cores, 2 workers: 1 each');
   assert.equal(modelThreads(two, 4), 2, 'a Pi: 2 each');
   assert.equal(modelThreads(two, 1), 1);
