@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { loadConfig } from '../src/config/load.js';
-import { createPipeline } from '../src/vision/factory.js';
+import { createPipeline, inProcessThreads } from '../src/vision/factory.js';
 import { identityPhotos } from './photos.js';
 import { SHARED_FACES, SHARED_MODELS } from './paths.js';
 import { percentile } from './stats.js';
@@ -128,7 +128,7 @@ export async function compareWithFaceApi(): Promise<void> {
   for (const [label, ours] of [[`detector ${config.models.detectorInputPx}`, to], ['detector 320', to320], [`detector ${config.models.detectorInputPx}, every still enlarged to it`, toEnlarged]] as const) {
     const ratio = percentile(tf, 50) / percentile(ours, 50);
     console.log(
-      `face-api.js (${api.tf.getBackend()} backend, SSD MobileNet v1 + landmarks + descriptor) vs this pipeline (${label}, ${config.models.threads} threads), ${stills.length} stills, one process: ` +
+      `face-api.js (${api.tf.getBackend()} backend, SSD MobileNet v1 + landmarks + descriptor) vs this pipeline (${label}, ${inProcessThreads(config)} threads), ${stills.length} stills, one process: ` +
         `median ${percentile(tf, 50).toFixed(1)} vs ${percentile(ours, 50).toFixed(1)} ms per image = ${ratio.toFixed(1)}x faster (goal >= 5x: ${ratio >= 5 ? 'met' : 'MISSED'})`,
     );
   }

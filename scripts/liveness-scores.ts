@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { createLivenessCheck, fuseLiveness, livenessDefaults } from '../src/gate/liveness.js';
 import { loadConfig } from '../src/config/load.js';
-import { createPipeline } from '../src/vision/factory.js';
+import { createPipeline, inProcessThreads } from '../src/vision/factory.js';
 import { cosine } from '../src/vision/embedder.js';
 import { decodeImage } from '../src/vision/image.js';
 import { SHARED_FACES, SHARED_MODELS } from './paths.js';
@@ -21,7 +21,7 @@ const models = process.env.GATE_AGENT_MODELS_DIR ?? SHARED_MODELS;
 const config = loadConfig({ file: null, env: {}, overrides: {} });
 const { pipeline } = await createPipeline(config, models);
 await pipeline.start();
-const check = await createLivenessCheck(models, { ...livenessDefaults, mode: 'required' }, { threads: config.models.threads, verifyHashes: true });
+const check = await createLivenessCheck(models, { ...livenessDefaults, mode: 'required' }, { threads: inProcessThreads(config), verifyHashes: true });
 await check.start();
 
 const byName = new Intl.Collator('en', { numeric: true }).compare;

@@ -24,7 +24,8 @@ import { holdRelay, type RelayHold } from './relay-hold.js';
 import { reloadConfig } from './reload.js';
 import { AgentStack } from './stack.js';
 import { GateStatus, gateDetailOf, type StatusInputs } from './status.js';
-import { applyImageThreads, threadBudget } from './thread-budget.js';
+import { applyImageThreads, oversubscribed, threadBudget } from './thread-budget.js';
+import { modelThreads } from '../vision/factory.js';
 import { errorText } from '../errors.js';
 import { watchInference } from './vision-health.js';
 
@@ -120,9 +121,11 @@ export class GateDaemon {
     log.info({ relay: relay.driver }, relay.driver === 'sim' ? 'relay: simulated (no GPIO on this machine); pulses are only recorded' : `relay: ${relay.driver} on line ${c.relay.pin}`);
     this.health.set('relay', true, `${relay.driver} on line ${c.relay.pin}, driven inactive`);
 
-    const budget = threadBudget({ imageThreads: c.vision.imageThreads, loadWorkers: c.match.loadWorkers });
+    const budget = threadBudget({ imageThreads: c.vision.imageThreads, loadWorkers: c.match.loadWorkers, inferenceWorkers: c.vision.inferenceWorker ? c.vision.inferenceWorkers : 1, onnxThreads: modelThreads(c) });
     applyImageThreads(budget.imageThreads);
-    log.info({ ...budget, onnxThreads: c.models.threads, inferenceWorker: c.vision.inferenceWorker, uvThreadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, 'thread budget');
+    log.info({ ...budget, inferenceWorker: c.vision.inferenceWorker, uvThreadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, 'thread budget');
+    const over = oversubscribed(budget);
+    if (over) log.warn({ ...budget }, over);
     const stack = await AgentStack.open(this.opts, this.metrics);
     this.stack = stack;
     watchInference(stack.rec.pipeline, (ok, detail) => this.health.set('vision', ok, detail));

@@ -1,7 +1,9 @@
 // The gate's camera and its frame loop. A camera that is missing or cannot start (no
 // device yet, a replay path that does not exist) is a camera fault looked for again
 // with backoff, like a camera lost later: the daemon, its API and its outbox keep
-// running. The newest frame wins: the loop takes the latest one when it is ready.
+// running. The newest frame wins: the loop takes the latest one as soon as a frame may
+// go in flight (one per inference worker), and the frames are decided in capture order
+// (frame-order.ts).
 import { backoffDelayMs, createFrameSource, FrameSourceClosedError, type Frame, type FrameSource } from '../capture/index.js';
 import type { Config } from '../config/types.js';
 import { logger } from '../log.js';
@@ -10,10 +12,13 @@ import type { DaemonStats } from './gate-stats.js';
 import { chooseCamera } from './camera.js';
 import type { GateHealth } from './health.js';
 import { errorText } from '../errors.js';
+import { OrderedFrames } from './frame-order.js';
 
 const log = logger('daemon');
+const round = (ms: number): number => Math.round(ms * 10) / 10;
 
-export interface GateCameraDeps {
+/** T: what a frame's first stage hands to its second. */
+export interface GateCameraDeps<T> {
   config: Config;
   health: GateHealth;
   stats: DaemonStats;
@@ -23,13 +28,17 @@ export interface GateCameraDeps {
   /** A --once replay: one that cannot start fails the start, and its end finishes the daemon. */
   once: boolean;
   finish: () => void;
-  /** One frame through the gate (gate-frame.ts). */
-  process: (frame: Frame) => Promise<unknown>;
+  /** A frame's first stage, several at once (gate-frame.ts analyze); takenAtMs: when it left the slot. */
+  analyze: (frame: Frame, takenAtMs: number) => Promise<T>;
+  /** Its second stage, in capture order (gate-frame.ts decide). */
+  decide: (analyzed: T) => Promise<unknown>;
+  /** Frames in flight at once: vision.inferenceWorkers with the models in workers, else 1. */
+  maxInFlight: number;
   /** The identity endpoint's camera priority, when it is served. */
   priority: () => { frameStarted(): void; frameEnded(): void } | undefined;
 }
 
-export class GateCamera {
+export class GateCamera<T> {
   /** null while no camera delivers (none configured, or looked for again). */
   source: FrameSource | null = null;
   description = '';
@@ -37,7 +46,7 @@ export class GateCamera {
   private loopDone: Promise<void> = Promise.resolve();
   private retry: NodeJS.Timeout | undefined;
 
-  constructor(private readonly deps: GateCameraDeps) {}
+  constructor(private readonly deps: GateCameraDeps<T>) {}
 
   /** Healthy for the systemd watchdog: frames arrive, or no camera is expected. */
   healthy(): boolean {
@@ -96,35 +105,53 @@ export class GateCamera {
 
   private async frameLoop(source: FrameSource): Promise<void> {
     const { signal, health, stats } = this.deps;
-    for (;;) {
-      let frame: Frame;
-      try {
-        frame = await source.next(signal);
-      } catch (err) {
-        if (err instanceof FrameSourceClosedError || signal.aborted) {
-          if (err instanceof FrameSourceClosedError && err.reason === 'ended') {
-            log.info('camera source ended');
-            if (this.deps.once) this.deps.finish();
-          }
-          return;
-        }
-        log.error({ err: errorText(err) }, 'frame source failed');
-        continue;
-      }
-      this.lastFrameAt = performance.now();
-      if (!health.get('camera')?.ok) health.set('camera', true, `${this.description}: frames arriving`);
-      // API recognitions wait while a frame is in progress: the door never waits for the API.
-      const priority = this.deps.priority();
-      priority?.frameStarted();
-      try {
-        await this.deps.process(frame);
-      } catch (err) {
+    const order = new OrderedFrames<{ frame: Frame; takenAtMs: number }, T>(
+      this.deps.maxInFlight,
+      {
+        analyze: async (t) => {
+          const analyzed = await this.deps.analyze(t.frame, t.takenAtMs);
+          log.debug({ seq: t.frame.seq, slotWaitMs: round(t.takenAtMs - t.frame.capturedAtMs), analyzeMs: round(performance.now() - t.takenAtMs) }, 'frame analyzed');
+          return analyzed;
+        },
+        decide: async (a, t, waitedMs) => {
+          await this.deps.decide(a);
+          log.debug({ seq: t.frame.seq, orderWaitMs: round(waitedMs) }, 'frame decided');
+        },
+      },
+      (err, t) => {
         // A bad frame must never stop the gate.
         stats.framesFailed++;
-        log.warn({ err: errorText(err), seq: frame.seq }, 'frame skipped');
-      } finally {
-        priority?.frameEnded();
+        log.warn({ err: errorText(err), seq: t.frame.seq }, 'frame skipped');
+      },
+    );
+    try {
+      for (;;) {
+        await order.free();
+        let frame: Frame;
+        try {
+          frame = await source.next(signal);
+        } catch (err) {
+          if (err instanceof FrameSourceClosedError || signal.aborted) {
+            if (err instanceof FrameSourceClosedError && err.reason === 'ended') {
+              log.info('camera source ended');
+              await order.drain();
+              if (this.deps.once) this.deps.finish();
+            }
+            return;
+          }
+          log.error({ err: errorText(err) }, 'frame source failed');
+          continue;
+        }
+        const takenAtMs = performance.now();
+        this.lastFrameAt = takenAtMs;
+        if (!health.get('camera')?.ok) health.set('camera', true, `${this.description}: frames arriving`);
+        // API recognitions wait while a frame is in progress: the door never waits for the API.
+        const priority = this.deps.priority();
+        priority?.frameStarted();
+        order.run({ frame, takenAtMs }, () => priority?.frameEnded());
       }
+    } finally {
+      await order.drain();
     }
   }
 }

@@ -1,6 +1,8 @@
-// One camera frame through the gate: decode -> detect, align, embed -> match (the
-// Recognizer's rules over the track's fused evidence) -> liveness where it can change a
-// decision -> the policy -> act. Timings go to the stats and /metrics.
+// One camera frame through the gate, in two stages: analyze (decode -> detect, align,
+// embed; several frames at once, one per inference worker) and decide (match: the
+// Recognizer's rules over the track's fused evidence -> liveness where it can change a
+// decision -> the policy -> act; one frame at a time, in capture order, frame-order.ts).
+// Timings go to the stats and /metrics.
 import type { Frame } from '../capture/index.js';
 import type { GateMetrics } from '../api/metrics.js';
 import type { Config } from '../config/types.js';
@@ -10,6 +12,7 @@ import type { EffectiveThreshold } from '../match/calibration.js';
 import type { AttendeeGallery } from '../match/gallery.js';
 import { logger } from '../log.js';
 import { decodeQr } from '../vision/qr.js';
+import type { AnalyzeResult } from '../vision/pipeline.js';
 import type { RgbImage } from '../vision/types.js';
 import type { DecisionActor } from './gate-act.js';
 import type { EventKeeper } from './gate-event.js';
@@ -19,6 +22,19 @@ import { frameImage } from './frame-image.js';
 import type { Recognition } from './recognition.js';
 
 const log = logger('daemon');
+
+/** A frame out of the models, waiting for its turn to be decided. */
+export interface AnalyzedFrame {
+  frame: Frame;
+  /** When it left the newest-frame slot (monotonic ms). */
+  takenAtMs: number;
+  /** The event and policy when it was taken: a frame whose policy was replaced in flight decides nothing. */
+  event: NonNullable<EventKeeper['event']>;
+  policy: NonNullable<EventKeeper['policy']>;
+  img: RgbImage;
+  res: AnalyzeResult;
+  decodeMs: number;
+}
 
 export interface FrameStageDeps {
   config: Config;
@@ -63,18 +79,39 @@ export class FrameStage {
     return this.matcher;
   }
 
-  async process(frame: Frame): Promise<GateDecision[]> {
-    const { rec, config, events, actor, stats } = this.deps;
-    const { pipeline, galleries, liveness } = rec;
+  /** One frame through both stages (tests, `run --once`, the in-process path). */
+  async process(frame: Frame, takenAtMs = performance.now()): Promise<GateDecision[]> {
+    return this.decide(await this.analyze(frame, takenAtMs));
+  }
+
+  /**
+   * The first stage, which may run for several frames at once (one per inference worker):
+   * decode, detect, align, embed. Captures the event and policy the frame is judged by.
+   * null: no event, nothing to decide. `takenAtMs`: when the frame left the newest-frame slot.
+   */
+  async analyze(frame: Frame, takenAtMs = performance.now()): Promise<AnalyzedFrame | null> {
+    const { rec, config, events, stats } = this.deps;
     stats.frames++;
     this.noticeOutsideChanges();
     const event = events.event;
     const policy = events.policy;
-    if (!event || !policy) return [];
+    if (!event || !policy) return null;
     const t0 = performance.now();
     const img = await frameImage(frame, config.vision.maxImagePixels);
     const decodeMs = performance.now() - t0;
-    const res = await pipeline.analyze(img, { lane: 'camera', retryEmpty: config.daemon.retryEmptyFrames, embed: true, maxEmbedFaces: config.daemon.maxFacesPerFrame, minEmbedInterEyePx: config.quality.minInterEyePx });
+    const res = await rec.pipeline.analyze(img, { lane: 'camera', retryEmpty: config.daemon.retryEmptyFrames, embed: true, maxEmbedFaces: config.daemon.maxFacesPerFrame, minEmbedInterEyePx: config.quality.minInterEyePx });
+    return { frame, takenAtMs, event, policy, img, res, decodeMs };
+  }
+
+  /**
+   * The second stage, one frame at a time in capture order (the caller's duty: tracks,
+   * votes and the anti-passback see frames in order): match, liveness, the policy, act.
+   */
+  async decide(a: AnalyzedFrame | null): Promise<GateDecision[]> {
+    if (!a) return [];
+    const { rec, config, events, actor, stats } = this.deps;
+    const { galleries, liveness } = rec;
+    const { frame, event, policy, img, res, decodeMs } = a;
     const t1 = performance.now();
     const gallery = await galleries.get(event.id);
     const matcher = this.frameMatcher();
@@ -113,6 +150,7 @@ export class FrameStage {
     if (ticket?.unknown) decisions.unshift(unknownTicketDecision(this.deps.now(), timings));
     for (const d of decisions) {
       await actor.act(d, frame.capturedAtMs);
+      if (d.kind === 'grant') stats.grantSlotWaitMs.push(a.takenAtMs - frame.capturedAtMs);
       // One ticket lets one person in.
       if (d.kind === 'grant' && d.userId) events.tickets.consume(d.userId);
     }

@@ -16,7 +16,7 @@ import { FleetLink } from './fleet-link.js';
 import { DecisionActor, type RecordEvent } from './gate-act.js';
 import { GateCamera } from './gate-camera.js';
 import { EventKeeper } from './gate-event.js';
-import { FrameStage } from './gate-frame.js';
+import { FrameStage, type AnalyzedFrame } from './gate-frame.js';
 import type { DaemonStats } from './gate-stats.js';
 import type { GateHealth, HealthPart } from './health.js';
 import type { AgentStack } from './stack.js';
@@ -50,7 +50,7 @@ export class RunningGate {
   readonly events: EventKeeper;
   readonly actor: DecisionActor;
   readonly frames: FrameStage;
-  readonly camera: GateCamera;
+  readonly camera: GateCamera<AnalyzedFrame | null>;
   readonly sync: SyncScheduler;
   private readonly timers: NodeJS.Timeout[] = [];
   private purging = false;
@@ -63,7 +63,7 @@ export class RunningGate {
     this.events = new EventKeeper({ config: c, store: rec.store, fleet: this.fleet, health, identity: stack.identity, now, mono, onNewPolicy: () => this.frames.resetTracks() });
     this.actor = new DecisionActor({ store: rec.store, outbox, relay: deps.relay, fleet: this.fleet, health, status: deps.status, stats: deps.stats, metrics: deps.metrics, signal: deps.signal, eventId: () => this.events.event?.id ?? null, recordEvent, pulseMs: () => c.relay.pulseMs });
     this.frames = new FrameStage({ config: c, rec, events: this.events, actor: this.actor, stats: deps.stats, metrics: deps.metrics, now, mono });
-    this.camera = new GateCamera({ config: c, health, stats: deps.stats, recordEvent, signal: deps.signal, once: ctx.once, finish: deps.finish, process: (f) => this.frames.process(f), priority: () => stack.api?.priority });
+    this.camera = new GateCamera({ config: c, health, stats: deps.stats, recordEvent, signal: deps.signal, once: ctx.once, finish: deps.finish, analyze: (f, takenAtMs) => this.frames.analyze(f, takenAtMs), decide: (a) => this.frames.decide(a), maxInFlight: c.vision.inferenceWorker ? c.vision.inferenceWorkers : 1, priority: () => stack.api?.priority });
     this.sync = new SyncScheduler({
       config: c,
       store: rec.store,

@@ -7,7 +7,7 @@ import { Galleries } from '../match/galleries.js';
 import { Recognizer } from '../match/recognizer.js';
 import type { AttendeeStore } from '../store/attendees.js';
 import { openStore } from '../store/open.js';
-import { createAnalyzer } from '../vision/factory.js';
+import { createAnalyzer, modelThreads } from '../vision/factory.js';
 import type { FaceAnalyzer } from '../vision/pipeline.js';
 import { WorkerPipeline } from '../vision/worker-pipeline.js';
 import { modelById } from '../models/manifest.js';
@@ -37,7 +37,7 @@ export async function startRecognition(config: Config, modelsDir: string, dataDi
     const { embedderId } = created;
     if (config.liveness.mode !== 'off') {
       const scorer = pipeline instanceof WorkerPipeline ? pipeline.livenessScorer() : undefined;
-      liveness = await createLivenessCheck(modelsDir, config.liveness, { threads: config.models.threads, verifyHashes: config.models.verifyHashes }, scorer);
+      liveness = await createLivenessCheck(modelsDir, config.liveness, { threads: modelThreads(config), verifyHashes: config.models.verifyHashes }, scorer);
     }
     await pipeline.start();
     await liveness?.start();

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { thresholdRule } from '../match/identification-config.js';
 import { modelById } from '../models/manifest.js';
-import { createPipeline } from '../vision/factory.js';
+import { createPipeline, inProcessThreads } from '../vision/factory.js';
 import { EmbeddingCache, ImageEmbedder, pipelineKey, type ImageEmbedding } from '../eval/embeddings.js';
 import { evaluateIdentification, gallerySizes, planSeparate, planSplit } from '../eval/identify.js';
 import { EvalInputError, identitiesFromList, identityFolders, readList, tracksAt } from '../eval/inputs.js';
@@ -236,7 +236,7 @@ check replaces it.`,
       }
       const { pipeline } = await createPipeline(ctx.config, ctx.modelsDir);
       // The gate's own liveness check and threshold: the evaluation measures what the gate runs.
-      const scorer = await createLivenessCheck(ctx.modelsDir, ctx.config.liveness, { threads: ctx.config.models.threads, verifyHashes: ctx.config.models.verifyHashes });
+      const scorer = await createLivenessCheck(ctx.modelsDir, ctx.config.liveness, { threads: inProcessThreads(ctx.config), verifyHashes: ctx.config.models.verifyHashes });
       await pipeline.start();
       try {
         await scorer.start();

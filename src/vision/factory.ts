@@ -3,6 +3,7 @@
 // CLI's one-shot commands, the benchmarks of the models alone). createAnalyzer: in the
 // inference worker when vision.inferenceWorker is on (the daemon, serve, and every
 // command that starts the recognition half), so inference never holds the event loop.
+import { availableParallelism } from 'node:os';
 import type { Config } from '../config/types.js';
 import { locateModel, modelById } from '../models/manifest.js';
 import { ScrfdDetector, type ScrfdOptions } from './detector.js';
@@ -25,7 +26,27 @@ interface ModelOptions {
   embedderId: string;
 }
 
-async function modelOptions(config: Config, modelsDir: string): Promise<ModelOptions> {
+/** Most onnxruntime threads a derived setting gives one model run: these small models gain little past that. */
+const MAX_DERIVED_THREADS = 4;
+
+/**
+ * onnxruntime intra-op threads per model run: models.threads, or when it is 0, the cores
+ * shared among the inference workers that run at once (at least 1, at most 4). In this
+ * thread (the one-shot CLI commands, vision.inferenceWorker off) one run at a time: the
+ * cores. The measurement behind it is in docs/benchmarks.md (bench:gate, thread budget).
+ */
+export function modelThreads(config: Config, cores = availableParallelism()): number {
+  if (config.models.threads > 0) return config.models.threads;
+  const workers = config.vision.inferenceWorker ? config.vision.inferenceWorkers : 1;
+  return Math.max(1, Math.min(MAX_DERIVED_THREADS, Math.floor(cores / workers)));
+}
+
+/** The same for the one-shot commands, whose models run in their own thread, one run at a time. */
+export function inProcessThreads(config: Config): number {
+  return config.models.threads > 0 ? config.models.threads : Math.max(1, Math.min(MAX_DERIVED_THREADS, availableParallelism()));
+}
+
+async function modelOptions(config: Config, modelsDir: string, threads: number): Promise<ModelOptions> {
   const det = modelById(config.models.detector, 'detector');
   const emb = modelById(config.models.embedder, 'embedder');
   const check = config.models.verifyHashes;
@@ -37,11 +58,11 @@ async function modelOptions(config: Config, modelsDir: string): Promise<ModelOpt
       nmsIou: config.vision.nmsIou,
       emptyRetryPadRatio: config.vision.emptyRetryPadRatio,
       atImageSize: config.vision.detectAtImageSize,
-      threads: config.models.threads,
+      threads,
     },
     embedder: {
       modelPath: await locateModel(modelsDir, emb, check),
-      threads: config.models.threads,
+      threads,
       maxBatch: config.vision.maxEmbedBatch,
     },
     detectorId: det.id,
@@ -50,7 +71,7 @@ async function modelOptions(config: Config, modelsDir: string): Promise<ModelOpt
 }
 
 export async function createPipeline(config: Config, modelsDir: string): Promise<PipelineInfo> {
-  const m = await modelOptions(config, modelsDir);
+  const m = await modelOptions(config, modelsDir, inProcessThreads(config));
   return {
     pipeline: new FacePipeline(new ScrfdDetector(m.detector), new ArcfaceEmbedder(m.embedder), { maxPixels: config.vision.maxImagePixels }),
     detectorId: m.detectorId,
@@ -74,11 +95,12 @@ export async function createAnalyzer(config: Config, modelsDir: string, liveness
     const { pipeline, detectorId, embedderId } = await createPipeline(config, modelsDir);
     return { pipeline, detectorId, embedderId };
   }
-  const m = await modelOptions(config, modelsDir);
+  const threads = modelThreads(config);
+  const m = await modelOptions(config, modelsDir, threads);
   const v = config.vision;
   const pipeline = new WorkerPipeline(
-    { detector: m.detector, embedder: m.embedder, liveness: liveness && { models: liveness, threads: config.models.threads }, maxImagePixels: v.maxImagePixels },
-    { lanes: { passageHoldMs: v.passageHoldMs, apiMaxWaitMs: v.apiMaxWaitMs, backgroundMaxWaitMs: v.backgroundMaxWaitMs }, restartMinMs: v.workerRestartMinMs, restartMaxMs: v.workerRestartMaxMs, decode: { maxPixels: v.maxImagePixels } },
+    { detector: m.detector, embedder: m.embedder, liveness: liveness && { models: liveness, threads }, maxImagePixels: v.maxImagePixels },
+    { lanes: { passageHoldMs: v.passageHoldMs, apiMaxWaitMs: v.apiMaxWaitMs, backgroundMaxWaitMs: v.backgroundMaxWaitMs }, workers: v.inferenceWorkers, restartMinMs: v.workerRestartMinMs, restartMaxMs: v.workerRestartMaxMs, decode: { maxPixels: v.maxImagePixels } },
   );
   return { pipeline, detectorId: m.detectorId, embedderId: m.embedderId };
 }

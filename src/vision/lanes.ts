@@ -1,9 +1,11 @@
-// The order in which the inference worker takes its work: the door never waits for the
-// API. One job runs at a time (the worker runs one model at a time anyway); when it is
-// free, a queued camera frame always goes first. API work (and, below it, background work:
-// enrollment photos of a sync) starts only when no camera frame is queued, none is being
-// processed by the gate (frameStarted .. frameEnded: its liveness and matching steps
-// follow its detection), and no passage is under way (a camera frame had a face less than
+// The order in which the inference workers take their work: the door never waits for the
+// API. One job runs per worker (`capacity`: the workers up; a worker runs one model at a
+// time anyway); when one is free, a queued camera frame always goes first. API work (and,
+// below it, background work: enrollment photos of a sync) starts only when no camera
+// frame is queued, every frame the gate is processing (frameStarted .. frameEnded: its
+// liveness and matching steps follow its detection) still has a worker of its own once
+// the job starts (frames in progress + API and background jobs running < capacity; with
+// one worker: no frame in progress), and no passage is under way (a camera frame had a face less than
 // `passageHoldMs` ago: someone is walking up, and every frame of theirs counts). So between
 // two frames of an empty entrance at most one API job runs. API work waits at most
 // `apiMaxWaitMs`, then is refused with VisionBusyError (the API answers 503 with
@@ -54,7 +56,11 @@ interface Job {
 
 export interface LaneStats {
   queued: Record<Lane, number>;
+  /** Every worker up is running a job. */
   busy: boolean;
+  /** Jobs running now, and the workers up to run them. */
+  running: number;
+  capacity: number;
   passage: boolean;
   framesInProgress: number;
   /** API jobs refused at their wait bound since start. */
@@ -73,7 +79,9 @@ const realClock: LaneClock = {
 
 export class LaneQueue {
   private readonly queues: Record<Lane, Job[]> = { camera: [], api: [], background: [] };
-  private busy = false;
+  /** The lane of each running job, oldest first. */
+  private readonly running: Lane[] = [];
+  private capacity = 1;
   private framesInProgress = 0;
   private passageUntil = -Infinity;
   private passageTimer: unknown = null;
@@ -102,9 +110,16 @@ export class LaneQueue {
     this.pump();
   }
 
-  /** The running job finished (or failed). */
-  done(): void {
-    this.busy = false;
+  /** A running job finished (or failed): the oldest running one of `lane` (any lane when not given). */
+  done(lane?: Lane): void {
+    const i = lane === undefined ? 0 : this.running.indexOf(lane);
+    if (i >= 0 && i < this.running.length) this.running.splice(i, 1);
+    this.pump();
+  }
+
+  /** How many workers are up to run jobs (a crashed one is not); more work starts at once. */
+  setCapacity(n: number): void {
+    this.capacity = Math.max(0, n);
     this.pump();
   }
 
@@ -145,7 +160,9 @@ export class LaneQueue {
   stats(): LaneStats {
     return {
       queued: { camera: this.queues.camera.length, api: this.queues.api.length, background: this.queues.background.length },
-      busy: this.busy,
+      busy: this.running.length >= this.capacity,
+      running: this.running.length,
+      capacity: this.capacity,
       passage: this.inPassage(),
       framesInProgress: this.framesInProgress,
       refusedBusy: this.refusedBusy,
@@ -157,16 +174,25 @@ export class LaneQueue {
   }
 
   private pump(): void {
-    if (this.busy) return;
-    let job = this.queues.camera.shift();
-    if (!job && this.framesInProgress === 0) {
-      if (!this.inPassage()) job = this.queues.api.shift() ?? this.queues.background.shift();
-      else if (this.queues.background[0]?.overdue) job = this.queues.background.shift();
+    while (this.running.length < this.capacity) {
+      const job = this.next();
+      if (!job) return;
+      if (job.timer !== null) this.clock.clearTimeout(job.timer);
+      this.running.push(job.lane);
+      job.start();
     }
-    if (!job) return;
-    if (job.timer !== null) this.clock.clearTimeout(job.timer);
-    this.busy = true;
-    job.start();
+  }
+
+  /** The job a free worker takes now, if any. */
+  private next(): Job | undefined {
+    const camera = this.queues.camera.shift();
+    if (camera) return camera;
+    // Each frame in progress keeps a worker for its next step (liveness after detection).
+    const others = this.running.filter((l) => l !== 'camera').length;
+    if (this.framesInProgress + others >= this.capacity) return undefined;
+    if (!this.inPassage()) return this.queues.api.shift() ?? this.queues.background.shift();
+    if (this.queues.background[0]?.overdue) return this.queues.background.shift();
+    return undefined;
   }
 
   private expire(job: Job): void {

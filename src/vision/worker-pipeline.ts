@@ -1,10 +1,12 @@
-// The face pipeline in a worker thread (inference-worker.ts), behind the same calls as the
-// in-process FacePipeline. Work is ordered by the lane queue (lanes.ts: camera frames
-// first), one job at a time; pixel buffers move to the worker and back in the transfer
-// list. A worker that dies (an uncaught exception, an out-of-memory) fails the job it was
-// running and every queued one, is reported ('crash') and started again after a
-// backoff ('restarted'); meanwhile every call fails at once with InferenceUnavailableError,
-// so the gate decides nothing, and opens nothing, until it is back.
+// The face pipeline in a pool of worker threads (inference-worker.ts, each with its own
+// sessions), behind the same calls as the in-process FacePipeline. Work is ordered by the
+// lane queue (lanes.ts: camera frames first), one job per worker at a time; pixel buffers
+// move to a worker and back in the transfer list. A worker that dies (an uncaught
+// exception, an out-of-memory) fails the job it was running, is reported ('crash') and
+// started again after a backoff ('restarted'); the others keep taking the queue
+// meanwhile. Only when no worker is up does every call fail at once with
+// InferenceUnavailableError, so the gate decides nothing, and opens nothing, until one
+// is back.
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { decodeImage, type DecodeOptions } from './image.js';
@@ -20,6 +22,8 @@ const STOP_GRACE_MS = 10_000;
 
 export interface WorkerPipelineOptions {
   lanes: LaneOptions;
+  /** Inference worker threads, each with its own sessions (vision.inferenceWorkers). */
+  workers: number;
   /** First restart delay after a crash, ms; doubled per crash in a row up to restartMaxMs. */
   restartMinMs: number;
   restartMaxMs: number;
@@ -42,29 +46,44 @@ interface Pending {
   resolve: (r: InferenceReply & { ok: true }) => void;
   reject: (err: Error) => void;
   image: RgbImage;
+  lane: Lane;
+}
+
+/** One worker thread of the pool and its restart state. */
+interface Slot {
+  /** Its place in the pool, 0-based (logs, health, fault drills). */
+  index: number;
+  worker: Worker | null;
+  pending: Pending | null;
+  /** Crashes since the last restart that served a job: the backoff's exponent. */
+  crashesInRow: number;
+  downSince: number | null;
+  restartTimer: NodeJS.Timeout | undefined;
+  restartInMs: number;
+}
+
+/** Which worker an event is about, and how many of the pool are up after it. */
+export interface WorkerRef {
+  worker: number;
+  up: number;
+  workers: number;
 }
 
 type Events = {
-  /** The worker died; it is started again in restartInMs. */
-  crash: [Error, { restartInMs: number }];
+  /** A worker died; it is started again in restartInMs. */
+  crash: [Error, { restartInMs: number } & WorkerRef];
   /** A restart after a crash succeeded, downMs after the crash. */
-  restarted: [{ downMs: number; threadId: number }];
+  restarted: [{ downMs: number; threadId: number } & WorkerRef];
   /** A restart failed (the models would not load); the next try is in retryInMs. */
-  'restart-failed': [Error, { retryInMs: number }];
+  'restart-failed': [Error, { retryInMs: number } & WorkerRef];
 };
 
 export class WorkerPipeline extends EventEmitter<Events> implements FaceAnalyzer {
   readonly lanes: LaneQueue;
-  private worker: Worker | null = null;
-  private pending: Pending | null = null;
+  private readonly slots: Slot[];
   private nextId = 1;
   private stopped = false;
-  /** Crashes since the last restart that served a job: the backoff's exponent. */
-  private crashesInRow = 0;
-  private downSince: number | null = null;
-  private restartTimer: NodeJS.Timeout | undefined;
-  private restartInMs = 0;
-  /** Crashes since start (metrics, status). */
+  /** Crashes since start, all workers together (metrics, status). */
   crashes = 0;
 
   constructor(
@@ -73,29 +92,58 @@ export class WorkerPipeline extends EventEmitter<Events> implements FaceAnalyzer
   ) {
     super();
     this.lanes = new LaneQueue(opts.lanes);
+    this.lanes.setCapacity(0);
+    this.slots = Array.from({ length: Math.max(1, opts.workers) }, (_, index) => ({ index, worker: null, pending: null, crashesInRow: 0, downSince: null, restartTimer: undefined, restartInMs: 0 }));
   }
 
-  /** The worker's thread id (-1 when none runs). */
+  /** Worker threads in the pool (up or not). */
+  get workers(): number {
+    return this.slots.length;
+  }
+
+  /** Workers up and serving. */
+  get up(): number {
+    return this.slots.filter((s) => s.worker !== null).length;
+  }
+
+  /** The first running worker's thread id (-1 when none runs). */
   get threadId(): number {
-    return this.worker?.threadId ?? -1;
+    return this.threadIds.find((t) => t !== -1) ?? -1;
   }
 
-  /** Is a worker up and serving. */
+  /** Each worker's thread id, -1 for one that is down. */
+  get threadIds(): number[] {
+    return this.slots.map((s) => s.worker?.threadId ?? -1);
+  }
+
+  /** Is at least one worker up and serving. */
   get running(): boolean {
-    return this.worker !== null;
+    return this.up > 0;
   }
 
   async start(): Promise<void> {
     this.stopped = false;
-    this.worker = await this.spawn();
+    const started = await Promise.allSettled(this.slots.map((slot) => this.spawn(slot)));
+    for (const [i, r] of started.entries()) if (r.status === 'fulfilled') this.slots[i]!.worker = r.value;
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) {
+      await this.stop();
+      throw failed.reason;
+    }
+    this.lanes.setCapacity(this.up);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.restartTimer);
-    const w = this.worker;
-    this.worker = null;
+    this.lanes.setCapacity(0);
     this.lanes.refuseAll(new InferenceUnavailableError('the face pipeline is stopping', 1));
+    await Promise.all(this.slots.map((slot) => this.stopSlot(slot)));
+  }
+
+  private async stopSlot(slot: Slot): Promise<void> {
+    clearTimeout(slot.restartTimer);
+    const w = slot.worker;
+    slot.worker = null;
     if (!w) return;
     // Never terminate() during a model run: onnxruntime-node aborts the process then. The
     // worker ends itself once the job in hand is answered; terminate only if it hangs.
@@ -104,16 +152,16 @@ export class WorkerPipeline extends EventEmitter<Events> implements FaceAnalyzer
     const hung = setTimeout(() => void w.terminate(), STOP_GRACE_MS);
     await exited;
     clearTimeout(hung);
-    this.failPending(new InferenceUnavailableError('the face pipeline stopped', 1));
+    this.failPending(slot, new InferenceUnavailableError('the face pipeline stopped', 1));
   }
 
   /**
-   * Ends the worker thread as a crash would (code 1, not asked to stop), once the job in
-   * hand is answered: the crash path runs and the worker is started again. For tests and
-   * fault drills.
+   * Ends worker `index`'s thread as a crash would (code 1, not asked to stop), once the job
+   * in hand is answered: the crash path runs and the worker is started again. For tests
+   * and fault drills.
    */
-  async killWorker(): Promise<void> {
-    const w = this.worker;
+  async killWorker(index = 0): Promise<void> {
+    const w = this.slots[index]?.worker;
     if (!w) return;
     const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
     w.postMessage({ id: 0, op: 'exit', code: 1 } satisfies InferenceRequest);
@@ -134,7 +182,7 @@ export class WorkerPipeline extends EventEmitter<Events> implements FaceAnalyzer
   }
 
   async analyzeEncoded(input: Buffer, opts: AnalyzeOptions): Promise<AnalyzeResult> {
-    // Decoded here, on the libuv pool: a decode never holds the worker's queue.
+    // Decoded here, on the libuv pool: a decode never holds the workers' queue.
     const t0 = performance.now();
     const img = await decodeImage(input, this.opts.decode);
     const decodeMs = performance.now() - t0;
@@ -143,7 +191,7 @@ export class WorkerPipeline extends EventEmitter<Events> implements FaceAnalyzer
     return res;
   }
 
-  /** The liveness models in the worker, as a scorer (start and stop belong to the pipeline). */
+  /** The liveness models in the workers, as a scorer (start and stop belong to the pipeline). */
   livenessScorer(): LivenessScorer {
     return {
       start: async () => {},
@@ -155,28 +203,30 @@ export class WorkerPipeline extends EventEmitter<Events> implements FaceAnalyzer
     };
   }
 
-  /** Queue a request in its lane; when its turn comes, send it with the pixels transferred. */
+  /** Queue a request in its lane; when its turn comes, send it to a free worker with the pixels transferred. */
   private call(lane: Lane, img: RgbImage, request: (id: number, image: RgbImage) => InferenceRequest): Promise<InferenceReply & { ok: true }> {
-    if (!this.worker) return Promise.reject(this.unavailable());
+    if (!this.running) return Promise.reject(this.unavailable());
     return new Promise((resolve, reject) => {
       this.lanes.submit(
         lane,
         () => {
-          const w = this.worker;
-          if (!w) {
+          // The queue starts a job only while a worker is up and free.
+          const slot = this.slots.find((s) => s.worker !== null && s.pending === null);
+          const w = slot?.worker;
+          if (!slot || !w) {
             reject(this.unavailable());
-            this.lanes.done();
+            this.lanes.done(lane);
             return;
           }
           const pixels = transferable(img.data);
           const id = this.nextId++;
-          this.pending = { resolve, reject, image: img };
+          slot.pending = { resolve, reject, image: img, lane };
           try {
             w.postMessage(request(id, { data: pixels, width: img.width, height: img.height }), [pixels.buffer as ArrayBuffer]);
           } catch (err) {
-            this.pending = null;
+            slot.pending = null;
             reject(err as Error);
-            this.lanes.done();
+            this.lanes.done(lane);
           }
         },
         reject,
@@ -186,40 +236,46 @@ export class WorkerPipeline extends EventEmitter<Events> implements FaceAnalyzer
 
   private unavailable(): InferenceUnavailableError {
     if (this.stopped) return new InferenceUnavailableError('the face pipeline is stopped', 1);
-    return new InferenceUnavailableError(`the face inference worker is restarting after a crash (next start in about ${this.restartInMs} ms); nothing is decided until it is back`, Math.max(1, Math.ceil(this.restartInMs / 1000)));
+    const restartInMs = Math.min(...this.slots.filter((s) => s.worker === null).map((s) => s.restartInMs));
+    const what = this.slots.length === 1 ? 'the face inference worker is' : `all ${this.slots.length} face inference workers are`;
+    return new InferenceUnavailableError(`${what} restarting after a crash (next start in about ${restartInMs} ms); nothing is decided until one is back`, Math.max(1, Math.ceil(restartInMs / 1000)));
   }
 
-  private onReply(m: InferenceReply): void {
-    const p = this.pending;
+  private onReply(slot: Slot, m: InferenceReply): void {
+    const p = slot.pending;
     if (!p) return;
-    this.pending = null;
+    slot.pending = null;
     // The same bytes, back from the worker: the caller's image is whole again.
     p.image.data = m.pixels;
-    this.crashesInRow = 0;
-    this.lanes.done();
+    slot.crashesInRow = 0;
+    this.lanes.done(p.lane);
     if (m.ok) p.resolve(m);
     else p.reject(new Error(`face inference failed: ${m.message}`));
   }
 
-  private failPending(err: Error): void {
-    const p = this.pending;
+  private failPending(slot: Slot, err: Error): void {
+    const p = slot.pending;
     if (!p) return;
-    this.pending = null;
+    slot.pending = null;
     p.reject(err);
-    this.lanes.done();
+    this.lanes.done(p.lane);
+  }
+
+  private ref(slot: Slot): WorkerRef {
+    return { worker: slot.index, up: this.up, workers: this.slots.length };
   }
 
   /** A worker with its models loaded; rejects with the loading error. */
-  private spawn(): Promise<Worker> {
+  private spawn(slot: Slot): Promise<Worker> {
     return new Promise((resolve, reject) => {
       const w = new Worker(WORKER, { workerData: this.data, execArgv: [] });
       const onStartup = (m: WorkerStartup): void => {
         if (m.ready) {
           w.off('error', onEarlyError);
           w.off('exit', onEarlyExit);
-          w.on('message', (r: InferenceReply) => this.onReply(r));
-          w.on('error', (err) => this.onCrash(w, err));
-          w.on('exit', (code) => this.onCrash(w, new Error(`the inference worker exited (code ${code})`)));
+          w.on('message', (r: InferenceReply) => this.onReply(slot, r));
+          w.on('error', (err) => this.onCrash(slot, w, err));
+          w.on('exit', (code) => this.onCrash(slot, w, new Error(`the inference worker exited (code ${code})`)));
           resolve(w);
         } else {
           void w.terminate();
@@ -234,45 +290,48 @@ export class WorkerPipeline extends EventEmitter<Events> implements FaceAnalyzer
     });
   }
 
-  private onCrash(w: Worker, err: Error): void {
-    if (this.worker !== w) return;
-    this.worker = null;
+  private onCrash(slot: Slot, w: Worker, err: Error): void {
+    if (slot.worker !== w) return;
+    slot.worker = null;
     void w.terminate();
     if (this.stopped) return;
     this.crashes++;
-    this.downSince = performance.now();
-    this.backOff();
-    const failed = new InferenceUnavailableError(`the face inference worker crashed (${err.message}); the frame was not decided`, Math.max(1, Math.ceil(this.restartInMs / 1000)));
-    this.failPending(failed);
-    this.lanes.refuseAll(failed);
-    this.emit('crash', err, { restartInMs: this.restartInMs });
-    this.scheduleRestart(this.restartInMs);
+    slot.downSince = performance.now();
+    this.backOff(slot);
+    this.lanes.setCapacity(this.up);
+    const failed = new InferenceUnavailableError(`the face inference worker crashed (${err.message}); the frame was not decided`, Math.max(1, Math.ceil(slot.restartInMs / 1000)));
+    this.failPending(slot, failed);
+    // The others keep taking the queue; with none up, nothing queued would ever start.
+    if (!this.running) this.lanes.refuseAll(failed);
+    this.emit('crash', err, { restartInMs: slot.restartInMs, ...this.ref(slot) });
+    this.scheduleRestart(slot, slot.restartInMs);
   }
 
   /** The next restart delay: restartMinMs doubled per failure in a row, at most restartMaxMs. */
-  private backOff(): void {
-    this.restartInMs = Math.min(this.opts.restartMaxMs, this.opts.restartMinMs * 2 ** this.crashesInRow);
-    this.crashesInRow++;
+  private backOff(slot: Slot): void {
+    slot.restartInMs = Math.min(this.opts.restartMaxMs, this.opts.restartMinMs * 2 ** slot.crashesInRow);
+    slot.crashesInRow++;
   }
 
-  private scheduleRestart(ms: number): void {
-    this.restartTimer = setTimeout(() => {
-      this.spawn().then(
+  private scheduleRestart(slot: Slot, ms: number): void {
+    slot.restartTimer = setTimeout(() => {
+      this.spawn(slot).then(
         (w) => {
           if (this.stopped) {
             void w.terminate();
             return;
           }
-          this.worker = w;
-          const downMs = performance.now() - (this.downSince ?? performance.now());
-          this.downSince = null;
-          this.emit('restarted', { downMs, threadId: w.threadId });
+          slot.worker = w;
+          const downMs = performance.now() - (slot.downSince ?? performance.now());
+          slot.downSince = null;
+          this.lanes.setCapacity(this.up);
+          this.emit('restarted', { downMs, threadId: w.threadId, ...this.ref(slot) });
         },
         (err: Error) => {
           if (this.stopped) return;
-          this.backOff();
-          this.emit('restart-failed', err, { retryInMs: this.restartInMs });
-          this.scheduleRestart(this.restartInMs);
+          this.backOff(slot);
+          this.emit('restart-failed', err, { retryInMs: slot.restartInMs, ...this.ref(slot) });
+          this.scheduleRestart(slot, slot.restartInMs);
         },
       );
     }, ms);

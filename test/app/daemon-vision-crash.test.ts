@@ -62,6 +62,8 @@ test('a killed inference worker: reported on every channel, nothing decided and 
         GATE_AGENT__gateId: '"g1"',
         // Down long enough to be seen on every channel.
         GATE_AGENT__vision__workerRestartMinMs: '3000',
+        // The one worker: while it is down nothing is decided (two: the other serves, below).
+        GATE_AGENT__vision__inferenceWorkers: '1',
       },
       stdio: ['pipe', 'pipe', 'pipe'],
     }),
@@ -113,6 +115,71 @@ test('a killed inference worker: reported on every channel, nothing decided and 
     const evs = ops.json<{ type: string; detail?: { part?: string } }>('securegate/s1/g1/events').filter((e) => e.detail?.part === 'vision');
     return evs.some((e) => e.type === 'health_fault') && evs.some((e) => e.type === 'health_ok') ? true : undefined;
   });
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+});
+
+test('two workers, one killed: the crash is reported, the other worker keeps deciding frames and the attendee is let in while it is down', async (t) => {
+  // A data dir of its own: obama's entry in the first test would hold the anti-passback.
+  const poolData = join(dir, 'data-pool');
+  await enrolledDataDir(poolData, ['obama']);
+  const frames = join(dir, 'frames-pool');
+  await mkdir(frames);
+  await writeFile(join(frames, 'a-empty.jpg'), await sharp({ create: { width: 640, height: 480, channels: 3, background: '#202020' } }).jpeg().toBuffer());
+  const walkUp = join(dir, 'walk-up-pool');
+  await writeWalkUpFrames(join(SHARED_FACES, 'people/obama/1.jpg'), walkUp, { frames: 8 });
+  const child = own(
+    spawn(process.execPath, [PROBE.pathname], {
+      env: {
+        ...process.env,
+        GATE_AGENT_MODELS_DIR: SHARED_MODELS,
+        GATE_AGENT_DATA_DIR: poolData,
+        GATE_AGENT_LOG_LEVEL: 'info',
+        GATE_AGENT__relay__driver: '"sim"',
+        GATE_AGENT__relay__pulseMs: '200',
+        GATE_AGENT__camera__kind: '"replay"',
+        GATE_AGENT__camera__path: JSON.stringify(frames),
+        GATE_AGENT__camera__loop: 'true',
+        GATE_AGENT__camera__fps: '8',
+        GATE_AGENT__api__enabled: 'true',
+        GATE_AGENT__api__host: '"127.0.0.1"',
+        GATE_AGENT__api__port: '0',
+        GATE_AGENT__vision__inferenceWorkers: '2',
+        GATE_AGENT__models__threads: '1',
+        // Down for the whole walk-up: what the gate does meanwhile is what is tested.
+        GATE_AGENT__vision__workerRestartMinMs: '600000',
+        GATE_AGENT__vision__workerRestartMaxMs: '600000',
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    }),
+    t,
+  );
+  let log = '';
+  let out = '';
+  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const states = (): { relayActive?: boolean; visionOk?: boolean | null; granted?: number; killed?: boolean }[] =>
+    out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as never);
+  const port = await until('the API address in the log', () => /identity endpoint on http:\/\/127\.0\.0\.1:(\d+)/.exec(log)?.[1], 60_000);
+  const vision = async (): Promise<{ status: number; check?: { ready: boolean; reason?: string } }> => {
+    const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+    return { status: r.status, check: ((await r.json()) as { checks: { name: string; ready: boolean; reason?: string }[] }).checks.find((c) => c.name === 'vision') };
+  };
+  await until('a healthy gate', async () => ((await vision()).status === 200 ? true : undefined), 60_000);
+  child.stdin!.write('kill 1\n');
+  await until('the worker killed', () => (states().some((s) => s.killed) ? true : undefined));
+  const down = await until('healthz to report the vision fault', async () => {
+    const v = await vision();
+    return v.status === 503 && v.check?.ready === false ? v : undefined;
+  });
+  assert.match(down.check!.reason!, /inference worker 2 of 2 crashed .*the other worker keeps deciding frames meanwhile/);
+  assert.match(log, /"level":50.*the inference worker 2 of 2 crashed; restarting it/);
+  // The attendee walks up while worker 2 is down: worker 1 decides the frames.
+  for (const f of ['frame-001.jpg', 'frame-004.jpg', 'frame-006.jpg', 'frame-008.jpg']) await copyFile(join(walkUp, f), join(frames, `b-${f}`));
+  await until('a grant while one worker is down', () => (states().some((s) => s.visionOk === false && (s.granted ?? 0) > 0) ? true : undefined), 60_000);
+  assert.match(log, /granted: obama/);
+  assert.doesNotMatch(log, /running again/, 'the grant came from the worker that stayed up');
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   child.kill('SIGTERM');
   assert.equal(await exited, 0);

@@ -19,6 +19,7 @@ import { approach, type ManualClock } from './approach.js';
 import { readPhoto } from '../fixtures.js';
 import { SHARED_FACES, SHARED_MODELS } from '../paths.js';
 import { request } from '../api/helpers.js';
+import { WorkerPipeline } from '../../src/vision/worker-pipeline.js';
 
 const TTL_MS = 1500;
 let dir: string;
@@ -38,6 +39,8 @@ const settings = (threshold: number): Record<string, unknown> => ({
   gate: { cooldownMs: 0, trackTtlMs: TTL_MS },
   match: { threshold },
   api: { enabled: true, host: '127.0.0.1', imageAllowList: ['127.0.0.1'] },
+  // Two frames can be in the models at once (the last test).
+  vision: { inferenceWorkers: 2 },
 });
 
 before(async () => {
@@ -114,4 +117,25 @@ void test('a reload of the gate settings while a frame is in the models: that fr
   clock.ms += TTL_MS + 1;
   const next = await walkUp();
   assert.ok(next.some((d) => d.kind === 'grant' && d.userId === 'obama'), `granted under the new settings: ${JSON.stringify(next.map((d) => d.reason))}`);
+});
+
+void test('two frames in the models at once (two inference workers) when the gate settings change: neither decides, the relay never pulses for them', async () => {
+  const pool = daemon.rec!.pipeline;
+  assert.ok(pool instanceof WorkerPipeline && pool.workers === 2, 'two inference workers');
+  await writeFile(configFile, JSON.stringify(settings(0.34)));
+  daemon.reload();
+  daemon.flushTracks();
+  clock.ms += TTL_MS + 1;
+  await writeFile(configFile, JSON.stringify({ ...settings(0.34), gate: { cooldownMs: 2, trackTtlMs: TTL_MS } }));
+  // The first vote of a walk-up; the next two frames, either of which would open, are in the models together.
+  clock.ms += 100;
+  assert.deepEqual(await daemon.processFrame({ data: frame, seq: 200, capturedAtMs: performance.now(), sourceId: 't' }), []);
+  clock.ms += 100;
+  const pulses = daemon.stats.pulses;
+  const first = daemon.processFrame({ data: frame, seq: 201, capturedAtMs: performance.now(), sourceId: 't' });
+  const second = daemon.processFrame({ data: frame, seq: 202, capturedAtMs: performance.now(), sourceId: 't' });
+  assert.ok(daemon.reload().includes('gate'));
+  assert.deepEqual((await first).map((d) => d.reason), [], 'taken under the old settings: dropped');
+  assert.deepEqual((await second).map((d) => d.reason), [], 'taken under the old settings: dropped');
+  assert.equal(daemon.stats.pulses, pulses, 'no pulse from a frame that decided nothing');
 });

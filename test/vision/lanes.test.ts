@@ -160,3 +160,42 @@ test('background work is not starved by a passage that never ends: past backgrou
   assert.deepEqual(started.slice(-2), ['frame 21', 'sync photo 2'], 'the queued frame first, then the next overdue photo');
   assert.deepEqual(refused, []);
 });
+
+test('two workers: two camera frames run at once; API work takes a worker only when every frame in progress keeps one', () => {
+  const { q, started, submit } = harness();
+  q.setCapacity(2);
+  q.frameStarted();
+  q.frameStarted();
+  submit('camera', 'frame1');
+  submit('camera', 'frame2');
+  assert.deepEqual(started, ['frame1', 'frame2'], 'one frame per worker, at once');
+  submit('api', 'api1');
+  q.done('camera');
+  assert.deepEqual(started, ['frame1', 'frame2'], 'two frames in progress hold both workers (their next steps follow)');
+  q.frameEnded();
+  assert.deepEqual(started, ['frame1', 'frame2', 'api1'], 'one frame left in progress: the free worker takes the API job');
+  submit('api', 'api2');
+  q.done('camera');
+  assert.deepEqual(started, ['frame1', 'frame2', 'api1'], 'the frame still in progress keeps the other worker');
+  submit('camera', 'frame2-liveness');
+  assert.deepEqual(started, ['frame1', 'frame2', 'api1', 'frame2-liveness']);
+  q.done('camera');
+  q.frameEnded();
+  q.done('api');
+  assert.deepEqual(started, ['frame1', 'frame2', 'api1', 'frame2-liveness', 'api2']);
+  assert.equal(q.stats().running, 1);
+});
+
+test('a worker down: the capacity follows, queued work waits for the workers up', () => {
+  const { q, started, submit } = harness();
+  q.setCapacity(2);
+  submit('camera', 'frame1');
+  q.setCapacity(1);
+  submit('camera', 'frame2');
+  assert.deepEqual(started, ['frame1'], 'one worker up, busy');
+  q.done('camera');
+  assert.deepEqual(started, ['frame1', 'frame2']);
+  q.setCapacity(2);
+  submit('camera', 'frame3');
+  assert.deepEqual(started, ['frame1', 'frame2', 'frame3'], 'the restarted worker takes work at once');
+});

@@ -23,8 +23,8 @@ let photo: RgbImage;
 const copyOf = (img: RgbImage): RgbImage => ({ ...img, data: new Uint8Array(img.data) });
 
 before(async () => {
-  // Quick restarts for the crash test; the rest as configured by default.
-  const config = defaultConfig({ 'vision.workerRestartMinMs': 50 });
+  // One worker (the pool of two has its own test at the end), quick restarts for the crash test.
+  const config = defaultConfig({ 'vision.workerRestartMinMs': 50, 'vision.inferenceWorkers': 1 });
   local = (await createPipeline(config, SHARED_MODELS)).pipeline;
   await local.start();
   const w = (await createAnalyzer(config, SHARED_MODELS, null)).pipeline;
@@ -128,4 +128,27 @@ test('a killed worker fails its job, is reported, refuses work while down, and i
   assert.notEqual(worker.threadId, oldThread);
   const r = await until('the restarted worker to answer', async () => (await worker.analyze(copyOf(photo), { embed: true, lane: 'camera' })).faces.length > 0 || undefined, 30_000);
   assert.equal(r, true);
+});
+
+test('a pool of two: two frames in the models at once; one worker killed, the other keeps serving while it is down', async (t) => {
+  const pool = (await createAnalyzer(defaultConfig({ 'vision.inferenceWorkers': 2, 'models.threads': 1, 'vision.workerRestartMinMs': 600_000, 'vision.workerRestartMaxMs': 600_000 }), SHARED_MODELS, null)).pipeline;
+  assert.ok(pool instanceof WorkerPipeline);
+  await pool.start();
+  t.after(() => pool.stop());
+  assert.equal(pool.up, 2);
+  assert.equal(new Set(pool.threadIds).size, 2, 'two threads');
+  const a = pool.analyze(copyOf(photo), { embed: true, lane: 'camera' });
+  const b = pool.analyze(copyOf(photo), { embed: true, lane: 'camera' });
+  assert.equal(pool.laneStats().running, 2, 'both frames sent at once, one per worker');
+  assert.ok((await a).faces.length > 0 && (await b).faces.length > 0);
+  const crashed = once(pool, 'crash');
+  await pool.killWorker(0);
+  const [, ref] = (await crashed) as [Error, { worker: number; up: number; workers: number }];
+  assert.deepEqual({ worker: ref.worker, up: ref.up, workers: ref.workers }, { worker: 0, up: 1, workers: 2 });
+  assert.ok(pool.running);
+  assert.equal(pool.threadIds[0], -1);
+  // Down for the rest of the test (restart in 10 minutes): every job goes to the other worker.
+  const served = await Promise.all([0, 1, 2].map(() => pool.analyze(copyOf(photo), { embed: true, lane: 'camera' })));
+  assert.ok(served.every((r) => r.faces.length > 0));
+  assert.equal(pool.laneStats().capacity, 1);
 });
