@@ -69,7 +69,7 @@ async function run(threads: number, inputPx: number): Promise<void> {
       `with the stills' second look ${percentile(idleTwo, 50).toFixed(2)} ms`,
   );
   console.log(`  decode  ${fmt(t.decode)}`);
-  console.log(`  detect  ${fmt(t.detect)}   (stills; tight crops take a second bordered look)`);
+  console.log(`  detect  ${fmt(t.detect)}   (stills; smaller than the input: detected at their own size)`);
   console.log(`  detect on a 640x480 frame  ${fmt(camDetect)}`);
   console.log(`  align   ${fmt(t.align)}`);
   console.log(`  embed   ${fmt(t.embed)}   (one face)`);
