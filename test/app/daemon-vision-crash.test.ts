@@ -31,6 +31,24 @@ after(async () => { await rm(dir, { recursive: true, force: true }); });
 
 const PROBE = new URL('./vision-crash-probe.js', import.meta.url);
 
+/** The gate both tests run: a looping replay of `frames`, the simulated relay, the API on a free port. */
+function probeEnv(dataDir: string, frames: string): Record<string, string> {
+  return {
+    GATE_AGENT_MODELS_DIR: SHARED_MODELS,
+    GATE_AGENT_DATA_DIR: dataDir,
+    GATE_AGENT_LOG_LEVEL: 'info',
+    GATE_AGENT__relay__driver: '"sim"',
+    GATE_AGENT__relay__pulseMs: '200',
+    GATE_AGENT__camera__kind: '"replay"',
+    GATE_AGENT__camera__path: JSON.stringify(frames),
+    GATE_AGENT__camera__loop: 'true',
+    GATE_AGENT__camera__fps: '8',
+    GATE_AGENT__api__enabled: 'true',
+    GATE_AGENT__api__host: '"127.0.0.1"',
+    GATE_AGENT__api__port: '0',
+  };
+}
+
 test('a killed inference worker: reported on every channel, nothing decided and the relay idle while down, restarted, and the attendee let in after', async (t) => {
   const broker = await Mosquitto.launch();
   t.after(() => broker.dispose());
@@ -45,18 +63,7 @@ test('a killed inference worker: reported on every channel, nothing decided and 
     spawn(process.execPath, [PROBE.pathname], {
       env: {
         ...process.env,
-        GATE_AGENT_MODELS_DIR: SHARED_MODELS,
-        GATE_AGENT_DATA_DIR: data,
-        GATE_AGENT_LOG_LEVEL: 'info',
-        GATE_AGENT__relay__driver: '"sim"',
-        GATE_AGENT__relay__pulseMs: '200',
-        GATE_AGENT__camera__kind: '"replay"',
-        GATE_AGENT__camera__path: JSON.stringify(frames),
-        GATE_AGENT__camera__loop: 'true',
-        GATE_AGENT__camera__fps: '8',
-        GATE_AGENT__api__enabled: 'true',
-        GATE_AGENT__api__host: '"127.0.0.1"',
-        GATE_AGENT__api__port: '0',
+        ...probeEnv(data, frames),
         GATE_AGENT__mqtt__brokerUrl: JSON.stringify(broker.url),
         GATE_AGENT__siteId: '"s1"',
         GATE_AGENT__gateId: '"g1"',
@@ -133,18 +140,7 @@ test('two workers, one killed: the crash is reported, the other worker keeps dec
     spawn(process.execPath, [PROBE.pathname], {
       env: {
         ...process.env,
-        GATE_AGENT_MODELS_DIR: SHARED_MODELS,
-        GATE_AGENT_DATA_DIR: poolData,
-        GATE_AGENT_LOG_LEVEL: 'info',
-        GATE_AGENT__relay__driver: '"sim"',
-        GATE_AGENT__relay__pulseMs: '200',
-        GATE_AGENT__camera__kind: '"replay"',
-        GATE_AGENT__camera__path: JSON.stringify(frames),
-        GATE_AGENT__camera__loop: 'true',
-        GATE_AGENT__camera__fps: '8',
-        GATE_AGENT__api__enabled: 'true',
-        GATE_AGENT__api__host: '"127.0.0.1"',
-        GATE_AGENT__api__port: '0',
+        ...probeEnv(poolData, frames),
         GATE_AGENT__vision__inferenceWorkers: '2',
         GATE_AGENT__models__threads: '1',
         // Down for the whole walk-up: what the gate does meanwhile is what is tested.
