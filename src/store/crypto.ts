@@ -62,6 +62,9 @@ export const aadOf = (at: RowBinding): Buffer => Buffer.from(JSON.stringify(['ga
 /** `attendees.kyc (ev, u1)`: names the value in an error, never its content. */
 const where = (at: RowBinding): string => `${at.table}.${at.column} (${at.row.join(', ')})`;
 
+/** IVs drawn from the CSPRNG at a time: one randomBytes call per sealed value cost more than the AES. */
+const IVS_PER_DRAW = 256;
+
 /**
  * Seals and opens column values. Layout: 0x00 | plain (only when no key is configured),
  * or 0x02 | key id (4) | iv (12) | tag (16) | ciphertext, sealed with the value's
@@ -69,9 +72,6 @@ const where = (at: RowBinding): string => `${at.table}.${at.column} (${at.row.jo
  * written before schema 9; migration 9 re-seals those (openUnbound). The key id lets a
  * wrong key be reported as such instead of as corrupt data.
  */
-/** IVs drawn from the CSPRNG at a time: one randomBytes call per sealed value cost more than the AES. */
-const IVS_PER_DRAW = 256;
-
 export class FieldCipher {
   private readonly id: Buffer | null;
   /** Fresh random IVs, used once each, front to back (an IV is public; its only duty is never to repeat). */
